@@ -1,0 +1,33 @@
+# The two commands of the README:
+#   make demo   install everything and run the main job on the example campaign
+#   make test   lint, type-check and run every test
+# Both create .venv on first use; nothing is installed outside it except, for the
+# tests, the Debian and npm packages named in .ci/install-system-deps.sh.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+.PHONY: install demo test lint bench
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/campaign check
+	$(BIN)/campaign plan
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done

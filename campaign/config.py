@@ -1,0 +1,376 @@
+"""campaign.toml: the campaign's settings, validated by pydantic.
+
+`load_project(path)` returns a `Project` (the repository root and its
+`Settings`) or raises `ConfigError` with every problem as
+`campaign.toml:12: platforms.x.card_format: must be one of ... `.
+
+Secrets never live here: they come from the environment (see `secrets.py`).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from campaign.errors import ConfigError
+from campaign.models import PLATFORMS, CardFormat, Platform, Problem
+from campaign.validation import describe, dotted
+
+CONFIG_FILE = "campaign.toml"
+_HASHTAG = re.compile(r"^#?[^\W_]\w*$")
+_HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a misspelt key must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"{value!r} is not a web address: write it as https://host/path")
+    return value.rstrip("/") if value.count("/") == 2 else value
+
+
+def _check_hashtags(values: list[str]) -> list[str]:
+    out = []
+    for value in values:
+        if not _HASHTAG.match(value):
+            raise ValueError(
+                f"{value!r} is not a hashtag: use letters and digits only, no spaces, "
+                "e.g. ZeldzameKanker"
+            )
+        out.append(value.lstrip("#"))
+    return out
+
+
+class CampaignSettings(_Strict):
+    name: str = Field(min_length=1)
+    start: date
+    end: date
+    timezone: str = "Europe/Amsterdam"
+    language: str = Field(default="nl", pattern=r"^[a-z]{2}$")
+    post_time: time = time(10, 0)
+    hashtags: list[str] = []
+    link: str | None = None
+    require_approval: bool = True
+    catch_up_grace_minutes: int = Field(default=120, ge=0, le=24 * 60)
+
+    _hashtags = field_validator("hashtags")(_check_hashtags)
+    _link = field_validator("link")(_check_url)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone: use an IANA name such as Europe/Amsterdam"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> CampaignSettings:
+        if self.end < self.start:
+            raise ValueError("end is before start: the campaign must end on or after its start")
+        if (self.end - self.start).days > 366:
+            raise ValueError("the campaign is longer than a year: check start and end")
+        return self
+
+
+class PathSettings(_Strict):
+    stories: str = "stories"
+    ledger: str = "state/ledger.sqlite"
+    build: str = "build"
+
+
+class ThemeSettings(_Strict):
+    background: str = "#0B3C5D"
+    text: str = "#FFFFFF"
+    accent: str = "#F5B700"
+    font_regular: str = "assets/fonts/Inter-Regular.otf"
+    font_semibold: str = "assets/fonts/Inter-SemiBold.otf"
+    font_bold: str = "assets/fonts/Inter-Bold.otf"
+    logo: str = "assets/logo-placeholder.png"
+    # Characters Inter lacks (emoji) are drawn from this font; others are left out with a warning.
+    font_fallback: str = "assets/fonts/NotoColorEmoji.ttf"
+    margin: int = Field(default=72, ge=16, le=200)  # safe margin in pixels on every side
+    min_font_size: int = Field(default=28, ge=12, le=80)  # no card text is set smaller
+    jpeg_quality: int = Field(default=90, ge=50, le=100)  # lowered step by step over a size limit
+
+    @field_validator("background", "text", "accent")
+    @classmethod
+    def _colour(cls, value: str) -> str:
+        if not _HEX_COLOUR.match(value):
+            raise ValueError(f"{value!r} is not a colour: write it as #RRGGBB, e.g. #0B3C5D")
+        return value.upper()
+
+
+class PlatformSettings(_Strict):
+    """Settings every platform has."""
+
+    enabled: bool = True
+    post_time: time | None = None  # None: the campaign's post_time
+    card_format: CardFormat = "square"
+    api_url: str | None = None  # the CAMPAIGN_<PLATFORM>_API_URL variable wins over this
+
+    _api_url = field_validator("api_url")(_check_url)
+
+
+class XSettings(PlatformSettings):
+    card_format: CardFormat = "landscape"
+    username: str = "campaign"  # used to build the public URL of a post
+
+
+class FacebookSettings(PlatformSettings):
+    page_id: str = Field(min_length=1)
+
+
+class InstagramSettings(PlatformSettings):
+    card_format: CardFormat = "portrait"
+    account_id: str = Field(min_length=1)
+    # Instagram announced it is lowering the cap to 5 (platform-apis.md §3.5).
+    hashtag_cap: int = Field(default=5, ge=0, le=30)
+    # Links are not clickable on Instagram: this line replaces the link, or None to keep it.
+    link_line: str | None = "Link in bio"
+    media_host: Literal["directory", "s3"] = "directory"
+    media_dir: str | None = None  # media_host = directory: the folder the web server publishes
+    media_base_url: str | None = None  # ... and the public https base URL of that folder
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+
+    _media_base_url = field_validator("media_base_url", "s3_endpoint_url")(_check_url)
+
+    @model_validator(mode="after")
+    def _host_complete(self) -> InstagramSettings:
+        if self.media_host == "directory" and not (self.media_dir and self.media_base_url):
+            raise ValueError(
+                "media_host = directory needs media_dir and media_base_url: set both, "
+                "or use media_host = s3 with s3_bucket"
+            )
+        if self.media_host == "s3" and not self.s3_bucket:
+            raise ValueError("media_host = s3 needs s3_bucket: set it")
+        return self
+
+
+class LinkedInSettings(PlatformSettings):
+    organization_id: str = Field(min_length=1, pattern=r"^\d+$")
+
+
+class MastodonSettings(PlatformSettings):
+    card_format: CardFormat = "landscape"
+    instance_url: str
+    visibility: Literal["public", "unlisted", "private"] = "public"
+    # Instances differ; the publisher reads the real limit from /api/v2/instance.
+    char_limit: int = Field(default=500, ge=100)
+    # Alt text limit (configuration.media_attachments.description_limit; 1500 by default).
+    alt_text_limit: int = Field(default=1500, ge=100)
+
+    _instance = field_validator("instance_url")(_check_url)
+
+
+class BlueskySettings(PlatformSettings):
+    card_format: CardFormat = "landscape"
+    handle: str = Field(min_length=1)
+    pds_url: str = "https://bsky.social"
+
+    _pds = field_validator("pds_url")(_check_url)
+
+
+class PlatformsSettings(_Strict):
+    x: XSettings | None = None
+    facebook: FacebookSettings | None = None
+    instagram: InstagramSettings | None = None
+    linkedin: LinkedInSettings | None = None
+    mastodon: MastodonSettings | None = None
+    bluesky: BlueskySettings | None = None
+
+
+class AlertSettings(_Strict):
+    """Where alerts go. SMTP credentials and the webhook URL are secrets: environment only."""
+
+    email_to: list[str] = []
+    email_from: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    webhook: bool = False  # POST alerts to CAMPAIGN_ALERT_WEBHOOK_URL
+    daily_summary_time: time | None = time(18, 0)
+
+    @model_validator(mode="after")
+    def _email_complete(self) -> AlertSettings:
+        if self.email_to and not (self.smtp_host and self.email_from):
+            raise ValueError("email_to needs smtp_host and email_from: set both")
+        return self
+
+
+class Settings(_Strict):
+    campaign: CampaignSettings
+    paths: PathSettings = PathSettings()
+    theme: ThemeSettings = ThemeSettings()
+    platforms: PlatformsSettings
+    alerts: AlertSettings = AlertSettings()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.campaign.timezone)
+
+    def days(self) -> list[date]:
+        start, end = self.campaign.start, self.campaign.end
+        return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+    def platform(self, name: Platform) -> PlatformSettings | None:
+        settings: PlatformSettings | None = getattr(self.platforms, name)
+        return settings
+
+    def enabled_platforms(self) -> list[Platform]:
+        return [p for p in PLATFORMS if (s := self.platform(p)) is not None and s.enabled]
+
+    def post_time(self, platform: Platform) -> time:
+        settings = self.platform(platform)
+        if settings is not None and settings.post_time is not None:
+            return settings.post_time
+        return self.campaign.post_time
+
+
+
+@dataclass(frozen=True)
+class Project:
+    """A campaign on disk: the folder holding campaign.toml, and its settings."""
+
+    root: Path
+    settings: Settings
+    config_file: Path
+
+    def path(self, relative: str) -> Path:
+        return (self.root / relative).resolve()
+
+    @property
+    def stories_dir(self) -> Path:
+        return self.path(self.settings.paths.stories)
+
+    @property
+    def build_dir(self) -> Path:
+        return self.path(self.settings.paths.build)
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.path(self.settings.paths.ledger)
+
+    def relative(self, path: Path) -> str:
+        """A path as the user sees it: relative to the repository root where possible."""
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+
+_EXAMPLES = {
+    "name": '"Week van de Zeldzame Kanker 2027"',
+    "start": "2027-03-08",
+    "end": "2027-03-14",
+    "page_id": '"1234567890"',
+    "account_id": '"17841400000000000"',
+    "organization_id": '"1234567"',
+    "instance_url": '"https://mastodon.example"',
+    "handle": '"campaign.example.org"',
+}
+
+
+def load_project(config_file: Path) -> Project:
+    """Read and validate campaign.toml; raise ConfigError listing every problem."""
+    shown = config_file.name
+    try:
+        text = config_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [Problem(shown, None, None, f"not found in {config_file.parent}: run campaign from "
+                     "the folder that holds campaign.toml, or pass --config PATH")]
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(shown, None, None, "is not UTF-8: save it as UTF-8")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        line = int(match.group(1)) if match else None
+        raise ConfigError(
+            [Problem(shown, line, None, f"is not valid TOML ({exc}): fix the syntax on that line")]
+        ) from None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = [p for p in error["loc"] if isinstance(p, (str, int))]
+            key = str(loc[-1]) if loc else ""
+            problems.append(
+                Problem(
+                    shown,
+                    toml_line(text, loc),
+                    dotted(loc) or None,
+                    describe(error, Settings, _EXAMPLES.get(key, "")),
+                )
+            )
+        raise ConfigError(problems) from None
+    return Project(root=config_file.parent.resolve(), settings=settings, config_file=config_file)
+
+
+def toml_line(text: str, loc: list[str | int]) -> int | None:
+    """The 1-based line of a dotted key in a TOML text, for error messages.
+
+    tomllib keeps no positions, so this finds the `[table]` header of the
+    key's parents and then the `key =` line inside that table. Keys written
+    as inline tables or dotted keys fall back to their table's line.
+    """
+    keys = [p for p in loc if isinstance(p, str)]
+    if not keys:
+        return None
+    lines = text.splitlines()
+    header_re = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
+    # Try the longest table prefix that has a header, then the key inside it.
+    for split in range(len(keys) - 1, -1, -1):
+        table, rest = keys[:split], keys[split:]
+        start = 0
+        if table:
+            wanted = ".".join(table)
+            found = None
+            for i, line in enumerate(lines):
+                m = header_re.match(line)
+                if m and m.group(1).replace('"', "").replace(" ", "") == wanted:
+                    found = i
+                    break
+            if found is None:
+                continue
+            start = found + 1
+        key_re = re.compile(rf"^\s*{re.escape(rest[0])}\s*=")
+        for i in range(start, len(lines)):
+            if header_re.match(lines[i]):
+                break
+            if key_re.match(lines[i]):
+                return i + 1
+        if table:
+            return start  # the table's header line
+    return None
+
+
+__all__ = [
+    "CONFIG_FILE",
+    "PLATFORMS",
+    "Project",
+    "Settings",
+    "load_project",
+    "toml_line",
+]

@@ -1,0 +1,123 @@
+"""Turn pydantic's validation errors into plain-language messages that say the fix.
+
+Shared by `config.py` (campaign.toml) and `stories.py` (front matter): both
+report `file:line: dotted.key: what is wrong and what to do`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import ErrorDetails
+
+# Control characters (C0, C1 except tab/newline, DEL) and the bidirectional
+# embedding, override and isolate characters that can make text read in a
+# different order than it is stored ("Trojan source").
+_BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_STRIP_SINGLE_LINE = re.compile(
+    "[\x00-\x1f\x7f-\x9f" + _BIDI_CONTROLS + "\ufeff]"
+)
+_STRIP_MULTI_LINE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + _BIDI_CONTROLS + "\ufeff]"
+)
+
+
+def clean_text(text: str, *, multiline: bool = False) -> str:
+    """Remove control and bidi-override characters; NFC-normalise.
+
+    Single-line fields lose newlines and tabs too (YAML folded text keeps them
+    out anyway); multi-line text (story bodies) keeps newline and tab.
+    """
+    text = unicodedata.normalize("NFC", text)
+    if multiline:
+        return _STRIP_MULTI_LINE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _STRIP_SINGLE_LINE.sub(" ", text).strip()
+
+
+def dotted(loc: Sequence[int | str]) -> str:
+    """('consent', 'signed') -> 'consent.signed'; list indexes as [0]."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def known_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The field names a model accepts at `loc` (the parent of an unknown key)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        current = _model_in(annotation)
+    if current is None:
+        return []
+    return sorted(current.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def describe(error: ErrorDetails, model: type[BaseModel], example: str = "") -> str:
+    """One pydantic error as a sentence that says what is wrong and the fix."""
+    kind = error["type"]
+    loc = error["loc"]
+    key = str(loc[-1]) if loc else ""
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        hint = f' e.g. "{key}: {example}"' if example else ""
+        return f"is required: add it{hint}"
+    if kind == "extra_forbidden":
+        keys = known_keys(model, loc[:-1])
+        return (
+            "unknown key: remove it or correct its spelling"
+            + (f" (known keys here: {', '.join(keys)})" if keys else "")
+        )
+    if kind.startswith("date"):
+        return "is not a date: write it as YYYY-MM-DD, e.g. 2027-03-09"
+    if kind.startswith("time"):
+        return "is not a time of day: write it as HH:MM, e.g. 10:00"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be a whole number: write digits only, e.g. 47"
+    if kind in ("float_type", "float_parsing"):
+        return "must be a number: write digits, e.g. 0.5"
+    if kind in ("string_type",):
+        return "must be text: put it in quotes if it looks like a number or a date"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false: write true or false without quotes"
+    if kind in ("list_type", "tuple_type"):
+        return "must be a list: write it as [a, b]"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "must be a group of keys: indent the keys under it (a [table] in TOML)"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}: use one of these"
+    if kind == "string_too_short":
+        return "must not be empty: write a value or remove the line"
+    if kind == "string_too_long":
+        return f"is longer than {ctx.get('max_length')} characters: shorten it"
+    if kind == "string_pattern_mismatch":
+        return f"has the wrong form (expected {ctx.get('pattern')}): correct the value"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return error["msg"].lower().replace("input ", "") + ": correct the value"
+    if kind in ("too_short", "too_long"):
+        return error["msg"].lower().replace("list ", "") + ": correct the list"
+    return f"{error['msg']}: correct the value"

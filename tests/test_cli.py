@@ -1,0 +1,140 @@
+"""The CLI in-process: exit codes, exact output, and the JSON contract of SPEC §10."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from campaign.cli import app
+from tests.conftest import REPO
+
+NOW = "2026-11-22T10:00:00+01:00"
+runner = CliRunner()
+
+
+def run(*args: str, config: Path = REPO / "campaign.toml"):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["--config", str(config), "--now", NOW, *args])
+
+
+def test_check_passes_on_the_example_stories() -> None:
+    result = run("check")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "ok: 8 story files, 7 planned, 1 spare; 0 error(s), 0 warning(s)\n"
+
+
+def test_check_json_on_the_example_stories() -> None:
+    result = run("check", "--json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["ok"] is True and document["errors"] == [] and document["warnings"] == []
+    assert document["stories"][0] == {
+        "file": "stories/01-marieke.md", "id": "01-marieke", "day": "2027-03-08", "spare": False,
+    }
+    assert document["stories"][-1] == {
+        "file": "stories/08-ingrid.md", "id": "08-ingrid", "day": None, "spare": True,
+    }
+
+
+def test_check_on_broken_stories_lists_each_and_exits_1(campaign_dir) -> None:
+    root = campaign_dir(
+        "story_valid_minimal.md", "story_consent_signed_not_a_date.md",
+        "story_unknown_field.md", "story_not_utf8.md",
+    )
+    result = run("check", config=root / "campaign.toml")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "stories/story_consent_signed_not_a_date.md:6: consent.signed: "
+        "is not a date: write it as YYYY-MM-DD, e.g. 2027-03-09",
+        "stories/story_not_utf8.md:2: is not UTF-8 (byte 0xeb on this line; perhaps "
+        "Windows-1252 or Latin-1): save the file as UTF-8 (Save As, Encoding: UTF-8)",
+        "stories/story_unknown_field.md:5: titel: unknown key: remove it or correct its "
+        "spelling (known keys here: age, bluesky, consent, day, diagnosis, facebook, hashtags, "
+        "instagram, link, linkedin, mastodon, name, photo, photo_alt, photo_focus, quote, "
+        "title, x)",
+    ]
+    assert lines[-1] == "not ok: 4 story files, 1 planned, 0 spare; 3 error(s), 6 warning(s)"
+
+
+def test_check_json_still_reports_the_good_ones(campaign_dir) -> None:
+    root = campaign_dir("story_valid_minimal.md", "story_missing_title.md")
+    result = run("check", "--json", config=root / "campaign.toml")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert document["errors"] == [{
+        "file": "stories/story_missing_title.md", "line": None, "field": "title",
+        "message": 'is required: add it e.g. "title: Twee jaar zoeken naar een diagnose"',
+    }]
+    assert [s["id"] for s in document["stories"]] == ["story_valid_minimal"]
+    assert len(document["warnings"]) == 6  # six empty days
+
+
+def test_a_story_refused_by_the_planner_is_not_listed_as_good(campaign_dir) -> None:
+    root = campaign_dir("story_day_taken_a.md", "story_day_taken_b.md")
+    document = json.loads(run("check", "--json", config=root / "campaign.toml").stdout)
+    assert [s["id"] for s in document["stories"]] == ["story_day_taken_a"]
+    assert document["errors"][0]["file"] == "stories/story_day_taken_b.md"
+
+
+def test_plan_json_shape() -> None:
+    result = run("plan", "--json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["spares"] == ["08-ingrid"]
+    assert len(document["posts"]) == 6 * 6 + 3  # 03-fatima consents to three platforms
+    first = document["posts"][0]
+    assert set(first) >= {"story", "platform", "day", "due", "caption", "caption_length",
+                          "caption_limit", "shortened", "alt_text", "card"}
+    assert first["story"] == "01-marieke" and first["platform"] == "linkedin"
+    assert first["due"] == "2027-03-08T09:00:00+01:00"
+
+
+def test_plan_shows_local_times() -> None:
+    result = run("plan")
+    assert result.exit_code == 0
+    assert "Mon 2027-03-08" in result.stdout and "09:00 CET" in result.stdout
+    assert "spare stories (not posted): 08-ingrid" in result.stdout
+
+
+def test_bad_config_exits_1_with_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "campaign.toml"
+    config.write_text((REPO / "campaign.toml").read_text().replace("[paths]", "[pahts]"))
+    result = run("check", config=config)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("campaign.toml:16: pahts: unknown key")
+
+
+def test_usage_error_exits_2() -> None:
+    assert runner.invoke(app, ["check", "--nonsense"]).exit_code == 2
+
+
+@pytest.mark.parametrize("command", ["check", "plan"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.stdout and f"campaign {command}" in result.stdout
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    import typer.main
+
+    click_app = typer.main.get_command(app)
+    for name in click_app.commands:  # type: ignore[attr-defined]
+        assert f"campaign {name}" in readme, f"README lacks an example of `campaign {name}`"
+
+
+def test_python_dash_m_and_console_script_run() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "campaign", "--now", NOW, "check", "--json"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["ok"] is True
+    assert out.stderr == ""

@@ -1,0 +1,143 @@
+"""Story files: one fixture per rule of SPEC §3, each error with file, line, field and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from campaign.config import load_project
+from campaign.stories import read_story
+
+
+def read(campaign_dir, name: str):  # type: ignore[no-untyped-def]
+    root = campaign_dir(name)
+    project = load_project(root / "campaign.toml")
+    return read_story(root / "stories" / name, project)
+
+
+def only_error(reading):  # type: ignore[no-untyped-def]
+    assert reading.story is None
+    assert len(reading.errors) == 1, [p.format() for p in reading.problems]
+    return reading.errors[0]
+
+
+def test_valid_minimal_story_is_read(campaign_dir) -> None:
+    reading = read(campaign_dir, "story_valid_minimal.md")
+    assert reading.problems == []
+    story = reading.story
+    assert story is not None
+    assert story.id == "story_valid_minimal"
+    assert story.file == "stories/story_valid_minimal.md"
+    assert story.title == "Testverhaal"
+    assert story.body == "Verhaal."
+    assert story.lines["consent.signed"] == 6
+    assert len(story.content_hash) == 64
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "field", "words"),
+    [
+        ("story_missing_title.md", None, "title", "is required"),
+        ("story_missing_consent.md", None, "consent", "is required"),
+        ("story_consent_signed_not_a_date.md", 6, "consent.signed", "YYYY-MM-DD"),
+        ("story_consent_expires_before_signed.md", 5, "consent", "expires is before signed"),
+        ("story_consent_platform_unknown.md", 8, "consent.platforms[1]", "must be one of"),
+        ("story_day_not_a_date.md", 5, "day", "YYYY-MM-DD"),
+        ("story_unknown_field.md", 5, "titel", "unknown key"),
+        ("story_photo_outside_repo.md", 5, "photo", "outside the repository"),
+        ("story_photo_absolute_path.md", 5, "photo", "absolute path"),
+        ("story_photo_missing_file.md", 5, "photo", "does not exist"),
+        ("story_photo_not_an_image.md", 5, "photo", "not an image"),
+        ("story_photo_without_alt.md", None, "photo_alt", "required when photo is set"),
+        ("story_bad_hashtag.md", 5, "hashtags", "not a hashtag"),
+        ("story_bad_link.md", 5, "link", "not a web address"),
+        ("story_age_not_a_number.md", 5, "age", "whole number"),
+        ("story_python_tag.md", 5, "diagnosis", "YAML tags"),
+        ("story_bad_yaml.md", 4, None, "not valid YAML"),
+        ("story_no_front_matter.md", 1, None, "no front matter"),
+        ("story_front_matter_is_a_list.md", 2, None, "key: value"),
+        ("story_not_utf8.md", 2, None, "not UTF-8"),
+        ("story_utf16.md", None, None, "UTF-16"),
+    ],
+)
+def test_each_rule_is_one_clear_error(campaign_dir, name, line, field, words) -> None:
+    error = only_error(read(campaign_dir, name))
+    assert error.file == f"stories/{name}"
+    assert error.line == line
+    assert error.field == field
+    assert words in error.message
+    # The message says what to do, not only what is wrong.
+    assert ":" in error.message or "add" in error.message or "remove" in error.message
+
+
+def test_error_line_reads_like_the_spec(campaign_dir) -> None:
+    error = only_error(read(campaign_dir, "story_consent_signed_not_a_date.md"))
+    assert error.format() == (
+        "stories/story_consent_signed_not_a_date.md:6: consent.signed: "
+        "is not a date: write it as YYYY-MM-DD, e.g. 2027-03-09"
+    )
+
+
+def test_every_problem_of_a_file_is_listed(campaign_dir) -> None:
+    reading = read(campaign_dir, "story_several_errors.md")
+    fields = sorted(p.field or "" for p in reading.errors)
+    assert fields == ["age", "consent.platforms[0]", "link"]
+
+
+def test_python_tag_stays_inert(campaign_dir, tmp_path: Path) -> None:
+    pwned = Path("/tmp/pwned")
+    pwned.unlink(missing_ok=True)
+    read(campaign_dir, "story_python_tag.md")
+    assert not pwned.exists()
+
+
+def test_bom_is_tolerated(campaign_dir) -> None:
+    reading = read(campaign_dir, "story_utf8_bom.md")
+    assert reading.problems == []
+    assert reading.story is not None and reading.story.title == "Met BOM"
+
+
+def test_control_and_bidi_characters_are_removed(campaign_dir) -> None:
+    story = read(campaign_dir, "story_bidi_override_in_title.md").story
+    assert story is not None
+    assert story.title == "Goednieuws bericht"
+    assert "\u202e" not in story.title
+
+
+def test_symlink_leading_out_of_the_repository_is_refused(campaign_dir) -> None:
+    root = campaign_dir("story_photo_symlink_out_of_repo.md")
+    (root / "stories" / "link-out.jpg").symlink_to(Path(__file__).resolve())  # outside root
+    reading = read_story(root / "stories" / "story_photo_symlink_out_of_repo.md",
+                         load_project(root / "campaign.toml"))
+    assert "outside the repository" in only_error(reading).message
+
+
+def test_photo_over_40_megapixels_is_refused_without_decoding(campaign_dir) -> None:
+    root = campaign_dir("story_photo_too_many_megapixels.md")
+    Image.new("1", (8000, 6000)).save(root / "stories" / "huge.png")  # 48 MP, tiny file
+    reading = read_story(root / "stories" / "story_photo_too_many_megapixels.md",
+                         load_project(root / "campaign.toml"))
+    error = only_error(reading)
+    assert "48 megapixels" in error.message and "at most 40" in error.message
+
+
+def test_decompression_bomb_is_refused(campaign_dir) -> None:
+    root = campaign_dir("story_photo_too_many_megapixels.md")
+    Image.new("1", (20000, 20000)).save(root / "stories" / "huge.png")  # 400 MP
+    reading = read_story(root / "stories" / "story_photo_too_many_megapixels.md",
+                         load_project(root / "campaign.toml"))
+    assert "megapixels" in only_error(reading).message
+
+
+def test_example_stories_are_all_valid() -> None:
+    from campaign.stories import read_stories
+    from tests.conftest import REPO
+
+    project = load_project(REPO / "campaign.toml")
+    readings = read_stories(project)
+    assert len(readings) == 8
+    assert [p.format() for r in readings for p in r.problems] == []
+    with_photo = [r.story for r in readings if r.story and r.story.photo]
+    assert len(with_photo) >= 2
