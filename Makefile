@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml
 .PHONY: install demo test lint bench
 install: $(STAMP)
 
+# The main job on its embedded defaults: check the example stories, then rehearse the
+# whole week against the local sandbox, one campaign day every 6 seconds, with a few
+# injected faults so that retries, reconciliation and an alert can be seen.
 demo: $(STAMP)
 	$(BIN)/campaign check
-	$(BIN)/campaign plan
+	$(BIN)/campaign run --sandbox --day-seconds 6 --until-done --faults demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

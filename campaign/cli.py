@@ -15,6 +15,8 @@ exit 2. rich draws the tables and progress bars.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,11 +28,22 @@ from typing import Annotated, Any
 import typer
 from dotenv import load_dotenv
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from campaign.alerts import Alerter
+from campaign.cards import render_all, story_formats
 from campaign.check import CheckReport, run_check
 from campaign.config import CONFIG_FILE, Project, load_project
-from campaign.errors import CampaignError
+from campaign.errors import CampaignError, PostRefused
+from campaign.ledger import Ledger, SchedulerLock
+from campaign.models import Card, Platform
+from campaign.publish import Publishing, publish_post, withdraw_story
+from campaign.rehearsal import load_faults, rehearse
+from campaign.scheduler import RealClock, Scheduler
+from campaign.secrets import RedactingFilter, quiet_leaky_loggers
+from campaign.status import status_report
+from campaign.stories import read_story
 
 INTERNAL_FAULT = 70
 
@@ -42,7 +55,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem, one line
 
 
 @dataclass
@@ -161,6 +174,60 @@ def plan(
         raise typer.Exit(1)
 
 
+@app.command()
+def render(
+    ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Draw every card again, even when its cache is valid.")
+    ] = False,
+) -> None:
+    """Render the cards of every valid story, in every format its platforms use, into build/cards/.
+
+    An unchanged story is not drawn again (cards are cached by a hash of their
+    story fields, photo, theme and fonts); the summary says how many came from
+    the cache. Stories with errors are skipped (run `campaign check`); exit 1 if any.
+
+    Example:
+
+        campaign render
+        campaign render --force
+    """
+    class _ToStderr(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            err.print("note: " + record.getMessage(), markup=False)
+
+    with _handled():
+        project = _project(ctx)
+        report = run_check(project, ctx.obj.clock())
+        stories = report.stories
+        total = sum(len(story_formats(s, project.settings)) for s in stories)
+        handler = _ToStderr(logging.WARNING)
+        cards_log = logging.getLogger("campaign.cards")
+        cards_log.addHandler(handler)
+        cards: list[Card] = []
+        try:
+            with Progress(
+                TextColumn("rendering cards"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.description}"), console=err, transient=False,
+            ) as bar:
+                task = bar.add_task("", total=total)
+
+                def advance(card: Card) -> None:
+                    cards.append(card)
+                    bar.update(task, advance=1, description=f"{card.story_id} {card.format}")
+
+                render_all(stories, project, force=force, progress=advance)
+        finally:
+            cards_log.removeHandler(handler)
+    cached = sum(1 for c in cards if c.cached)
+    folder = project.relative(project.build_dir / "cards")
+    err.print(f"{len(cards)} cards in {folder}/: {len(cards) - cached} rendered, {cached} cached")
+    skipped = {p.file for p in report.errors}
+    if skipped:
+        err.print(f"{len(skipped)} story file(s) with errors skipped: run `campaign check` to see why")
+        raise typer.Exit(1)
+
+
 def _print_plan(report: CheckReport) -> None:
     settings = report.project.settings
     table = Table(title=f"{settings.campaign.name} ({settings.campaign.timezone})")
@@ -185,6 +252,381 @@ def _print_plan(report: CheckReport) -> None:
             typer.echo(f"warning: {day} has no story")
     if report.plan.spares:
         typer.echo("spare stories (not posted): " + ", ".join(report.plan.spares))
+
+
+# -- the ledger: post, status, approve, pause, resume, withdraw ----------------------
+
+def _ledger(project: Project) -> Ledger:
+    return Ledger.open(project.ledger_path)
+
+
+def _actor(by: str | None) -> str:
+    return by or os.environ.get("USER") or "unknown"
+
+
+@app.command()
+def post(
+    ctx: typer.Context,
+    story: Annotated[str, typer.Argument(help="The story id: its file name without .md.")],
+    platform: Annotated[Platform, typer.Option("--platform", "-p", help="Where to post it.")],
+) -> None:
+    """Publish one post now, through the same path as the scheduler.
+
+    Refuses when paused, withdrawn, without valid consent, or (with require_approval)
+    not approved; a post already posted is never sent again.
+
+    Example:
+
+        campaign post 01-marieke --platform mastodon
+    """
+    options: Options = ctx.obj
+    with _handled():
+        project = _project(ctx)
+        with _ledger(project) as ledger:
+            now = options.clock()
+            publishing = Publishing(project=project, ledger=ledger)
+            outcome = publish_post(publishing, story, platform, now)
+    where = f" {outcome.url}" if outcome.url else ""
+    typer.echo(f"{outcome.state}: {story} on {platform}:{where} {outcome.message}".rstrip())
+    if outcome.state != "posted":
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Write the status as JSON.")] = False,
+) -> None:
+    """Every post's state, platform id and URL, attempts and last error; the scheduler's heartbeat.
+
+    Example:
+
+        campaign status
+        campaign status --json
+    """
+    options: Options = ctx.obj
+    with _handled():
+        project = _project(ctx)
+        with _ledger(project) as ledger:
+            document = status_report(project, ledger, options.clock())
+    if as_json:
+        _print_json(document)
+        return
+    scheduler = document["scheduler"]
+    if scheduler["heartbeat"] is None:
+        typer.echo("scheduler: has never run on this ledger")
+    else:
+        typer.echo(f"scheduler: {'alive' if scheduler['alive'] else 'NOT RUNNING'} "
+                   f"(pid {scheduler['pid']}, last heartbeat {scheduler['heartbeat']}, "
+                   f"{scheduler['heartbeat_age_seconds']} s ago)")
+    if document["paused"]:
+        typer.echo("posting is PAUSED: run `campaign resume` to post again")
+    table = Table()
+    for column in ("due", "platform", "story", "state", "attempts", "url / last error"):
+        table.add_column(column)
+    for entry in document["posts"]:
+        table.add_row(entry["due"] or "-", entry["platform"], entry["story"], entry["state"],
+                      str(entry["attempts"]), entry["url"] or entry["last_error"] or "")
+    Console(width=max(120, Console().width)).print(table)
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    story: Annotated[str, typer.Argument(help="The story id: its file name without .md.")],
+    by: Annotated[str, typer.Option("--by", help="Who approves (recorded in the ledger).")],
+) -> None:
+    """Record that this version of the story is approved for posting (four eyes).
+
+    The approval is tied to the story's content (front matter, body, photo): an
+    edit afterwards holds it again until it is approved again.
+
+    Example:
+
+        campaign approve 01-marieke --by "Anna de Vries"
+    """
+    options: Options = ctx.obj
+    with _handled():
+        project = _project(ctx)
+        reading = read_story(project.stories_dir / f"{story}.md", project)
+        if reading.story is None:
+            raise PostRefused("; ".join(p.format() for p in reading.problems)
+                              + ": fix the story before approving it")
+        with _ledger(project) as ledger:
+            ledger.approve(story, reading.story.content_hash, by, options.clock())
+    typer.echo(f"approved: {story} (version {reading.story.content_hash[:12]}) by {by}")
+
+
+@app.command()
+def pause(
+    ctx: typer.Context,
+    by: Annotated[str | None, typer.Option("--by", help="Who pauses (recorded).")] = None,
+) -> None:
+    """Stop all posting until `campaign resume`; a running scheduler honours it before every post.
+
+    Example:
+
+        campaign pause --by "Anna de Vries"
+    """
+    _set_paused(ctx, True, by)
+    typer.echo("paused: nothing is posted until `campaign resume`")
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    by: Annotated[str | None, typer.Option("--by", help="Who resumes (recorded).")] = None,
+) -> None:
+    """Start posting again after `campaign pause`.
+
+    Example:
+
+        campaign resume --by "Anna de Vries"
+    """
+    _set_paused(ctx, False, by)
+    typer.echo("resumed: posting goes on")
+
+
+def _set_paused(ctx: typer.Context, paused: bool, by: str | None) -> None:
+    options: Options = ctx.obj
+    with _handled():
+        project = _project(ctx)
+        with _ledger(project) as ledger:
+            ledger.set_paused(paused, _actor(by), options.clock())
+
+
+@app.command()
+def withdraw(
+    ctx: typer.Context,
+    story: Annotated[str, typer.Argument(help="The story id: its file name without .md.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who records the withdrawal.")] = None,
+) -> None:
+    """Consent withdrawn: cancel the story's pending posts and delete its published ones.
+
+    Deletes on every platform whose API allows it, removes its cards, says where
+    a human must delete by hand, and never posts the story again.
+
+    Example:
+
+        campaign withdraw 04-henk --by "Anna de Vries"
+    """
+    options: Options = ctx.obj
+    with _handled():
+        project = _project(ctx)
+        with _ledger(project) as ledger:
+            report = withdraw_story(Publishing(project=project, ledger=ledger), story,
+                                    _actor(by), options.clock())
+    typer.echo(f"withdrawn: {story} will never be posted again")
+    if report.cancelled:
+        typer.echo("cancelled (not yet posted): " + ", ".join(report.cancelled))
+    if report.deleted:
+        typer.echo("deleted: " + ", ".join(report.deleted))
+    for platform, url in report.by_hand:
+        typer.echo(f"DELETE BY HAND on {platform}: {url or 'find the post on the account'}")
+    for platform, error in report.failed:
+        typer.echo(f"NOT DELETED on {platform}: {error}: run `campaign withdraw {story}` again")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+# -- the scheduler ---------------------------------------------------------------------
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    sandbox: Annotated[bool, typer.Option(
+        "--sandbox", help="Rehearse against a local sandbox, with its own ledger.")] = False,
+    day_seconds: Annotated[float | None, typer.Option(
+        "--day-seconds", help="Rehearsal only: wall-clock seconds per campaign day.")] = None,
+    until_done: Annotated[bool, typer.Option(
+        "--until-done", help="Exit once every planned post is final.")] = False,
+    faults: Annotated[str | None, typer.Option(
+        "--faults", help="Rehearsal only: 'demo' or a JSON file of sandbox faults to inject.")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Rehearsal only: write the summary as JSON.")] = False,
+    workdir: Annotated[Path | None, typer.Option(
+        "--workdir", help="Rehearsal only: its folder; an existing one is resumed, clock and all.")
+    ] = None,
+    sandbox_url: Annotated[str | None, typer.Option(
+        "--sandbox-url", envvar="CAMPAIGN_SANDBOX_URL",
+        help="Rehearsal only: use this running sandbox (see `campaign sandbox`).")] = None,
+) -> None:
+    """Run the campaign week unattended: post each story on time, exactly once.
+
+    With --sandbox, rehearse the whole week against local fake platforms, each
+    campaign day compressed to --day-seconds of wall time, with its own ledger.
+
+    Example:
+
+        campaign run
+        campaign run --sandbox --day-seconds 6 --until-done --faults demo
+    """
+    _configure_logging(quiet=as_json)
+    if not sandbox and (day_seconds is not None or faults or as_json or workdir):
+        raise typer.BadParameter("--day-seconds, --faults, --workdir and --json need --sandbox")
+    with _handled():
+        project = _project(ctx)
+        if sandbox:
+            result = rehearse(project, day_seconds=day_seconds or 8.0, until_done=until_done,
+                              faults=load_faults(faults), workdir=workdir,
+                              sandbox_url=sandbox_url)
+            if as_json:
+                _print_json(result.summary)
+            else:
+                _print_rehearsal(result.summary)
+            return
+        with SchedulerLock(project.ledger_path), _ledger(project) as ledger:
+            env = dict(os.environ)
+            publishing = Publishing(project=project, ledger=ledger, env=env)
+            alerter = Alerter(project.settings.alerts, ledger, env,
+                              campaign_name=project.settings.campaign.name)
+            err.print(f"campaign run: {project.settings.campaign.name}, ledger "
+                      f"{project.relative(project.ledger_path)}; stop with Ctrl-C or SIGTERM")
+            Scheduler(project, ledger, publishing, alerter, RealClock(),
+                      until_done=until_done).run()
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8931,
+    env_file: Annotated[Path | None, typer.Option(
+        "--env-file", help="Write a dotenv file with every variable that points campaign here.")] = None,
+    host: Annotated[str, typer.Option(
+        "--host", help="Address to listen on; only this machine (127.0.0.1) unless you say so.")
+    ] = "127.0.0.1",
+) -> None:
+    """Run the local fake platforms, with their feed pages, until Ctrl-C.
+
+    Example:
+
+        campaign sandbox --port 8931 --env-file .env.sandbox
+
+    then, in another shell: set -a; . ./.env.sandbox; set +a; campaign post STORY --platform x
+    """
+    import time
+
+    from campaign.errors import UserError
+    from campaign.sandbox import Sandbox, SandboxError
+
+    with _handled():
+        server = Sandbox(host, port)
+        try:
+            url = server.start()
+        except SandboxError as exc:
+            raise UserError(str(exc)) from None
+        try:
+            if env_file is not None:
+                server.write_env_file(env_file)
+                err.print(f"wrote {env_file}: run `set -a; . {env_file}; set +a` to use it",
+                          markup=False)
+            err.print(f"sandbox running on {url}: feeds at {url}/ (Ctrl-C stops it)", markup=False)
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            err.print("sandbox stopped", markup=False)
+        finally:
+            server.stop()
+
+
+def _configure_logging(quiet: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    quiet_leaky_loggers()
+
+
+def _print_rehearsal(summary: dict[str, Any]) -> None:
+    typer.echo("")
+    typer.echo("Rehearsal finished.")
+    states = ", ".join(f"{n} {s}" for s, n in sorted(summary["states"].items()))
+    typer.echo(f"  posts: {len(summary['posts'])} ({states})")
+    per_platform = ", ".join(f"{p} {n}" for p, n in sorted(summary["sandbox_posts"].items()))
+    typer.echo(f"  on the sandbox: {per_platform or 'nothing'}")
+    typer.echo(f"  retries: {summary['retries']}, faults met: {summary['faults_met']}, "
+               f"largest lateness: {summary['max_lateness_seconds']} s (campaign time)")
+    if summary["would_be_held"]:
+        typer.echo("  would be held (not approved): " + ", ".join(summary["would_be_held"]))
+    for post in summary["posts"]:
+        if post["state"] not in ("posted",):
+            typer.echo(f"  {post['state'].upper()}: {post['story']} on {post['platform']}: "
+                       f"{post['last_error'] or ''}")
+    summaries = [a for a in summary["alerts"] if a.startswith("Daily summary")]
+    for alert in summary["alerts"]:
+        if alert not in summaries:
+            typer.echo(f"  alert: {alert.splitlines()[0]}")
+    if summaries:
+        typer.echo(f"  daily summaries sent: {len(summaries)} (the last: {summaries[-1]})")
+    typer.echo(f"  feeds (saved, open in a browser): {summary['feed_url']}")
+    typer.echo(f"  ledger and cards of this rehearsal: {summary['workdir']}")
+
+
+@app.command()
+def preview(ctx: typer.Context) -> None:
+    """Write the week as one HTML page (build/preview/index.html) and print its path.
+
+    Per day and platform: the card, the caption as the platform shows it (with the
+    "meer" fold), its count against the limit, the alt text and every warning; at
+    the top, whether `campaign check` passes. It works offline: open it in a browser.
+    Exit 1 when check fails (the page is written all the same).
+
+    Example:
+
+        campaign preview
+        xdg-open "$(campaign preview)"
+    """
+    from campaign.preview import write_preview
+
+    options: Options = ctx.obj
+    with _handled():
+        report = run_check(_project(ctx), options.clock())
+        page = write_preview(report, options.clock())
+    typer.echo(str(page))
+    if not report.ok:
+        err.print(f"check fails with {len(report.errors)} error(s): the page lists them",
+                  markup=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Write the findings as JSON.")] = False,
+    send_test_alert: Annotated[bool, typer.Option(
+        "--send-test-alert", help="Also send a test message on every alert channel.")] = False,
+) -> None:
+    """Pre-flight: find what would make a post fail, days before the week.
+
+    Per enabled platform: secrets set, credentials accepted, token expiry against
+    the campaign's last day (with the dates to renew it), permissions, LinkedIn's
+    API version, Instagram's image hosting; then the clock, the ledger, disk space
+    and alerting. Each finding says what to do. Exit 1 if anything would make a post fail.
+
+    Example:
+
+        campaign doctor
+        campaign doctor --json --send-test-alert
+    """
+    from campaign.doctor import run_doctor
+
+    options: Options = ctx.obj
+    with _handled():
+        project = _project(ctx)
+        report = run_doctor(project, options.clock(), dict(os.environ),
+                            send_test_alert=send_test_alert)
+    if as_json:
+        _print_json(report.as_json(project.settings.tz))
+    else:
+        for finding in report.findings:
+            typer.echo(finding.format())
+        errors = sum(1 for f in report.findings if f.status == "error")
+        warnings = sum(1 for f in report.findings if f.status == "warning")
+        typer.echo(f"{'ok' if report.ok else 'NOT READY'}: {errors} error(s), {warnings} warning(s)")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -340,6 +340,14 @@ def toml_line(text: str, loc: list[str | int]) -> int | None:
         return None
     lines = text.splitlines()
     header_re = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
+    # The key may itself be a table: [pahts] or [platforms.x].
+    full = ".".join(keys)
+    for i, line in enumerate(lines):
+        m = header_re.match(line)
+        if m:
+            name = m.group(1).replace('"', "").replace(" ", "")
+            if name == full or name.startswith(full + "."):
+                return i + 1
     # Try the longest table prefix that has a header, then the key inside it.
     for split in range(len(keys) - 1, -1, -1):
         table, rest = keys[:split], keys[split:]

@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+# Real servers for the integration tier (issue 7): `real_pds`, `mastodon_mock`; see tests/servers/.
+pytest_plugins = ["tests.servers.pds_fixture", "tests.servers.mastodon_mock_fixture"]
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PLATFORM_NAMES = ("X", "FACEBOOK", "INSTAGRAM", "LINKEDIN", "MASTODON", "BLUESKY")

@@ -24,14 +24,22 @@ def run(*args: str, config: Path = REPO / "campaign.toml"):  # type: ignore[no-u
 def test_check_passes_on_the_example_stories() -> None:
     result = run("check")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "ok: 8 story files, 7 planned, 1 spare; 0 error(s), 0 warning(s)\n"
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "ok: 8 story files, 7 planned, 1 spare; 0 error(s), 15 warning(s)"
+    # The only warnings: captions shortened for X and Bluesky (and Mastodon), each with its fix.
+    assert len(lines) == 16
+    for line in lines[:-1]:
+        assert line.startswith("warning: stories/0") and " caption is shortened to " in line
+        assert "to choose the words yourself, add `" in line
 
 
 def test_check_json_on_the_example_stories() -> None:
     result = run("check", "--json")
     assert result.exit_code == 0
     document = json.loads(result.stdout)
-    assert document["ok"] is True and document["errors"] == [] and document["warnings"] == []
+    assert document["ok"] is True and document["errors"] == []
+    assert len(document["warnings"]) == 15
+    assert {w["field"] for w in document["warnings"]} <= {None, "x", "bluesky", "mastodon"}
     assert document["stories"][0] == {
         "file": "stories/01-marieke.md", "id": "01-marieke", "day": "2027-03-08", "spare": False,
     }
@@ -105,9 +113,10 @@ def test_plan_shows_local_times() -> None:
 def test_bad_config_exits_1_with_its_line(tmp_path: Path) -> None:
     config = tmp_path / "campaign.toml"
     config.write_text((REPO / "campaign.toml").read_text().replace("[paths]", "[pahts]"))
+    line = config.read_text().splitlines().index("[pahts]") + 1
     result = run("check", config=config)
     assert result.exit_code == 1
-    assert result.stderr.startswith("campaign.toml:16: pahts: unknown key")
+    assert result.stderr.startswith(f"campaign.toml:{line}: pahts: unknown key")
 
 
 def test_usage_error_exits_2() -> None:

@@ -1,0 +1,694 @@
+"""`campaign doctor`: the pre-flight that finds, days ahead, what would make a post fail.
+
+Per enabled platform: the secrets are set; a cheap call proves the credentials
+work (platform-apis.md §0); the token's expiry is compared with the campaign's
+last day, with the dates between which it must be renewed (Meta and LinkedIn
+tokens live about 60 days, so renewing too early does not help either); the
+token has the permissions the publisher needs; LinkedIn's pinned API version is
+not sunset before the campaign ends; Instagram's image host serves a test image
+at its public URL as image/jpeg, and removes it again. Then: our clock against
+the platforms' `Date` headers, the ledger is writable, the build folder has
+room, and (on request) a test alert goes out on every channel.
+
+Every finding says what is wrong and what to do. A finding is an *error* when
+it would make a post fail; `campaign doctor` exits 1 if there is any.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import requests
+from PIL import Image
+
+from campaign.alerts import Alerter, DeliveryFailed
+from campaign.captions import PLATFORM_NAMES
+from campaign.config import Project
+from campaign.errors import CampaignError, PostRejected, PublishError
+from campaign.ledger import Ledger
+from campaign.models import Platform
+from campaign.publishers import Publisher, make_publisher
+from campaign.publishers.media_host import MediaHost
+from campaign.secrets import PLATFORM_SECRETS, api_base_url, missing_secrets, read_secret, redact
+
+Status = Literal["ok", "warning", "error"]
+
+#: Meta and LinkedIn user tokens live about 60 days (platform-apis.md §2.1, §3.1, §4.1).
+TOKEN_LIFETIME = timedelta(days=60)
+#: A token that expires less than this after the campaign's last day is a warning: a
+#: consent withdrawal after the week still needs it to delete posts.
+EXPIRY_SLACK = timedelta(days=14)
+#: LinkedIn versions are sunset about one year after release (platform-apis.md §4.1).
+LINKEDIN_VERSION_LIFETIME_MONTHS = 12
+LINKEDIN_OAUTH_URL = "https://www.linkedin.com"  # token introspection lives here, not on api.
+LINKEDIN_VERSION_FIX = (
+    "update campaign to a release that pins a newer LinkedIn version (it is set in one place, "
+    "LINKEDIN_VERSION in campaign/publishers/linkedin.py) and run `campaign doctor` again"
+)
+#: Clock skew: posts go out late beyond a minute; OAuth 1.0a (X) refuses timestamps
+#: about 5 minutes off (X's "Timestamp out of bounds"), so beyond that a post fails.
+CLOCK_WARNING = timedelta(seconds=60)
+CLOCK_ERROR = timedelta(minutes=5)
+#: Free space in the build folder's file system.
+DISK_ERROR_BYTES = 100 * 1024 * 1024
+DISK_WARNING_BYTES = 500 * 1024 * 1024
+
+#: The permissions each publisher needs (platform-apis.md §2.1, §3, §4.1, §5.1). Each entry
+#: is a list of alternatives; one complete alternative suffices.
+REQUIRED_SCOPES: dict[Platform, tuple[frozenset[str], ...]] = {
+    "facebook": (frozenset({"pages_manage_posts", "pages_read_engagement", "pages_show_list"}),),
+    "instagram": (
+        frozenset({"instagram_basic", "instagram_content_publish"}),  # Facebook Login
+        frozenset({"instagram_business_basic", "instagram_business_content_publish"}),  # IG Login
+    ),
+    "linkedin": (frozenset({"w_organization_social"}),),
+    "mastodon": (frozenset({"write:media", "write:statuses"}), frozenset({"write"})),
+}
+
+SCOPE_FIX: dict[Platform, str] = {
+    "facebook": "make a new Page token with these permissions (Graph API Explorer or the app's "
+                "login flow, as a Page admin) and put it in FACEBOOK_PAGE_TOKEN",
+    "instagram": "make a new token with these permissions for the Instagram account and put it "
+                 "in INSTAGRAM_TOKEN",
+    "linkedin": "the app needs the Community Management API product and the member an admin "
+                "or content-admin role on the page; then authorise again and update LINKEDIN_TOKEN",
+    "mastodon": "create an application with write:media and write:statuses under Preferences → "
+                "Development and put its token in MASTODON_TOKEN",
+    "x": "set the app's permissions to Read and Write in the X developer portal, then "
+         "regenerate the access token and secret (X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET)",
+}
+
+RENEW_HOW: dict[Platform, str] = {
+    "facebook": "exchange a fresh long-lived user token and take the Page token from /me/accounts",
+    "instagram": "refresh it with GET graph.instagram.com/refresh_access_token (it must be at "
+                 "least 24 hours old), or log in again",
+    "linkedin": "authorise the app again (or use its refresh token) and update LINKEDIN_TOKEN",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing doctor looked at: its status, what it found, and what to do."""
+
+    check: str  # secrets, credentials, token_expiry, permissions, api_version, media_host,
+    #            clock, ledger, disk_space, alerts
+    status: Status
+    message: str
+    fix: str | None = None
+    platform: Platform | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "platform": self.platform,
+            "status": self.status,
+            "message": self.message,
+            "fix": self.fix,
+            **self.details,
+        }
+
+    def format(self) -> str:
+        mark = {"ok": "ok     ", "warning": "WARNING", "error": "ERROR  "}[self.status]
+        where = f"{self.platform} " if self.platform else ""
+        text = f"{mark} {where}{self.check}: {self.message}"
+        return text + (f"\n          fix: {self.fix}" if self.fix and self.status != "ok" else "")
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    checked_at: datetime
+    campaign_start: date
+    campaign_end: date
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.status == "error" for f in self.findings)
+
+    def as_json(self, tz: Any) -> dict[str, Any]:
+        platforms: dict[str, str] = {}
+        for finding in self.findings:
+            if finding.platform is not None:
+                platforms[finding.platform] = _worse(platforms.get(finding.platform, "ok"),
+                                                     finding.status)
+        return {
+            "ok": self.ok,
+            "checked_at": self.checked_at.astimezone(tz).isoformat(),
+            "campaign_start": self.campaign_start.isoformat(),
+            "campaign_end": self.campaign_end.isoformat(),
+            "errors": sum(1 for f in self.findings if f.status == "error"),
+            "warnings": sum(1 for f in self.findings if f.status == "warning"),
+            "platforms": platforms,
+            "findings": [f.as_json() for f in self.findings],
+        }
+
+
+def _worse(a: str, b: str) -> str:
+    order = ["ok", "warning", "error"]
+    return a if order.index(a) >= order.index(b) else b
+
+
+@dataclass
+class _Clock:
+    """`Date` headers seen per platform, with our own time when each answer arrived."""
+
+    seen: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+
+    def hook(self, platform: str) -> Callable[..., None]:
+        def on_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+            header = response.headers.get("Date")
+            if not header:
+                return
+            try:
+                theirs = parsedate_to_datetime(header)
+            except (TypeError, ValueError):
+                return
+            if theirs.tzinfo is None:
+                theirs = theirs.replace(tzinfo=UTC)
+            self.seen.setdefault(platform, []).append((datetime.now(UTC), theirs))
+
+        return on_response
+
+
+# -- the campaign's time frame ------------------------------------------------------
+
+def campaign_last_moment(project: Project) -> datetime:
+    """The end of the campaign's last day, in its time zone, as aware UTC."""
+    settings = project.settings
+    return datetime.combine(settings.campaign.end, time(23, 59, 59), tzinfo=settings.tz).astimezone(UTC)
+
+
+def expiry_finding(platform: Platform, expires_at: datetime | None, project: Project,
+                   now: datetime) -> Finding:
+    """The token's expiry against the campaign's last day, with when to renew it."""
+    settings = project.settings
+    name = PLATFORM_NAMES[platform]
+    start, end = settings.campaign.start, settings.campaign.end
+    if expires_at is None:
+        return Finding("token_expiry", "ok", f"the {name} token does not expire", platform=platform,
+                       details={"expires_at": None, "renew_by": None})
+    tz = settings.tz
+    local = expires_at.astimezone(tz)
+    expires_day = local.date()
+    # Renewing gives a token of about 60 days: not before this day, or it ends before the
+    # campaign does; not after the day before it expires (or before the campaign starts).
+    renew_from = end + timedelta(days=1) - TOKEN_LIFETIME + timedelta(days=2)
+    renew_by = min(expires_day - timedelta(days=1), start - timedelta(days=1))
+    how = RENEW_HOW.get(platform, "renew it")
+    details = {"expires_at": local.isoformat(), "renew_by": renew_by.isoformat(),
+               "renew_from": renew_from.isoformat()}
+    window = (f"between {renew_from.isoformat()} and {renew_by.isoformat()}"
+              if renew_from <= renew_by else f"by {renew_by.isoformat()}")
+    if expires_at <= now:
+        return Finding("token_expiry", "error", f"the {name} token expired on {local:%Y-%m-%d %H:%M %Z}",
+                       f"{how}, now; a token renewed today lives until about "
+                       f"{(now + TOKEN_LIFETIME).astimezone(tz):%Y-%m-%d}"
+                       + ("" if (now + TOKEN_LIFETIME) > campaign_last_moment(project)
+                          else f", which is before the campaign ends ({end}): renew it again {window}"),
+                       platform=platform,
+                       details={**details, "renew_by": now.astimezone(tz).date().isoformat()})
+    if expires_at <= campaign_last_moment(project):
+        return Finding("token_expiry", "error",
+                       f"the {name} token expires on {local:%Y-%m-%d %H:%M %Z}, before the campaign's "
+                       f"last day ({end}): posts after that would fail",
+                       f"{how} {window} (a new token lives about 60 days, so it then lasts past "
+                       f"{end})", platform=platform, details=details)
+    if expires_at <= campaign_last_moment(project) + EXPIRY_SLACK:
+        return Finding("token_expiry", "warning",
+                       f"the {name} token expires on {local:%Y-%m-%d}, less than "
+                       f"{EXPIRY_SLACK.days} days after the campaign ends ({end}): deleting posts "
+                       "after a consent withdrawal would then fail",
+                       f"{how} {window}", platform=platform, details=details)
+    return Finding("token_expiry", "ok", f"the {name} token expires on {local:%Y-%m-%d}, after the "
+                   f"campaign ends ({end})", platform=platform, details=details)
+
+
+def unknown_expiry_finding(platform: Platform, project: Project) -> Finding:
+    """A token that expires (about 60 days) but whose expiry could not be read."""
+    start, end = project.settings.campaign.start, project.settings.campaign.end
+    renew_from = end + timedelta(days=1) - TOKEN_LIFETIME + timedelta(days=2)
+    renew_by = start - timedelta(days=1)
+    name = PLATFORM_NAMES[platform]
+    extra = (" (set LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET to let doctor read it)"
+             if platform == "linkedin" else "")
+    return Finding("token_expiry", "warning",
+                   f"{name} did not say when the token expires{extra}; its tokens live about 60 days",
+                   f"{RENEW_HOW.get(platform, 'renew it')} between {renew_from.isoformat()} and "
+                   f"{renew_by.isoformat()}, so that it lasts the whole campaign", platform,
+                   {"expires_at": None, "renew_by": renew_by.isoformat(),
+                    "renew_from": renew_from.isoformat()})
+
+
+def scope_finding(platform: Platform, scopes: list[str] | None) -> Finding | None:
+    """Whether the token has the permissions the publisher needs; None if not known."""
+    name = PLATFORM_NAMES[platform]
+    if platform == "x":
+        if scopes is None:
+            return None
+        level = scopes[0] if scopes else ""
+        if "write" not in level:
+            return Finding("permissions", "error",
+                           f"the X app's access level is '{level or 'unknown'}', without write: "
+                           "it cannot post",
+                           SCOPE_FIX["x"], platform, {"scopes": scopes, "missing": ["write"]})
+        return Finding("permissions", "ok", f"the X app's access level is '{level}'",
+                       platform=platform, details={"scopes": scopes, "missing": []})
+    alternatives = REQUIRED_SCOPES.get(platform)
+    if not alternatives or scopes is None:
+        return None
+    have = set(scopes)
+    if any(need <= have for need in alternatives):
+        return Finding("permissions", "ok", f"the {name} token has the permissions to post",
+                       platform=platform, details={"scopes": sorted(have), "missing": []})
+    gaps: list[frozenset[str]] = [need - have for need in alternatives]
+    gaps.sort(key=len)
+    missing = sorted(gaps[0])
+    return Finding("permissions", "error",
+                   f"the {name} token lacks the permission(s) {', '.join(missing)}: posts would be "
+                   "refused", SCOPE_FIX[platform], platform,
+                   {"scopes": sorted(have), "missing": missing})
+
+
+def linkedin_version_finding(version: str, sunset: date | None, project: Project,
+                             now: datetime) -> Finding:
+    """LinkedIn's pinned `LinkedIn-Version` against its sunset and the campaign's last day."""
+    end = project.settings.campaign.end
+    estimated = sunset is None
+    if sunset is None:
+        try:
+            year, month = int(version[:4]), int(version[4:6])
+        except ValueError:
+            return Finding("api_version", "error", f"the pinned LinkedIn version {version!r} is not "
+                           "YYYYMM", "pin a current version (YYYYMM) in campaign/publishers/linkedin.py",
+                           "linkedin", {"version": version, "sunset": None})
+        month += LINKEDIN_VERSION_LIFETIME_MONTHS
+        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+        sunset = date(year, month, 1)
+    note = " (estimated: about a year after its release)" if estimated else ""
+    details = {"version": version, "sunset": sunset.isoformat(), "sunset_estimated": estimated}
+    fix = LINKEDIN_VERSION_FIX
+    today = now.astimezone(project.settings.tz).date()
+    if sunset <= today:
+        return Finding("api_version", "error", f"LinkedIn API version {version} was sunset on "
+                       f"{sunset}{note}: every LinkedIn call would be refused", fix, "linkedin", details)
+    if sunset <= end:
+        return Finding("api_version", "error", f"LinkedIn API version {version} is sunset on "
+                       f"{sunset}{note}, before the campaign's last day ({end}): posts after that "
+                       "would fail", fix, "linkedin", details)
+    if sunset <= end + timedelta(days=30):
+        return Finding("api_version", "warning", f"LinkedIn API version {version} is sunset on "
+                       f"{sunset}{note}, within a month after the campaign ends", fix, "linkedin", details)
+    return Finding("api_version", "ok", f"LinkedIn API version {version} is supported until "
+                   f"{sunset}{note}", platform="linkedin", details=details)
+
+
+# -- per platform -------------------------------------------------------------------
+
+def _credential_findings(platform: Platform, publisher: Publisher, session: requests.Session,
+                         env: Mapping[str, str], project: Project, now: datetime,
+                         access_level: list[str]) -> list[Finding]:
+    name = PLATFORM_NAMES[platform]
+    try:
+        check = publisher.check_credentials()
+    except PublishError as exc:
+        if platform == "linkedin" and getattr(exc.__cause__, "status", None) == 426:
+            version = _linkedin_pinned(publisher)[0] or "?"
+            return [Finding("api_version", "error", f"LinkedIn refuses API version {version} (426 "
+                            "NONEXISTENT_VERSION): it has been sunset, so every LinkedIn call fails",
+                            LINKEDIN_VERSION_FIX, platform, {"version": version})]
+        fix = ("renew the credentials named above" if isinstance(exc, PostRejected)
+               else "check the network and the API base URL, then run doctor again")
+        return [Finding("credentials", "error", redact(str(exc), env), fix, platform)]
+    findings = [Finding("credentials", "ok", f"{name} accepts the credentials (account {check.account})",
+                        platform=platform, details={"account": check.account})]
+    for warning in check.warnings:
+        findings.append(Finding("credentials", "warning", redact(warning, env),
+                                "see the message", platform))
+    expires_at, scopes = check.expires_at, getattr(check, "scopes", None)
+    # X's OAuth 1.0a keys, Mastodon's tokens and Bluesky's app passwords do not expire.
+    known = expires_at is not None or platform in ("x", "mastodon", "bluesky")
+    info: tuple[datetime | None, list[str]] | Finding | None = None
+    if platform in ("facebook", "instagram"):
+        info = _graph_token_info(platform, publisher, env)
+    elif platform == "linkedin":
+        info = _linkedin_token_info(session, env)
+    if isinstance(info, Finding):
+        findings.append(info)
+    elif info is not None:
+        (expires_at, scopes), known = info, True
+    if platform == "x":
+        scopes = access_level or None
+    if known:
+        findings.append(expiry_finding(platform, expires_at, project, now))
+    else:
+        findings.append(unknown_expiry_finding(platform, project))
+    scope = scope_finding(platform, list(scopes) if scopes is not None else None)
+    if scope is not None:
+        findings.append(scope)
+    elif platform in ("x", "facebook", "instagram", "linkedin"):
+        # Mastodon's verify_credentials and Bluesky's getSession do not list scopes: a token
+        # without write access shows only when a post is refused, so nothing is claimed here.
+        findings.append(Finding("permissions", "warning", f"{name} did not say which permissions the "
+                                "token has", "check them by hand in the app's settings on "
+                                f"{name}'s developer site", platform))
+    return findings
+
+
+def _graph_token_info(platform: Platform, publisher: Publisher,
+                      env: Mapping[str, str]) -> tuple[datetime | None, list[str]] | Finding:
+    """Expiry and scopes of a Meta token from `GET /debug_token` (platform-apis.md §2.1)."""
+    variable = PLATFORM_SECRETS[platform][0]
+    graph = getattr(publisher, "graph", None)
+    if graph is None:
+        return Finding("token_expiry", "warning", "cannot read the token's expiry", None, platform)
+    try:
+        body = graph.call("GET", "debug_token", what="reading the token's expiry and permissions",
+                          params={"input_token": read_secret(platform, variable, env)})
+    except PublishError as exc:
+        return Finding("token_expiry", "warning", f"could not read the token's expiry and "
+                       f"permissions: {redact(str(exc), env)}", "check them by hand in Meta's "
+                       "Access Token Debugger", platform)
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        return Finding("token_expiry", "warning", "debug_token gave no data", None, platform)
+    if data.get("is_valid") is False:
+        return Finding("credentials", "error", f"Meta says {variable} is not valid",
+                       f"make a new token and put it in {variable}", platform)
+    raw = data.get("expires_at")
+    expires = (datetime.fromtimestamp(raw, UTC) if isinstance(raw, int) and raw > 0 else None)
+    scopes = data.get("scopes")
+    return expires, [str(s) for s in scopes] if isinstance(scopes, list) else []
+
+
+def _linkedin_token_info(session: requests.Session,
+                         env: Mapping[str, str]) -> tuple[datetime | None, list[str]] | Finding | None:
+    """Expiry and scopes from LinkedIn's token introspection (platform-apis.md §4.1).
+
+    It needs the app's client id and secret (LINKEDIN_CLIENT_ID, LINKEDIN_CLIENT_SECRET),
+    which posting does not; without them, None (unknown).
+    """
+    client_id = env.get("LINKEDIN_CLIENT_ID", "").strip()
+    client_secret = env.get("LINKEDIN_CLIENT_SECRET", "").strip()
+    if not (client_id and client_secret):
+        return None
+    base = api_base_url("linkedin", LINKEDIN_OAUTH_URL, None, env)
+    try:
+        response = session.post(f"{base}/oauth/v2/introspectToken", timeout=(10, 30), data={
+            "client_id": client_id, "client_secret": client_secret,
+            "token": read_secret("linkedin", "LINKEDIN_TOKEN", env)})
+        body = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        return Finding("token_expiry", "warning", f"LinkedIn's token introspection did not answer "
+                       f"({type(exc).__name__})", "run doctor again later", "linkedin")
+    if response.status_code != 200 or not isinstance(body, dict):
+        return Finding("token_expiry", "warning", f"LinkedIn's token introspection answered HTTP "
+                       f"{response.status_code}", "check LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET "
+                       "(the app's Auth tab in the LinkedIn developer portal)", "linkedin")
+    if not body.get("active"):
+        state = body.get("status", "not active")
+        return Finding("credentials", "error", f"LinkedIn says the token is {state}",
+                       RENEW_HOW["linkedin"], "linkedin")
+    raw = body.get("expires_at")
+    expires = datetime.fromtimestamp(raw, UTC) if isinstance(raw, int) and raw > 0 else None
+    scopes = [s for s in re.split(r"[,\s]+", str(body.get("scope") or "")) if s]
+    return expires, scopes
+
+
+def _linkedin_pinned(publisher: Publisher | None) -> tuple[str | None, date | None]:
+    """The LinkedIn-Version the publisher sends, and its sunset if the publisher knows it."""
+    version = getattr(publisher, "version", None) if publisher is not None else None
+    sunset = getattr(publisher, "version_sunset", None) if publisher is not None else None
+    try:
+        module = importlib.import_module("campaign.publishers.linkedin")
+    except ImportError:
+        module = None
+    version = version or getattr(module, "LINKEDIN_VERSION", None)
+    sunset = sunset or getattr(module, "LINKEDIN_VERSION_SUNSET", None)
+    return (version if isinstance(version, str) else None,
+            sunset if isinstance(sunset, date) else None)
+
+
+def _linkedin_version(project: Project, now: datetime, publisher: Publisher | None) -> Finding:
+    version, sunset = _linkedin_pinned(publisher)
+    if not isinstance(version, str):
+        return Finding("api_version", "warning", "the LinkedIn publisher does not say which API "
+                       "version it pins", "check campaign/publishers/linkedin.py", "linkedin")
+    return linkedin_version_finding(version, sunset, project, now)
+
+
+def probe_image() -> bytes:
+    """A small JPEG with no metadata: what doctor puts on the image host."""
+    image = Image.new("RGB", (400, 500), (11, 60, 93))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def media_host_finding(host: MediaHost, session: requests.Session, env: Mapping[str, str],
+                       sandboxed: bool) -> list[Finding]:
+    """Put a test image on the host, fetch it at its public URL as Instagram would, remove it."""
+    with tempfile.TemporaryDirectory(prefix="campaign-doctor-") as folder:
+        path = Path(folder) / "doctor-test.jpg"
+        path.write_bytes(probe_image())
+        try:
+            where = host.check()
+            hosted = host.put(path)
+        except CampaignError as exc:
+            return [Finding("media_host", "error", f"the image host does not take the test image: "
+                            f"{redact(str(exc), env)}", "fix the media_host settings of "
+                            "[platforms.instagram] (media_dir, media_base_url or s3_*)", "instagram")]
+    findings: list[Finding] = []
+    problem: str | None = None
+    try:
+        # No credentials and a fresh connection: Instagram's fetcher is a stranger.
+        response = requests.get(hosted.url, timeout=(10, 30), allow_redirects=True)
+    except requests.RequestException as exc:
+        problem = f"it cannot be fetched at its public URL ({type(exc).__name__})"
+    else:
+        ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if response.status_code != 200:
+            problem = f"its public URL answers HTTP {response.status_code}"
+        elif ctype != "image/jpeg":
+            problem = f"its public URL serves it as {ctype or 'no type'}, not image/jpeg"
+        elif not response.content.startswith(b"\xff\xd8"):
+            problem = "its public URL does not serve the JPEG that was put there"
+    shown = hosted.url.split("?")[0]  # a pre-signed URL's query is a credential
+    try:
+        host.remove(hosted.name)
+        removed = True
+    except Exception:  # any host's failure to delete is reported, never raised
+        removed = False
+    if problem:
+        findings.append(Finding(
+            "media_host", "error", f"Instagram could not fetch the card: the test image was put "
+            f"on the image host, but {problem} ({shown})",
+            "make media_base_url the public HTTPS address under which the web server publishes "
+            "media_dir (or check the bucket's public access for s3), then run doctor again",
+            "instagram", {"url": shown}))
+    else:
+        findings.append(Finding("media_host", "ok", f"a test image was fetched at its public URL as "
+                                f"image/jpeg; {where}", platform="instagram", details={"url": shown}))
+        if not sandboxed and not hosted.url.startswith("https://"):
+            findings.append(Finding("media_host", "warning", "the image host's URL is not HTTPS; "
+                                    "Instagram fetches images from public HTTPS URLs",
+                                    "serve media_dir over HTTPS", "instagram", {"url": shown}))
+    if not removed:
+        findings.append(Finding("media_host", "warning", "the test image could not be removed from "
+                                "the image host", f"delete it by hand: {shown}", "instagram"))
+    return findings
+
+
+def platform_findings(platform: Platform, project: Project, env: Mapping[str, str], now: datetime,
+                      clock: _Clock, session_factory: Callable[[], requests.Session]) -> list[Finding]:
+    findings, publisher = _platform_findings(platform, project, env, now, clock, session_factory)
+    if platform == "linkedin":  # the pinned version is checked whether or not the token works
+        findings.append(_linkedin_version(project, now, publisher))
+    return findings
+
+
+def _platform_findings(
+    platform: Platform, project: Project, env: Mapping[str, str], now: datetime, clock: _Clock,
+    session_factory: Callable[[], requests.Session],
+) -> tuple[list[Finding], Publisher | None]:
+    name = PLATFORM_NAMES[platform]
+    missing = missing_secrets(platform, env)
+    if missing:
+        return [Finding("secrets", "error", f"{', '.join(missing)} not set: {name} cannot post",
+                        f"add {'them' if len(missing) > 1 else 'it'} to the environment or to the "
+                        ".env file in the repository root "
+                        f"(README, \"Environment variables\"), or disable {platform} in campaign.toml",
+                        platform, {"missing": missing})], None
+    findings = [Finding("secrets", "ok", f"{', '.join(PLATFORM_SECRETS[platform])} set",
+                        platform=platform, details={"missing": []})]
+    session = session_factory()
+    session.hooks["response"].append(clock.hook(platform))
+    access_level: list[str] = []
+    if platform == "x":
+        def x_level(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+            level = response.headers.get("x-access-level")
+            if level and response.ok:
+                access_level[:] = [level]
+        session.hooks["response"].append(x_level)
+    try:
+        publisher = make_publisher(platform, project.settings, session, env)
+    except CampaignError as exc:
+        findings.append(Finding("credentials", "error", redact(str(exc), env),
+                                "see the message", platform))
+        return findings, None
+    findings.extend(_credential_findings(platform, publisher, session, env, project, now, access_level))
+    host = getattr(publisher, "media_host", None)
+    if platform == "instagram" and isinstance(host, MediaHost):
+        sandboxed = type(host).__name__ == "SandboxHost"
+        findings.extend(media_host_finding(host, session, env, sandboxed))
+    return findings, publisher
+
+
+# -- the machine ---------------------------------------------------------------------
+
+def clock_findings(clock: _Clock) -> list[Finding]:
+    findings: list[Finding] = []
+    for platform, seen in sorted(clock.seen.items()):
+        # The Date header has whole seconds: take the smallest difference seen.
+        skew = min((ours - theirs for ours, theirs in seen), key=lambda d: abs(d.total_seconds()))
+        seconds = skew.total_seconds()
+        ahead = "ahead of" if seconds > 0 else "behind"
+        details = {"skew_seconds": round(seconds, 1)}
+        p: Platform = platform  # type: ignore[assignment]
+        ntp = "turn on time synchronisation (NTP: timedatectl set-ntp true)"
+        if abs(skew) > CLOCK_ERROR:
+            findings.append(Finding("clock", "error", f"this machine's clock is {abs(seconds):.0f} s "
+                                    f"{ahead} {PLATFORM_NAMES[p]}'s: signed requests would be refused "
+                                    "and posts would go out at the wrong time", ntp, p, details))
+        elif abs(skew) > CLOCK_WARNING:
+            findings.append(Finding("clock", "warning", f"this machine's clock is {abs(seconds):.0f} s "
+                                    f"{ahead} {PLATFORM_NAMES[p]}'s: posts would go out that much off",
+                                    ntp, p, details))
+        else:
+            findings.append(Finding("clock", "ok", f"this machine's clock agrees with "
+                                    f"{PLATFORM_NAMES[p]}'s (within {abs(seconds):.0f} s)",
+                                    platform=p, details=details))
+    return findings
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def ledger_finding(project: Project) -> Finding:
+    path = project.ledger_path
+    shown = project.relative(path)
+    if not path.exists():
+        parent = _existing_parent(path.parent)
+        if os.access(parent, os.W_OK):
+            return Finding("ledger", "ok", f"{shown} does not exist yet; it will be created in a "
+                           "writable folder", details={"path": shown})
+        return Finding("ledger", "error", f"{shown} cannot be created: {parent} is not writable",
+                       "make the folder writable for the user that runs campaign, or set "
+                       "paths.ledger in campaign.toml", details={"path": shown})
+    try:
+        # A write lock proves it is writable without changing anything.
+        db = sqlite3.connect(path, timeout=10, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+        finally:
+            db.close()
+        with Ledger.open(path):
+            pass
+    except (sqlite3.Error, CampaignError) as exc:
+        return Finding("ledger", "error", f"{shown} is not writable ({exc})",
+                       "make the file and its folder writable for the user that runs campaign; "
+                       "if another program holds it, stop that program", details={"path": shown})
+    return Finding("ledger", "ok", f"{shown} is writable", details={"path": shown})
+
+
+def disk_finding(project: Project) -> Finding:
+    folder = _existing_parent(project.build_dir)
+    free = shutil.disk_usage(folder).free
+    shown = project.relative(project.build_dir)
+    details = {"path": shown, "free_bytes": free}
+    megabytes = free // (1024 * 1024)
+    if not os.access(folder, os.W_OK):
+        return Finding("disk_space", "error", f"the build folder {shown} is not writable",
+                       "make it writable for the user that runs campaign, or set paths.build",
+                       details=details)
+    if free < DISK_ERROR_BYTES:
+        return Finding("disk_space", "error", f"only {megabytes} MB free for the build folder {shown}: "
+                       "cards could not be written", "free some space (at least 500 MB)", details=details)
+    if free < DISK_WARNING_BYTES:
+        return Finding("disk_space", "warning", f"only {megabytes} MB free for the build folder {shown}",
+                       "free some space (at least 500 MB)", details=details)
+    return Finding("disk_space", "ok", f"{megabytes:,} MB free for the build folder {shown}",
+                   details=details)
+
+
+def alert_finding(project: Project, env: Mapping[str, str], send: bool) -> Finding:
+    settings = project.settings
+    # The Alerter records alerts in a ledger; a test message must not land in the real one.
+    with tempfile.TemporaryDirectory(prefix="campaign-doctor-") as folder, \
+            Ledger.open(Path(folder) / "doctor.sqlite") as scratch:
+        alerter = Alerter(settings.alerts, scratch, env, campaign_name=settings.campaign.name)
+        channels = alerter.channels
+        if not channels:
+            return Finding("alerts", "warning", "no alert channel is set up: nobody would hear "
+                           "of a failed post", "set alerts.email_to (with smtp_host, email_from) "
+                           "or alerts.webhook = true with CAMPAIGN_ALERT_WEBHOOK_URL",
+                           details={"channels": [], "sent": False})
+        if not send:
+            return Finding("alerts", "ok", f"alerts go by {' and '.join(channels)} (not tested: "
+                           "add --send-test-alert to send a test message)",
+                           details={"channels": channels, "sent": False})
+        try:
+            alerter.send(f"Test message from `campaign doctor` for {settings.campaign.name}: "
+                         "if you read this, alerts reach you. Nothing needs doing.")
+        except DeliveryFailed as exc:
+            return Finding("alerts", "error", f"the test alert was not delivered: "
+                           f"{redact(str(exc), env)}", "fix the [alerts] settings and the "
+                           "CAMPAIGN_SMTP_* / CAMPAIGN_ALERT_WEBHOOK_URL variables",
+                           details={"channels": channels, "sent": False})
+    return Finding("alerts", "ok", f"a test alert was sent by {' and '.join(channels)}: check that "
+                   "it arrived", details={"channels": channels, "sent": True})
+
+
+def run_doctor(project: Project, now: datetime, env: Mapping[str, str] | None = None, *,
+               send_test_alert: bool = False,
+               session_factory: Callable[[], requests.Session] = requests.Session) -> DoctorReport:
+    """Every pre-flight check, in order; never raises for what it finds."""
+    values: Mapping[str, str] = os.environ if env is None else env
+    settings = project.settings
+    clock = _Clock()
+    findings: list[Finding] = []
+    for platform in settings.enabled_platforms():
+        findings.extend(platform_findings(platform, project, values, now, clock, session_factory))
+    findings.extend(clock_findings(clock))
+    findings.append(ledger_finding(project))
+    findings.append(disk_finding(project))
+    findings.append(alert_finding(project, values, send_test_alert))
+    return DoctorReport(now, settings.campaign.start, settings.campaign.end, tuple(findings))
+
+
+__all__ = [
+    "REQUIRED_SCOPES",
+    "DoctorReport",
+    "Finding",
+    "expiry_finding",
+    "linkedin_version_finding",
+    "media_host_finding",
+    "run_doctor",
+    "scope_finding",
+]

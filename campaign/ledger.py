@@ -1,0 +1,531 @@
+"""The ledger: one SQLite file that is the single source of truth for what was posted.
+
+Tables (schema versioned with `PRAGMA user_version`, migrated forward on open):
+
+    posts       one row per (story, platform): state, remote id and URL, attempts,
+                last error, the content hash it was published from, retry time
+    events      append-only audit trail: attempts, outcomes, approved, paused,
+                resumed, withdrawn, alerted (who and when)
+    approvals   (story, content hash) approved by whom and when
+    withdrawals stories whose consent was withdrawn: never posted again
+    flags       `paused`
+    heartbeat   the running scheduler's pid and last beat
+    alerts      one row per alert event key, so an alert is never repeated on restart
+
+Every write is its own transaction with `synchronous=FULL` in WAL mode, so a
+commit that returned is on disk before the next step (the publishing request)
+starts. Claiming a post for publishing is one conditional UPDATE, so two
+processes racing for the same post cannot both win.
+
+Secrets never reach this file: callers pass messages that publishers already
+redacted, and `record_error` redacts again as a last line of defence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, get_args
+
+from campaign.errors import LedgerError, SchedulerLocked
+
+State = Literal[
+    "planned", "held", "publishing", "posted", "failed", "missed",
+    "needs_attention", "withdrawn", "deleted", "delete_by_hand",
+]
+STATES: tuple[State, ...] = get_args(State)
+FINAL_STATES: frozenset[str] = frozenset(
+    {"posted", "failed", "missed", "needs_attention", "withdrawn", "deleted", "delete_by_hand"}
+)
+# A post may be claimed for publishing only from 'planned' or 'held' (see `claim`).
+
+_MIGRATIONS: list[str] = [
+    # 1: the first schema.
+    """
+    CREATE TABLE posts (
+        story_id       TEXT NOT NULL,
+        platform       TEXT NOT NULL,
+        day            TEXT,
+        due            TEXT,
+        state          TEXT NOT NULL,
+        remote_id      TEXT,
+        url            TEXT,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        last_error     TEXT,
+        content_hash   TEXT,
+        caption        TEXT,
+        outcome_unknown INTEGER NOT NULL DEFAULT 0,
+        next_attempt   TEXT,
+        claimed_at     TEXT,
+        posted_at      TEXT,
+        updated_at     TEXT NOT NULL,
+        PRIMARY KEY (story_id, platform)
+    );
+    CREATE TABLE events (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        at        TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        story_id  TEXT,
+        platform  TEXT,
+        actor     TEXT,
+        detail    TEXT
+    );
+    CREATE TABLE approvals (
+        story_id     TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        approved_by  TEXT NOT NULL,
+        approved_at  TEXT NOT NULL,
+        PRIMARY KEY (story_id, content_hash)
+    );
+    CREATE TABLE withdrawals (
+        story_id     TEXT PRIMARY KEY,
+        withdrawn_by TEXT,
+        withdrawn_at TEXT NOT NULL
+    );
+    CREATE TABLE flags (
+        name       TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE heartbeat (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        pid  INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        at   TEXT NOT NULL
+    );
+    CREATE TABLE alerts (
+        key     TEXT PRIMARY KEY,
+        at      TEXT NOT NULL,
+        text    TEXT NOT NULL,
+        sent_at TEXT
+    );
+    """,
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("ledger times must be aware")
+    return moment.astimezone(UTC).isoformat()
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    story_id: str
+    platform: str
+    day: str | None
+    due: datetime | None
+    state: State
+    remote_id: str | None
+    url: str | None
+    attempts: int
+    last_error: str | None
+    content_hash: str | None
+    caption: str | None
+    outcome_unknown: bool
+    next_attempt: datetime | None
+    claimed_at: datetime | None
+    posted_at: datetime | None
+    updated_at: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.story_id}/{self.platform}"
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: datetime
+    kind: str
+    story_id: str | None
+    platform: str | None
+    actor: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    pid: int
+    host: str
+    at: datetime
+
+
+class Ledger:
+    """The ledger file. Open with `Ledger.open(path)`; close with `.close()` or `with`."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+
+    # -- opening -----------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path) -> Ledger:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"cannot open the ledger {path} ({exc}): check that its folder "
+                              "exists and is writable, or set paths.ledger in campaign.toml") from None
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # a returned commit is on disk
+            db.execute("PRAGMA foreign_keys=ON")
+            ledger = cls(db, path)
+            ledger._migrate()
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise LedgerError(f"{path} is not a campaign ledger ({exc}): point paths.ledger at "
+                              "the right file, or move this one away to start a new ledger") from None
+        return ledger
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"{self.path} was written by a newer campaign (schema {version}, this one "
+                f"knows {SCHEMA_VERSION}): upgrade campaign"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self._transaction():
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- posts -------------------------------------------------------------------
+    def ensure_post(self, story_id: str, platform: str, day: str, due: datetime,
+                    now: datetime) -> PostRecord:
+        """Create the post's row as `planned` if it has none; update due/day if still pending."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO posts (story_id, platform, day, due, state, updated_at) "
+                "VALUES (?, ?, ?, ?, 'planned', ?) ON CONFLICT (story_id, platform) DO UPDATE "
+                "SET day = excluded.day, due = excluded.due "
+                "WHERE posts.state IN ('planned', 'held') AND posts.attempts = 0",
+                (story_id, platform, day, _iso(due), _iso(now)),
+            )
+        record = self.post(story_id, platform)
+        assert record is not None
+        return record
+
+    def post(self, story_id: str, platform: str) -> PostRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM posts WHERE story_id = ? AND platform = ?", (story_id, platform)
+        ).fetchone()
+        return _record(row) if row else None
+
+    def posts(self, story_id: str | None = None) -> list[PostRecord]:
+        if story_id is None:
+            rows = self._db.execute("SELECT * FROM posts ORDER BY due, platform").fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT * FROM posts WHERE story_id = ? ORDER BY due, platform", (story_id,)
+            ).fetchall()
+        return [_record(r) for r in rows]
+
+    def claim(self, story_id: str, platform: str, content_hash: str, caption: str,
+              now: datetime) -> bool:
+        """Move a pending post to `publishing`, durably, before any request is sent.
+
+        Returns False when another process claimed it first or it is no longer
+        pending (posted, withdrawn, ...): the caller must not publish then.
+        """
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE posts SET state = 'publishing', attempts = attempts + 1, "
+                "content_hash = ?, caption = ?, claimed_at = ?, updated_at = ?, "
+                "outcome_unknown = 0, next_attempt = NULL "
+                "WHERE story_id = ? AND platform = ? AND state IN ('planned', 'held')",
+                (content_hash, caption, _iso(now), _iso(now), story_id, platform),
+            )
+            claimed = cursor.rowcount == 1
+            if claimed:
+                self._event(db, now, "attempt", story_id, platform, None, None)
+        return claimed
+
+    def set_state(self, story_id: str, platform: str, state: State, now: datetime, *,
+                  error: str | None = None, remote_id: str | None = None,
+                  url: str | None = None, next_attempt: datetime | None = None,
+                  outcome_unknown: bool = False, event: str | None = None,
+                  actor: str | None = None, expect: tuple[str, ...] | None = None) -> bool:
+        """Record an outcome. With `expect`, only from those states (returns False otherwise)."""
+        from campaign.secrets import redact
+
+        error = redact(error) if error else None
+        sets = ["state = ?", "updated_at = ?", "outcome_unknown = ?", "next_attempt = ?"]
+        params: list[object] = [state, _iso(now), int(outcome_unknown), _iso(next_attempt)]
+        if error is not None:
+            sets.append("last_error = ?")
+            params.append(error)
+        if remote_id is not None:
+            sets += ["remote_id = ?", "url = ?"]
+            params += [remote_id, url]
+        if state == "posted":
+            sets.append("posted_at = ?")
+            params.append(_iso(now))
+        where = "story_id = ? AND platform = ?"
+        params += [story_id, platform]
+        if expect is not None:
+            where += f" AND state IN ({_marks(expect)})"
+            params += list(expect)
+        with self._transaction() as db:
+            # Only column names from this function and '?' placeholders are interpolated.
+            cursor = db.execute(f"UPDATE posts SET {', '.join(sets)} WHERE {where}", params)  # noqa: S608
+            changed = cursor.rowcount == 1
+            if changed:
+                self._event(db, now, event or state, story_id, platform, actor, error)
+        return changed
+
+    # -- approvals, withdrawals, pause -------------------------------------------
+    def approve(self, story_id: str, content_hash: str, by: str, now: datetime) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO approvals VALUES (?, ?, ?, ?)",
+                (story_id, content_hash, by, _iso(now)),
+            )
+            self._event(db, now, "approved", story_id, None, by, content_hash)
+
+    def approval(self, story_id: str, content_hash: str) -> tuple[str, datetime] | None:
+        row = self._db.execute(
+            "SELECT approved_by, approved_at FROM approvals WHERE story_id = ? AND content_hash = ?",
+            (story_id, content_hash),
+        ).fetchone()
+        return (row[0], datetime.fromisoformat(row[1])) if row else None
+
+    def ever_approved(self, story_id: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM approvals WHERE story_id = ?", (story_id,)).fetchone()
+        return row is not None
+
+    def withdraw(self, story_id: str, by: str | None, now: datetime) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO withdrawals VALUES (?, ?, ?)",
+                       (story_id, by, _iso(now)))
+            self._event(db, now, "withdrawn", story_id, None, by, None)
+
+    def is_withdrawn(self, story_id: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM withdrawals WHERE story_id = ?", (story_id,)
+        ).fetchone()
+        return row is not None
+
+    def withdrawn_stories(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT story_id FROM withdrawals")}
+
+    def set_paused(self, paused: bool, by: str | None, now: datetime) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO flags VALUES ('paused', ?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET value = excluded.value, updated_at = excluded.updated_at",
+                ("1" if paused else "0", _iso(now)),
+            )
+            self._event(db, now, "paused" if paused else "resumed", None, None, by, None)
+
+    def is_paused(self) -> bool:
+        row = self._db.execute("SELECT value FROM flags WHERE name = 'paused'").fetchone()
+        return bool(row and row[0] == "1")
+
+    # -- heartbeat ---------------------------------------------------------------
+    def beat(self, now: datetime, pid: int | None = None) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO heartbeat VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                "SET pid = excluded.pid, host = excluded.host, at = excluded.at",
+                (pid or os.getpid(), os.uname().nodename, _iso(now)),
+            )
+
+    def heartbeat(self) -> Heartbeat | None:
+        row = self._db.execute("SELECT pid, host, at FROM heartbeat WHERE id = 1").fetchone()
+        return Heartbeat(row[0], row[1], datetime.fromisoformat(row[2])) if row else None
+
+    # -- alerts ------------------------------------------------------------------
+    def add_alert(self, key: str, text: str, now: datetime) -> bool:
+        """Record an alert once per key; False if it was already recorded (never repeat)."""
+        with self._transaction() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO alerts (key, at, text) VALUES (?, ?, ?)",
+                                (key, _iso(now), text))
+            added = cursor.rowcount == 1
+            if added:
+                self._event(db, now, "alerted", None, None, None, key)
+        return added
+
+    def unsent_alerts(self) -> list[tuple[str, str]]:
+        rows = self._db.execute("SELECT key, text FROM alerts WHERE sent_at IS NULL ORDER BY at")
+        return [(r[0], r[1]) for r in rows]
+
+    def alert_sent(self, key: str, now: datetime) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE alerts SET sent_at = ? WHERE key = ?", (_iso(now), key))
+
+    # -- events ------------------------------------------------------------------
+    def record_event(self, kind: str, now: datetime, *, story_id: str | None = None,
+                     platform: str | None = None, actor: str | None = None,
+                     detail: str | None = None) -> None:
+        with self._transaction() as db:
+            self._event(db, now, kind, story_id, platform, actor, detail)
+
+    def events(self, story_id: str | None = None) -> list[Event]:
+        if story_id:
+            rows = self._db.execute("SELECT * FROM events WHERE story_id = ? ORDER BY id",
+                                    (story_id,)).fetchall()
+        else:
+            rows = self._db.execute("SELECT * FROM events ORDER BY id").fetchall()
+        return [Event(r["id"], datetime.fromisoformat(r["at"]), r["kind"], r["story_id"],
+                      r["platform"], r["actor"], r["detail"]) for r in rows]
+
+    def last_control_event_id(self) -> int:
+        """Grows with every approval, pause, resume and withdrawal, from any process: a cheap
+        way for the scheduler to see that a human changed something."""
+        row = self._db.execute(
+            "SELECT coalesce(max(id), 0) FROM events "
+            "WHERE kind IN ('approved', 'paused', 'resumed', 'withdrawn')"
+        ).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _event(db: sqlite3.Connection, now: datetime, kind: str, story_id: str | None,
+               platform: str | None, actor: str | None, detail: str | None) -> None:
+        db.execute(
+            "INSERT INTO events (at, kind, story_id, platform, actor, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (_iso(now), kind, story_id, platform, actor, detail),
+        )
+
+
+def _marks(values: tuple[str, ...]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _record(row: sqlite3.Row) -> PostRecord:
+    return PostRecord(
+        story_id=row["story_id"], platform=row["platform"], day=row["day"],
+        due=_time(row["due"]), state=row["state"], remote_id=row["remote_id"], url=row["url"],
+        attempts=row["attempts"], last_error=row["last_error"],
+        content_hash=row["content_hash"], caption=row["caption"],
+        outcome_unknown=bool(row["outcome_unknown"]), next_attempt=_time(row["next_attempt"]),
+        claimed_at=_time(row["claimed_at"]), posted_at=_time(row["posted_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+class FileLock:
+    """An exclusive `flock` on a file, released by the operating system when the process
+    dies, however it dies; the pid written in the file only names the holder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> str | None:
+        """Take the lock; return None, or the holder's pid when another process has it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            return holder
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return None
+
+    def acquire(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the lock; raise LedgerError naming the holder."""
+        deadline = time.monotonic() + timeout
+        while (holder := self.try_acquire()) is not None:
+            if time.monotonic() >= deadline:
+                raise LedgerError(f"another campaign process (pid {holder}) is publishing on this "
+                                  "ledger and did not finish in time: try again in a minute")
+            time.sleep(0.05)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class SchedulerLock:
+    """One scheduler per ledger: a `FileLock` on `<ledger>.lock`, held for the whole run.
+
+    A stale lock from a crashed scheduler is simply taken over: the kernel
+    released it when that process died.
+    """
+
+    def __init__(self, ledger_path: Path) -> None:
+        self.path = ledger_path.with_name(ledger_path.name + ".lock")
+        self._lock = FileLock(self.path)
+
+    def acquire(self) -> None:
+        holder = self._lock.try_acquire()
+        if holder is not None:
+            raise SchedulerLocked(
+                f"another `campaign run` (pid {holder}) is already running on {self.path.parent}: "
+                "stop it first (or use `campaign status` to see what it is doing)"
+            )
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> SchedulerLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@contextlib.contextmanager
+def publish_lock(ledger_path: Path, timeout: float = 180.0) -> Iterator[None]:
+    """Held around deciding, claiming, sending and recording one post, by any process.
+
+    Without it, a second process that finds a post in *publishing* could not tell
+    a crashed publisher (reconcile it) from one still waiting for the platform's
+    answer (leave it alone), and could post twice.
+    """
+    lock = FileLock(ledger_path.with_name(ledger_path.name + ".publish.lock"))
+    lock.acquire(timeout)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,433 @@
+"""The one publish path, used by `campaign post` and by the scheduler, and its companions:
+reconciling posts whose outcome is unknown, and withdrawing a story.
+
+For one (story, platform), `publish_post`:
+
+1. refuses if posting is paused, the story was withdrawn, or the post is
+   already posted (whatever happened on other platforms);
+2. re-reads the story file (the latest valid file wins) and refuses if it is
+   invalid, if its consent is not valid today or does not cover the platform,
+   or, with `require_approval`, if this version is not approved (the post is
+   then *held*);
+3. composes the caption and renders the card;
+4. commits *publishing* to the ledger, durably, before the request;
+5. calls the publisher and commits the outcome: *posted*; *failed* (rejected);
+   back to *planned* with a retry time (retryable); or, when the outcome is
+   unknown, reconciles at once: look the post up on the platform; found is
+   *posted*, proven absent is *planned* again, undecidable is
+   *needs_attention*, never a blind second post.
+
+A post found in *publishing* at start-up (a crash mid-way) goes through the
+same reconciliation before anything else is sent.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import signal
+import sys
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import requests
+
+from campaign.captions import compose_alt_text, compose_caption
+from campaign.cards import card_path, render_card
+from campaign.check import run_check
+from campaign.config import Project
+from campaign.errors import (
+    CampaignError,
+    OutcomeUnknown,
+    PostRefused,
+    PostRejected,
+    PostRetryable,
+    PublishError,
+)
+from campaign.ledger import Ledger, PostRecord, publish_lock
+from campaign.models import Platform, Post, Story
+from campaign.planner import build_plan, story_platforms
+from campaign.publishers import make_publisher
+from campaign.publishers.base import DeleteByHand, Publisher, PublishRequest, RecentPost
+from campaign.secrets import redact
+from campaign.stories import read_story
+
+# How far back a lookup looks before the claim time, for clocks that disagree.
+_LOOKUP_SLACK = timedelta(minutes=10)
+# Retries of one post are spaced at least this far apart when the platform gives no time.
+_BACKOFF_BASE = timedelta(seconds=30)
+_BACKOFF_MAX = timedelta(minutes=30)
+
+
+def crash_point(name: str) -> None:
+    """Tests kill the process here, for real (SIGKILL), to prove the ledger survives it.
+
+    Set CAMPAIGN_CRASH_AT to a point's name; nothing happens otherwise.
+    """
+    if os.environ.get("CAMPAIGN_CRASH_AT") == name:
+        sys.stderr.write(f"crash point {name}: killing this process\n")
+        sys.stderr.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class Outcome:
+    """What happened to one post, for the command line, the scheduler and alerts."""
+
+    story_id: str
+    platform: Platform
+    state: str
+    message: str
+    remote_id: str | None = None
+    url: str | None = None
+    retry_at: datetime | None = None
+    would_be_held: bool = False
+    alert: str | None = None  # text of an alert to send, when a human should know
+
+    @property
+    def key(self) -> str:
+        return f"{self.story_id}/{self.platform}"
+
+
+@dataclass
+class Publishing:
+    """What the publish path works with; built once per command or scheduler run."""
+
+    project: Project
+    ledger: Ledger
+    session: requests.Session = field(default_factory=requests.Session)
+    env: Mapping[str, str] | None = None
+    rehearsal: bool = False  # post unapproved stories anyway, marked "would be held"
+    # Extra constructor arguments per platform, e.g. {"instagram": {"poll_interval": 0.05}}.
+    publisher_options: dict[str, dict[str, object]] = field(default_factory=dict)
+    make: Callable[..., Publisher] = make_publisher
+    # Campaign time -> the platforms' clock. The identity for the real week; a rehearsal's
+    # compressed clock maps its campaign time back to the wall clock the sandbox stamps.
+    platform_time: Callable[[datetime], datetime] = lambda moment: moment
+    _publishers: dict[str, Publisher] = field(default_factory=dict)
+
+    def publisher(self, platform: Platform) -> Publisher:
+        if platform not in self._publishers:
+            options = self.publisher_options.get(platform, {})
+            self._publishers[platform] = self.make(
+                platform, self.project.settings, self.session, self.env, **options
+            )
+        return self._publishers[platform]
+
+
+def local_day(now: datetime, project: Project) -> date:
+    return now.astimezone(project.settings.tz).date()
+
+
+def end_of_day(day: date, project: Project) -> datetime:
+    """The deadline of a post: the end of its local day, as aware UTC."""
+    tz = project.settings.tz
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(UTC)
+
+
+def planned_posts(project: Project, ledger: Ledger, now: datetime) -> dict[str, Post]:
+    """The plan, with the days of stories the ledger already has pinned, by post key."""
+    pinned = {r.story_id: date.fromisoformat(r.day) for r in ledger.posts() if r.day}
+    report = run_check(project, now)
+    plan = build_plan(report.stories, project.settings, now, pinned=pinned)
+    return {p.key: p for p in plan.posts}
+
+
+def _story(project: Project, story_id: str) -> Story:
+    path = project.stories_dir / f"{story_id}.md"
+    if not path.is_file():
+        raise PostRefused(f"{story_id}: there is no story file {project.relative(path)}: "
+                          "check the name (it is the file name without .md)")
+    reading = read_story(path, project)
+    if reading.story is None:
+        problems = "; ".join(p.format() for p in reading.errors)
+        raise PostRefused(f"{story_id}: the story file is not valid, so it is not posted: {problems}")
+    return reading.story
+
+
+def publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datetime, *,
+                 post: Post | None = None) -> Outcome:
+    """Publish one post now, exactly once. See the module docstring for the steps.
+
+    Holds the ledger's publish lock throughout, so that no other process decides,
+    claims or sends a post at the same time.
+    """
+    with publish_lock(ctx.ledger.path):
+        return _publish_post(ctx, story_id, platform, now, post)
+
+
+def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datetime,
+                  post: Post | None) -> Outcome:
+    project, ledger = ctx.project, ctx.ledger
+    if ledger.is_paused():
+        raise PostRefused("posting is paused: run `campaign resume` to post again")
+    if ledger.is_withdrawn(story_id):
+        raise PostRefused(f"{story_id}: consent was withdrawn: this story is never posted again")
+
+    existing = ledger.post(story_id, platform)
+    if existing is not None and existing.state == "publishing":
+        # A crash or an unknown outcome: decide it first. Only a post proven absent goes on.
+        decided = reconcile(ctx, existing, now)
+        if decided.state != "planned":
+            return decided
+        existing = ledger.post(story_id, platform)
+    if existing is not None and existing.state == "posted":
+        return Outcome(story_id, platform, "posted", "already posted; not sent again",
+                       existing.remote_id, existing.url)
+    if existing is not None and existing.state in ("needs_attention", "withdrawn", "deleted",
+                                                   "delete_by_hand"):
+        raise PostRefused(
+            f"{story_id} on {platform} is {existing.state.replace('_', ' ')}: "
+            + ("check the platform by hand; the ledger does not know whether it was posted"
+               if existing.state == "needs_attention" else "it is not posted again")
+        )
+
+    story = _story(project, story_id)
+    settings = project.settings
+    if platform not in settings.enabled_platforms():
+        raise PostRefused(f"{platform} is not enabled in campaign.toml: enable it first")
+    if platform not in story_platforms(story, settings):
+        raise PostRefused(f"{story_id}: the consent ({story.consent.reference}) does not cover "
+                          f"{platform}: it is not posted there")
+    today = local_day(now, project)
+    if not story.consent.valid_on(today):
+        raise PostRefused(f"{story_id}: the consent ({story.consent.reference}) is not valid "
+                          f"today ({today}): renew it before posting")
+
+    day = post.day if post else (story.day or today)
+    due = post.due if post else now
+    ledger.ensure_post(story_id, platform, day.isoformat(), due, now)
+
+    would_be_held = False
+    if settings.campaign.require_approval and ledger.approval(story_id, story.content_hash) is None:
+        if not ctx.rehearsal:
+            edited = ledger.ever_approved(story_id)
+            ledger.set_state(story_id, platform, "held", now, expect=("planned", "held"),
+                             error="this version is not approved")
+            raise PostRefused(
+                f"{story_id}: held: {'the story was edited after approval; ' if edited else ''}"
+                f"this version is not approved: run `campaign approve {story_id} --by NAME`"
+            )
+        would_be_held = True
+
+    caption = compose_caption(story, platform, settings)
+    fmt = settings.platform(platform).card_format  # type: ignore[union-attr]
+    card = render_card(story, fmt, project,
+                       alt_text=compose_alt_text(story, platform, settings))
+    request = PublishRequest(
+        story_id=story_id, post_key=f"{story_id}/{platform}", card_path=card.path,
+        caption=caption.text, alt_text=card.alt_text, card_width=card.width,
+        card_height=card.height, facets=caption.facets, language=settings.campaign.language,
+    )
+    publisher = ctx.publisher(platform)  # before the claim: a missing secret changes nothing
+
+    crash_point("before_claim")
+    if not ledger.claim(story_id, platform, story.content_hash, caption.text, now):
+        current = ledger.post(story_id, platform)
+        state = current.state if current else "unknown"
+        return Outcome(story_id, platform, state,
+                       f"another process is publishing this post or it is {state}: not sent")
+    crash_point("after_claim")
+    try:
+        published = publisher.publish(request)
+    except OutcomeUnknown as exc:
+        ledger.set_state(story_id, platform, "publishing", now, error=str(exc),
+                         outcome_unknown=True, event="outcome_unknown")
+        record = ledger.post(story_id, platform)
+        assert record is not None
+        return reconcile(ctx, record, now)
+    except PostRetryable as exc:
+        return _retry_later(ctx, story_id, platform, day, now, exc)
+    except PostRejected as exc:
+        ledger.set_state(story_id, platform, "failed", now, error=str(exc), event="rejected")
+        return Outcome(story_id, platform, "failed", str(exc),
+                       alert=f"{story_id} on {platform} failed and will not be retried: {exc}")
+    except CampaignError:
+        raise
+    except Exception as exc:  # a bug of ours: the request may have gone out
+        ledger.set_state(story_id, platform, "publishing", now, outcome_unknown=True,
+                         error=f"internal error while publishing: {type(exc).__name__}: {exc}")
+        raise
+    crash_point("after_publish")
+    ledger.set_state(story_id, platform, "posted", now, remote_id=published.remote_id,
+                     url=published.url, expect=("publishing",),
+                     event="posted_would_be_held" if would_be_held else "posted")
+    return Outcome(story_id, platform, "posted",
+                   "posted" + (" (would be held: not approved)" if would_be_held else ""),
+                   published.remote_id, published.url, would_be_held=would_be_held)
+
+
+def _retry_later(ctx: Publishing, story_id: str, platform: Platform, day: date, now: datetime,
+                 exc: PostRetryable) -> Outcome:
+    ledger = ctx.ledger
+    record = ledger.post(story_id, platform)
+    attempts = record.attempts if record else 1
+    retry_at = retry_time(attempts, now, exc.reset_at, key=f"{story_id}/{platform}")
+    deadline = end_of_day(day, ctx.project)
+    if retry_at >= deadline:
+        ledger.set_state(story_id, platform, "failed", now, error=str(exc), event="gave_up")
+        return Outcome(story_id, platform, "failed",
+                       f"{exc}; no time left today to retry",
+                       alert=f"{story_id} on {platform} failed: {exc}; retried {attempts} time(s) "
+                             "until the end of its day")
+    ledger.set_state(story_id, platform, "planned", now, error=str(exc), next_attempt=retry_at,
+                     event="retry")
+    return Outcome(story_id, platform, "planned", f"{exc}; retrying at {retry_at.isoformat()}",
+                   retry_at=retry_at)
+
+
+def retry_time(attempts: int, now: datetime, reset_at: datetime | None, *, key: str = "") -> datetime:
+    """Exponential backoff with jitter, never before the platform's reset time.
+
+    The jitter is derived from the post's key and attempt, so it spreads posts
+    apart without making the schedule unrepeatable in tests.
+    """
+    factor: int = 2 ** max(attempts - 1, 0)
+    backoff = min(_BACKOFF_BASE * factor, _BACKOFF_MAX)
+    spread = zlib.crc32(f"{key}#{attempts}".encode()) % 1000 / 1000  # 0..1, same every run
+    jitter = spread * backoff.total_seconds() * 0.25
+    moment = now + backoff + timedelta(seconds=jitter)
+    if reset_at is not None and reset_at > moment:
+        moment = reset_at + timedelta(seconds=1)
+    return moment
+
+
+# -- reconcile ---------------------------------------------------------------------
+
+_URL = re.compile(r"https?://\S+")
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def fingerprint(text: str) -> str:
+    """A caption as a platform may echo it back: without HTML, links, escapes and spacing.
+
+    Mastodon returns HTML, X shortens links, LinkedIn keeps its little-text
+    escapes: compare only the words, their first 120 letters and digits.
+    """
+    text = html.unescape(_TAGS.sub(" ", text))
+    text = _URL.sub(" ", text).replace("\\", "")
+    return "".join(ch for ch in text.casefold() if ch.isalnum())[:120]
+
+
+def find_post(recent: list[RecentPost], caption: str, since: datetime) -> RecentPost | None:
+    wanted = fingerprint(caption)
+    for candidate in recent:
+        if candidate.created_at is not None and candidate.created_at < since:
+            continue
+        # A platform may cut or reformat the text: one fingerprint must begin the other,
+        # over at least 20 letters (or the whole caption when it is shorter).
+        short, long = sorted((fingerprint(candidate.text), wanted), key=len)
+        if short and len(short) >= min(20, len(wanted)) and long.startswith(short):
+            return candidate
+    return None
+
+
+def reconcile(ctx: Publishing, record: PostRecord, now: datetime) -> Outcome:
+    """Decide a post left in *publishing*: look it up on the platform, never post blindly."""
+    ledger = ctx.ledger
+    story_id, platform = record.story_id, record.platform
+    claimed = ctx.platform_time(record.claimed_at or record.updated_at)
+    since = claimed - _LOOKUP_SLACK
+    try:
+        publisher = ctx.publisher(platform)  # type: ignore[arg-type]
+        recent = publisher.recent_posts(since=since, limit=50)
+    except PostRetryable as exc:
+        return Outcome(story_id, platform, "publishing",  # type: ignore[arg-type]
+                       f"outcome unknown; the lookup failed for now ({exc}); will look again")
+    except PublishError as exc:
+        return _needs_attention(ctx, record, now, f"the lookup was refused: {exc}")
+    found = find_post(recent, record.caption or "", since)
+    if found is not None:
+        ledger.set_state(story_id, platform, "posted", now, remote_id=found.remote_id,
+                         url=found.url, expect=("publishing",), event="reconciled_posted")
+        return Outcome(story_id, platform, "posted",  # type: ignore[arg-type]
+                       "found on the platform after an unknown outcome; not sent again",
+                       found.remote_id, found.url)
+    # Absent is proven only when the lookup reached back past the claim: the list is
+    # shorter than asked (it holds everything since) or its oldest post is older.
+    oldest = min((p.created_at for p in recent if p.created_at), default=None)
+    complete = len(recent) < 50 or (oldest is not None and oldest < since)
+    if not complete:
+        return _needs_attention(ctx, record, now,
+                                "the platform's list of recent posts did not reach back far enough")
+    ledger.set_state(story_id, platform, "planned", now, expect=("publishing",),
+                     error="not found on the platform after an unknown outcome; will retry",
+                     next_attempt=now, event="reconciled_absent")
+    return Outcome(story_id, platform, "planned",  # type: ignore[arg-type]
+                   "not found on the platform: safe to post again", retry_at=now)
+
+
+def _needs_attention(ctx: Publishing, record: PostRecord, now: datetime, why: str) -> Outcome:
+    ctx.ledger.set_state(record.story_id, record.platform, "needs_attention", now,
+                         error=f"outcome unknown and {why}", expect=("publishing",))
+    text = (f"{record.story_id} on {record.platform} needs attention: it may or may not have "
+            f"been posted ({why}). Check the account by hand; the scheduler will not post it "
+            "again by itself.")
+    return Outcome(record.story_id, record.platform, "needs_attention", text,  # type: ignore[arg-type]
+                   alert=text)
+
+
+def reconcile_all(ctx: Publishing, now: datetime) -> list[Outcome]:
+    """At start-up: every post left in *publishing* is decided before anything is sent."""
+    with publish_lock(ctx.ledger.path):
+        return [reconcile(ctx, r, now) for r in ctx.ledger.posts() if r.state == "publishing"]
+
+
+# -- withdraw ----------------------------------------------------------------------
+
+@dataclass
+class WithdrawReport:
+    story_id: str
+    cancelled: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    by_hand: list[tuple[str, str | None]] = field(default_factory=list)  # platform, url
+    failed: list[tuple[str, str]] = field(default_factory=list)  # platform, error
+    removed_files: int = 0
+
+
+def withdraw_story(ctx: Publishing, story_id: str, by: str | None, now: datetime) -> WithdrawReport:
+    """Consent withdrawn: cancel pending posts, delete published ones where the API allows,
+    remove cached cards, and never post this story again."""
+    ledger = ctx.ledger
+    ledger.withdraw(story_id, by, now)  # first: no publish starts after this line
+    with publish_lock(ledger.path):
+        report = _withdraw_posts(ctx, story_id, by, now)
+    cards = card_path(story_id, "square", ctx.project).parent
+    for candidate in cards.glob(f"{story_id}-*"):
+        candidate.unlink(missing_ok=True)
+        report.removed_files += 1
+    return report
+
+
+def _withdraw_posts(ctx: Publishing, story_id: str, by: str | None, now: datetime) -> WithdrawReport:
+    ledger = ctx.ledger
+    report = WithdrawReport(story_id)
+    for record in ledger.posts(story_id):
+        if record.state == "publishing":
+            reconcile(ctx, record, now)
+            record = ledger.post(story_id, record.platform) or record
+        if record.state in ("planned", "held", "failed", "missed"):
+            ledger.set_state(story_id, record.platform, "withdrawn", now, actor=by)
+            report.cancelled.append(record.platform)
+        elif record.state in ("posted", "needs_attention") and record.remote_id:
+            try:
+                ctx.publisher(record.platform).delete(record.remote_id, story=story_id)  # type: ignore[arg-type]
+            except DeleteByHand as exc:
+                ledger.set_state(story_id, record.platform, "delete_by_hand", now,
+                                 error=str(exc), actor=by)
+                report.by_hand.append((record.platform, exc.url or record.url))
+            except PublishError as exc:
+                ledger.set_state(story_id, record.platform, record.state, now,
+                                 error=f"delete failed: {exc}", event="delete_failed")
+                report.failed.append((record.platform, redact(str(exc))))
+            else:
+                ledger.set_state(story_id, record.platform, "deleted", now, actor=by)
+                report.deleted.append(record.platform)
+        elif record.state == "needs_attention":
+            ledger.set_state(story_id, record.platform, "delete_by_hand", now, actor=by,
+                             error="the outcome was unknown: check the account and delete by hand")
+            report.by_hand.append((record.platform, record.url))
+    return report

@@ -1,0 +1,170 @@
+"""The one publisher interface, and the models it takes and returns.
+
+Every platform's publisher is a `Publisher`: it posts one card with its caption
+and alt text, looks up the account's recent posts (to reconcile an unknown
+outcome), deletes a post (consent withdrawal) and checks its credentials cheaply
+(`campaign doctor`). Publishers take a `requests.Session` from their caller and
+never patch anything; every base URL comes from `secrets.api_base_url`.
+
+Errors, translated at each publisher's boundary (see `campaign.errors`):
+
+    PublishError
+    ├── PostRejected      the same request will be refused again: bad media, refused
+    │   │                 caption, no permission, duplicate, expired or revoked token
+    │   └── DeleteByHand  the platform's API cannot delete this post: a human must
+    ├── PostRetryable     try later (`reset_at` when the platform said when): 429, 5xx,
+    │                     timeouts of calls that create nothing, connection refused
+    └── OutcomeUnknown    the post may exist: the connection dropped or timed out after
+                          the creating request was sent. Call `recent_posts` first.
+
+Messages name the platform, the story and the fix, and never contain a secret.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from campaign.errors import PostRejected
+from campaign.models import Platform
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """Everything a publisher needs to post one story on its platform.
+
+    The platform's settings are not repeated here: a publisher is built with them
+    (`make_publisher`), so one request cannot disagree with its publisher.
+    """
+
+    story_id: str
+    post_key: str  # Post.key, "story/platform": the post's identity towards idempotent APIs
+    card_path: Path
+    caption: str
+    alt_text: str
+    card_width: int
+    card_height: int
+    facets: tuple[dict[str, object], ...] = ()  # Bluesky rich-text facets (UTF-8 offsets)
+    language: str = "nl"
+
+
+@dataclass(frozen=True)
+class Published:
+    """A post that exists on its platform.
+
+    `remote_id` is what `delete` and the ledger use; `url` is the public page of the
+    post, or None when the platform did not give it (the post exists all the same).
+    `extra` holds other ids the platform returned (a Facebook photo id, say).
+    """
+
+    platform: Platform
+    remote_id: str
+    url: str | None
+    created_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecentPost:
+    """One post of the account as the platform lists it, for reconciling."""
+
+    remote_id: str
+    text: str
+    created_at: datetime | None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class CredentialCheck:
+    """What `check_credentials` found: the account the credentials act as.
+
+    `expires_at` is None when the token does not expire (or the platform does not
+    say); `warnings` are things `doctor` should show (quota nearly used, say).
+    """
+
+    platform: Platform
+    account: str
+    expires_at: datetime | None = None
+    warnings: tuple[str, ...] = ()
+
+
+class DeleteByHand(PostRejected):
+    """The platform's API will not delete this post; `url` is where a human can."""
+
+    def __init__(
+        self, platform: str, message: str, *, story: str | None = None, url: str | None = None
+    ) -> None:
+        self.url = url
+        super().__init__(platform, message, story=story)
+
+
+class Publisher(abc.ABC):
+    """Posts to one account on one platform. One instance per platform and run.
+
+    Implementations are thread-compatible, not thread-safe: the scheduler posts to
+    one platform at a time.
+    """
+
+    platform: ClassVar[Platform]
+
+    @abc.abstractmethod
+    def publish(self, request: PublishRequest) -> Published:
+        """Post the card with its caption and alt text; return the post that now exists.
+
+        Raises:
+            PostRejected: the platform refused, and will refuse the same request again.
+            PostRetryable: nothing was posted; try again later (after `reset_at` if set).
+            OutcomeUnknown: the post may or may not exist; call `recent_posts` before
+                any retry, never post again blindly.
+        """
+
+    @abc.abstractmethod
+    def recent_posts(self, since: datetime | None = None, limit: int = 20) -> list[RecentPost]:
+        """The account's most recent posts, newest first, at most `limit` of them.
+
+        `since` (aware) asks the platform for posts created at or after it where the
+        platform can filter; callers still compare `created_at` themselves.
+
+        Raises:
+            PostRejected: the credentials cannot read the account's posts.
+            PostRetryable: the lookup failed for now; try again later.
+        """
+
+    @abc.abstractmethod
+    def delete(self, remote_id: str, *, story: str | None = None) -> None:
+        """Delete a post by its `Published.remote_id`.
+
+        A post the platform plainly says is gone (X's 404) is not an error. Where the
+        platform cannot tell "gone" from "not allowed" (Graph's code 100/33), the
+        publisher raises PostRejected: consent is at stake, so a human checks.
+
+        Raises:
+            DeleteByHand: this platform's API cannot delete it; the message and `url`
+                tell a human where to do it.
+            PostRejected: the platform refused (no permission, revoked token).
+            PostRetryable: try again later.
+        """
+
+    @abc.abstractmethod
+    def check_credentials(self) -> CredentialCheck:
+        """A cheap call that proves the credentials work; for `campaign doctor`.
+
+        Raises:
+            SecretMissing: a variable is not set (raised when the publisher is built).
+            PostRejected: the platform refused the credentials (the message says which
+                variable to renew and how).
+            PostRetryable: the platform could not be reached; try again.
+        """
+
+
+__all__ = [
+    "CredentialCheck",
+    "DeleteByHand",
+    "PublishRequest",
+    "Published",
+    "Publisher",
+    "RecentPost",
+]

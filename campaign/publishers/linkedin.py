@@ -1,0 +1,391 @@
+"""LinkedIn organisation page: Images API, then Posts API (platform-apis.md §4).
+
+1. `POST /rest/images?action=initializeUpload` with the organisation as owner gives
+   an upload URL and an image URN.
+2. `PUT` the card's bytes to the upload URL.
+3. `POST /rest/posts` with `commentary` (the caption in LinkedIn's "little text"
+   format), the image and its `altText`; the new post's URN is in the `x-restli-id`
+   header of the 201, whose body is empty.
+
+Every call carries `LinkedIn-Version` (pinned in `LINKEDIN_VERSION`, below, and only
+there) and `X-Restli-Protocol-Version: 2.0.0`. URNs in paths are percent-encoded.
+LinkedIn's daily limits reset at midnight UTC and its 429 carries no reset header, so
+a 429 is retryable at the next midnight UTC.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+
+from campaign.config import LinkedInSettings
+from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.publishers.base import (
+    CredentialCheck,
+    Published,
+    Publisher,
+    PublishRequest,
+    RecentPost,
+)
+from campaign.publishers.transport import DEFAULT_TIMEOUT, network_error
+from campaign.secrets import api_base_url, read_secret, redact
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.linkedin.com"
+TOKEN_VARIABLE = "LINKEDIN_TOKEN"  # noqa: S105  (a variable name, not a secret)
+
+#: The one pinned LinkedIn API version (YYYYMM), and the day LinkedIn stops serving it.
+#: Versions are sunset about a year after release (platform-apis.md §4); the exact
+#: date of 202605's sunset is not published in what we read (UNCONFIRMED), so the
+#: safer, earlier reading is used: twelve months after release. Roll both yearly.
+LINKEDIN_VERSION = "202605"
+LINKEDIN_VERSION_SUNSET = date(2027, 5, 1)
+SUNSET_WARNING_DAYS = 60
+
+MAX_ALT_TEXT = 4086  # platform-apis.md §4.3
+MAX_PIXELS = 36_152_320 - 1  # "less than 36,152,320 pixels"
+_RESERVED = set("|{}@[]()<>#\\*_~")
+_HASHTAG = re.compile(r"(?<!\w)#(?=\w*[^\W_])(\w+)")  # at least one letter or digit
+_TEMPLATE = re.compile(r"\{hashtag\|\\?[#＃]\|((?:[^{}|\\]|\\.)*)\}")
+CREDENTIALS_FIX = (
+    "create a new token for the organisation's admin (LinkedIn tokens last 60 days; scope "
+    f"w_organization_social) and put it in {TOKEN_VARIABLE} (see the README, Secrets)"
+)
+
+
+def version_sunset_warning(today: date | None = None, until: date | None = None) -> str | None:
+    """A warning for `campaign doctor` when the pinned LinkedIn-Version is near its sunset.
+
+    `until` is the campaign's last day: a sunset before it is a warning however far off.
+    """
+    today = today or datetime.now(UTC).date()
+    left = (LINKEDIN_VERSION_SUNSET - today).days
+    if until is not None and left >= 0 and until >= LINKEDIN_VERSION_SUNSET:
+        return (
+            f"LinkedIn API version {LINKEDIN_VERSION} is sunset on {LINKEDIN_VERSION_SUNSET}, "
+            f"before the campaign's last day ({until}): update LINKEDIN_VERSION in "
+            "campaign/publishers/linkedin.py"
+        )
+    if left < 0:
+        return (
+            f"LinkedIn API version {LINKEDIN_VERSION} passed its sunset on "
+            f"{LINKEDIN_VERSION_SUNSET}: LinkedIn refuses it; update LINKEDIN_VERSION in "
+            "campaign/publishers/linkedin.py to a current version"
+        )
+    if left <= SUNSET_WARNING_DAYS:
+        return (
+            f"LinkedIn API version {LINKEDIN_VERSION} is sunset on {LINKEDIN_VERSION_SUNSET} "
+            f"({left} days from now): update LINKEDIN_VERSION in campaign/publishers/linkedin.py"
+        )
+    return None
+
+
+def little_text(text: str) -> str:
+    """The caption in LinkedIn's "little text" format.
+
+    Hashtags become `{hashtag|\\#|tag}` templates (so they are real hashtags); every
+    other reserved character is backslash-escaped, or LinkedIn mangles the post.
+    """
+    out: list[str] = []
+    position = 0
+    for match in _HASHTAG.finditer(text):
+        out.append(_escape(text[position : match.start()]))
+        out.append("{hashtag|\\#|" + _escape(match.group(1)) + "}")
+        position = match.end()
+    out.append(_escape(text[position:]))
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    return "".join("\\" + ch if ch in _RESERVED else ch for ch in text)
+
+
+def plain_text(commentary: str) -> str:
+    """A commentary as readers see it: templates to `#tag`, escapes removed."""
+    text = _TEMPLATE.sub(lambda m: "#" + m.group(1), commentary)
+    return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
+
+
+def urn_path(urn: str) -> str:
+    """A URN as one path segment: every reserved character percent-encoded."""
+    return quote(urn, safe="")
+
+
+def next_midnight_utc(now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(0), UTC)
+
+
+class LinkedInPublisher(Publisher):
+    """Posts image posts to one LinkedIn organisation page with a member's token."""
+
+    platform = "linkedin"
+
+    def __init__(
+        self,
+        settings: LinkedInSettings,
+        session: requests.Session,
+        env: Mapping[str, str] | None = None,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.settings = settings
+        self.session = session
+        self.timeout = timeout
+        self.base_url = api_base_url("linkedin", DEFAULT_API_URL, settings.api_url, env)
+        self._token = read_secret("linkedin", TOKEN_VARIABLE, env)
+
+    @property
+    def author(self) -> str:
+        return f"urn:li:organization:{self.settings.organization_id}"
+
+    # -- the interface -------------------------------------------------------------
+
+    def publish(self, request: PublishRequest) -> Published:
+        story = request.story_id
+        if request.card_width * request.card_height > MAX_PIXELS:
+            raise PostRejected(
+                "linkedin", f"the card is {request.card_width}×{request.card_height}; LinkedIn "
+                "takes less than 36,152,320 pixels: use a smaller card format", story=story,
+            )
+        data = request.card_path.read_bytes()
+        upload = self._call(
+            "POST", "/rest/images", what="starting the image upload", story=story,
+            params={"action": "initializeUpload"},
+            json={"initializeUploadRequest": {"owner": self.author}},
+        )
+        value = _json(upload).get("value") or {}
+        upload_url, image = value.get("uploadUrl"), value.get("image")
+        if not isinstance(upload_url, str) or not isinstance(image, str):
+            raise PostRetryable(
+                "linkedin", "LinkedIn's initializeUpload answer had no uploadUrl or image: "
+                "nothing was posted; it will be retried", story=story,
+            )
+        self._put_image(upload_url, data, story)
+        body: dict[str, Any] = {
+            "author": self.author,
+            "commentary": little_text(request.caption),
+            "visibility": "PUBLIC",
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "content": {"media": {"id": image, "altText": request.alt_text[:MAX_ALT_TEXT]}},
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+        response = self._call(
+            "POST", "/rest/posts", what="creating the post", story=story, creates=True,
+            json=body, method_header="CREATE",
+        )
+        urn = response.headers.get("x-restli-id", "")
+        if not urn.startswith("urn:li:"):
+            raise OutcomeUnknown(
+                "linkedin", "LinkedIn answered the post request without a post URN "
+                "(x-restli-id): look at the page's posts before any retry", story=story,
+            )
+        log.info("linkedin: posted %s as %s", request.post_key, urn)
+        return Published("linkedin", urn, self.post_url(urn), datetime.now(UTC), {"image": image})
+
+    def recent_posts(self, since: datetime | None = None, limit: int = 20) -> list[RecentPost]:
+        # The Posts API finder by author, newest first (sortBy=LAST_MODIFIED is the
+        # alternative; CREATED is the order reconciling needs).
+        response = self._call(
+            "GET", "/rest/posts", what="listing recent posts", method_header="FINDER",
+            params={
+                "author": self.author, "q": "author", "count": str(min(max(limit, 1), 100)),
+                "sortBy": "CREATED",
+            },
+        )
+        posts = []
+        for item in _json(response).get("elements", []):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                continue
+            created = item.get("createdAt") or item.get("publishedAt")
+            when = (
+                datetime.fromtimestamp(created / 1000, UTC)
+                if isinstance(created, (int, float)) else None
+            )
+            if since is not None and when is not None and when < since:
+                continue
+            urn = item["id"]
+            posts.append(
+                RecentPost(urn, plain_text(str(item.get("commentary", ""))), when,
+                           self.post_url(urn))
+            )
+        return posts[:limit]
+
+    def delete(self, remote_id: str, *, story: str | None = None) -> None:
+        # 204, and idempotent (platform-apis.md §4.5): a second delete is no error.
+        try:
+            self._call(
+                "DELETE", f"/rest/posts/{urn_path(remote_id)}", what="deleting the post",
+                story=story, method_header="DELETE",
+            )
+        except PostRejected as exc:
+            if getattr(exc.__cause__, "status", None) == 404:
+                log.info("linkedin: post %s was already gone", remote_id)
+                return
+            raise
+
+    def check_credentials(self) -> CredentialCheck:
+        response = self._call(
+            "GET", f"/rest/organizations/{self.settings.organization_id}",
+            what="checking the token", method_header="GET",
+        )
+        body = _json(response)
+        name = body.get("localizedName") or body.get("vanityName") or self.author
+        warning = version_sunset_warning()
+        # The token's expiry and scopes need the app's id and secret (token introspection):
+        # campaign doctor reads them when LINKEDIN_CLIENT_ID and _SECRET are set.
+        return CredentialCheck(
+            "linkedin", f"{name} ({self.author})", None, (warning,) if warning else ()
+        )
+
+    @staticmethod
+    def post_url(urn: str) -> str:
+        return f"https://www.linkedin.com/feed/update/{urn}/"
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    def _headers(self, method_header: str | None = None) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "LinkedIn-Version": LINKEDIN_VERSION,
+            "X-Restli-Protocol-Version": "2.0.0",
+        }
+        if method_header:
+            headers["X-RestLi-Method"] = method_header
+        return headers
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        story: str | None = None,
+        creates: bool = False,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        method_header: str | None = "ACTION",
+    ) -> requests.Response:
+        # Rest.li wants URNs in query values percent-encoded once (`:` as %3A); requests
+        # would leave `:` alone, so the query string is built here.
+        url = self.base_url + path
+        if params:
+            url += "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+        try:
+            response = self.session.request(
+                method, url, json=json, headers=self._headers(method_header),
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise network_error("linkedin", exc, what=what, creates=creates, story=story) from exc
+        if response.status_code < 400:
+            return response
+        raise self._error(response, what, story, creates) from LinkedInApiError(response)
+
+    def _put_image(self, upload_url: str, data: bytes, story: str) -> None:
+        url = self._upload_target(upload_url)
+        headers = {"Content-Type": "application/octet-stream"}
+        # Whether the PUT needs the bearer header is UNCONFIRMED (§4.2); LinkedIn's
+        # examples send it, so we do, but only to LinkedIn's hosts or our base URL.
+        host = urlsplit(url).hostname or ""
+        if host.endswith(".linkedin.com") or host == urlsplit(self.base_url).hostname:
+            headers["Authorization"] = f"Bearer {self._token}"
+        what = "uploading the card"
+        try:
+            response = self.session.put(url, data=data, headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise network_error("linkedin", exc, what=what, creates=False, story=story) from exc
+        if response.status_code >= 400:
+            raise self._error(response, what, story, False) from LinkedInApiError(response)
+
+    def _upload_target(self, upload_url: str) -> str:
+        """The upload URL, sent to the base URL when one overrides the real API (SPEC §3)."""
+        if upload_url.startswith(self.base_url + "/") or self.base_url == DEFAULT_API_URL:
+            return upload_url
+        base, target = urlsplit(self.base_url), urlsplit(upload_url)
+        return urlunsplit((base.scheme, base.netloc, base.path + target.path, target.query, ""))
+
+    def _error(
+        self, response: requests.Response, what: str, story: str | None, creates: bool
+    ) -> PublishError:
+        status = response.status_code
+        body = _json(response)
+        message = redact(str(body.get("message") or response.reason or "no detail")[:300],
+                         extra=(self._token,))
+        codes = {
+            str(e.get("code"))
+            for e in (body.get("errorDetails") or {}).get("inputErrors", [])
+            if isinstance(e, dict)
+        }
+        said = f"({status}: {message})"
+        if status == 429:
+            reset = next_midnight_utc()
+            return PostRetryable(
+                "linkedin", f"LinkedIn's daily limit was reached while {what} {said}: it resets "
+                "at midnight UTC", story=story, reset_at=reset,
+            )
+        if status == 401:
+            return PostRejected(
+                "linkedin", f"LinkedIn refused the token while {what} {said}: {CREDENTIALS_FIX}",
+                story=story,
+            )
+        if status == 403:
+            return PostRejected(
+                "linkedin", f"LinkedIn refused the permission while {what} {said}: the token needs "
+                "w_organization_social and its member an admin or content-admin role on the "
+                f"page; then renew {TOKEN_VARIABLE}", story=story,
+            )
+        if status == 422 and "DUPLICATE_POST" in codes:
+            return PostRejected(
+                "linkedin", f"LinkedIn refused the post as a duplicate {said}: check the page; if "
+                "it is not there, change the story's caption", story=story,
+            )
+        if status >= 500:
+            # Transient (platform-apis.md §4.4); should a post exist after all, the retry
+            # meets LinkedIn's DUPLICATE_POST, which says to look at the page.
+            return PostRetryable("linkedin", f"server error while {what} {said}", story=story)
+        return PostRejected(
+            "linkedin", f"LinkedIn refused the request while {what} {said}: check the card and "
+            "the caption (at most 3,000 characters)", story=story,
+        )
+
+
+class LinkedInApiError(Exception):
+    """LinkedIn's answer as it came (status and body), kept as the cause of ours."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.status = response.status_code
+        body = _json(response)
+        self.code = body.get("code") or body.get("serviceErrorCode")
+        super().__init__(f"HTTP {self.status}, {self.code}")
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+__all__ = [
+    "LINKEDIN_VERSION",
+    "LINKEDIN_VERSION_SUNSET",
+    "LinkedInPublisher",
+    "little_text",
+    "plain_text",
+    "urn_path",
+    "version_sunset_warning",
+]

@@ -1,0 +1,346 @@
+"""Mastodon: media, then a status (platform-apis.md §5).
+
+1. The instance's limits are read once from `GET /api/v2/instance` (`configuration`).
+2. `POST /api/v2/media`, multipart `file` + `description` (the alt text). 200 means
+   processed; 202 means still processing: `GET /api/v1/media/:id` is polled (206 while
+   processing) with a bounded wait.
+3. `POST /api/v1/statuses` as a form, as Mastodon.py sends it: `status`,
+   `media_ids[]`, `visibility`, `language`, with an `Idempotency-Key` derived from the
+   post's identity, so a retry after an unknown outcome returns the same status
+   (Mastodon keeps keys for an hour) instead of posting twice.
+
+Statuses come back as HTML; `recent_posts` turns them back into plain text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from campaign.config import MastodonSettings
+from campaign.counting import mastodon_length
+from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.publishers.base import (
+    CredentialCheck,
+    Published,
+    Publisher,
+    PublishRequest,
+    RecentPost,
+)
+from campaign.publishers.transport import DEFAULT_TIMEOUT, network_error, unix_time
+from campaign.publishers.x import shorten_alt_text
+from campaign.secrets import api_base_url, read_secret, redact
+
+log = logging.getLogger(__name__)
+
+TOKEN_VARIABLE = "MASTODON_TOKEN"  # noqa: S105  (a variable name, not a secret)
+CREDENTIALS_FIX = (
+    f"create a new access token (scopes write:media, write:statuses, read:accounts) under "
+    f"Preferences → Development on the instance and put it in {TOKEN_VARIABLE}"
+)
+DEFAULT_IMAGE_LIMIT = 16 * 1024 * 1024  # 16 MiB, Mastodon's default
+
+
+def idempotency_key(post_key: str) -> str:
+    """The same key for every attempt of one post: Mastodon answers a repeat with the first."""
+    return "campaign-" + hashlib.sha256(post_key.encode("utf-8")).hexdigest()[:40]
+
+
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_PARAGRAPH = re.compile(r"</p>\s*<p[^>]*>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def status_text(content: str) -> str:
+    """A status's HTML `content` as plain text: paragraphs, line breaks, whole links."""
+    text = _PARAGRAPH.sub("\n\n", content)
+    text = _BREAK.sub("\n", text)
+    # Link text is split into invisible and visible spans; dropping the tags keeps all of it.
+    return html.unescape(_TAG.sub("", text))
+
+
+def reset_time(value: str | None) -> datetime | None:
+    """`X-RateLimit-Reset`: ISO 8601 as Mastodon sends it, or Unix seconds."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return unix_time(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class MastodonPublisher(Publisher):
+    """Posts statuses with one image to one Mastodon account."""
+
+    platform = "mastodon"
+
+    def __init__(
+        self,
+        settings: MastodonSettings,
+        session: requests.Session,
+        env: Mapping[str, str] | None = None,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        poll_interval: float = 1.0,
+        poll_timeout: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.session = session
+        self.timeout = timeout
+        self.base_url = api_base_url("mastodon", settings.instance_url, settings.api_url, env)
+        self._token = read_secret("mastodon", TOKEN_VARIABLE, env)
+        self.poll_interval = poll_interval
+        self.poll_timeout = poll_timeout
+        self._sleep = sleep
+        self._limits: dict[str, int] | None = None
+        self._account_id: str | None = None
+
+    # -- the interface -------------------------------------------------------------
+
+    def publish(self, request: PublishRequest) -> Published:
+        story = request.story_id
+        limits = self.limits(story)
+        data = request.card_path.read_bytes()
+        problems = []
+        if len(data) > limits["image_size_limit"]:
+            problems.append(
+                f"the card is {len(data):,} bytes; this instance takes at most "
+                f"{limits['image_size_limit']:,}: render it smaller"
+            )
+        if mastodon_length(request.caption) > limits["max_characters"]:
+            problems.append(
+                f"the caption is over this instance's {limits['max_characters']} characters: "
+                "shorten it or set char_limit in [platforms.mastodon]"
+            )
+        if problems:
+            raise PostRejected("mastodon", "; ".join(problems), story=story)
+        mime = "image/png" if request.card_path.suffix.lower() == ".png" else "image/jpeg"
+        alt = shorten_alt_text(request.alt_text, limits["description_limit"])
+        media = self._call(
+            "POST", "/api/v2/media", what="uploading the card", story=story,
+            data={"description": alt},
+            files={"file": (request.card_path.name, data, mime)},
+        )
+        media_id = str(_json(media).get("id", ""))
+        if not media_id:
+            raise PostRetryable(
+                "mastodon", "the media upload answered without an id: it will be retried",
+                story=story,
+            )
+        if media.status_code == 202:
+            self._wait_for_media(media_id, story)
+        response = self._call(
+            "POST", "/api/v1/statuses", what="creating the post", story=story, creates=True,
+            data={
+                "status": request.caption,
+                "media_ids[]": media_id,
+                "visibility": self.settings.visibility,
+                "language": request.language,
+            },
+            headers={"Idempotency-Key": idempotency_key(request.post_key)},
+        )
+        status = _json(response)
+        status_id = str(status.get("id") or "")
+        if not status_id:
+            raise OutcomeUnknown(
+                "mastodon", "Mastodon answered without a status id: look at the account before "
+                "any retry", story=story,
+            )
+        log.info("mastodon: posted %s as %s", request.post_key, status_id)
+        url = status.get("url") or status.get("uri")
+        return Published(
+            "mastodon", status_id, str(url) if url else None,
+            _time(status.get("created_at")) or datetime.now(UTC), {"media_id": media_id},
+        )
+
+    def recent_posts(self, since: datetime | None = None, limit: int = 20) -> list[RecentPost]:
+        account = self._me()
+        response = self._call(
+            "GET", f"/api/v1/accounts/{account}/statuses", what="listing recent posts",
+            params={
+                "limit": str(min(max(limit, 1), 40)),
+                "exclude_replies": "true",
+                "exclude_reblogs": "true",
+            },
+        )
+        try:
+            items = response.json()
+        except ValueError:
+            items = []
+        posts = []
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict) or "id" not in item:
+                continue
+            when = _time(item.get("created_at"))
+            if since is not None and when is not None and when < since:
+                continue
+            posts.append(
+                RecentPost(str(item["id"]), status_text(str(item.get("content", ""))), when,
+                           item.get("url"))
+            )
+        return posts[:limit]
+
+    def delete(self, remote_id: str, *, story: str | None = None) -> None:
+        try:
+            self._call(
+                "DELETE", f"/api/v1/statuses/{remote_id}", what="deleting the post",
+                story=story, params={"delete_media": "true"},
+            )
+        except PostRejected as exc:
+            if getattr(exc.__cause__, "status", None) == 404:
+                # Statuses are looked up among the account's own: 404 means gone.
+                log.info("mastodon: status %s was already gone", remote_id)
+                return
+            raise
+
+    def check_credentials(self) -> CredentialCheck:
+        response = self._call(
+            "GET", "/api/v1/accounts/verify_credentials", what="checking the token"
+        )
+        body = _json(response)
+        self._account_id = str(body.get("id", "")) or None
+        host = self.settings.instance_url.split("://", 1)[-1].rstrip("/")
+        return CredentialCheck("mastodon", f"@{body.get('acct', '?')}@{host}")
+
+    def limits(self, story: str | None = None) -> dict[str, int]:
+        """The instance's limits (`GET /api/v2/instance`), read once per publisher."""
+        if self._limits is None:
+            response = self._call("GET", "/api/v2/instance", what="reading the limits",
+                                  story=story, auth=False)
+            config = _json(response).get("configuration") or {}
+            statuses = config.get("statuses") or {}
+            media = config.get("media_attachments") or {}
+            self._limits = {
+                "max_characters": _int(statuses.get("max_characters"), self.settings.char_limit),
+                "image_size_limit": _int(media.get("image_size_limit"), DEFAULT_IMAGE_LIMIT),
+                "description_limit": _int(
+                    media.get("description_limit"), self.settings.alt_text_limit
+                ),
+            }
+        return self._limits
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _me(self) -> str:
+        if self._account_id is None:
+            self.check_credentials()
+        if self._account_id is None:
+            raise PostRetryable("mastodon", "verify_credentials answered without an account id")
+        return self._account_id
+
+    def _wait_for_media(self, media_id: str, story: str) -> None:
+        deadline = time.monotonic() + self.poll_timeout
+        while True:
+            self._sleep(self.poll_interval)
+            response = self._call(
+                "GET", f"/api/v1/media/{media_id}", what="waiting for the card to be processed",
+                story=story,
+            )
+            if response.status_code == 200 and _json(response).get("url"):
+                return
+            if time.monotonic() >= deadline:
+                raise PostRetryable(
+                    "mastodon", f"the card was still being processed after "
+                    f"{self.poll_timeout:.0f} s: nothing was posted; it will be retried",
+                    story=story,
+                )
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        story: str | None = None,
+        creates: bool = False,
+        params: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: bool = True,
+    ) -> requests.Response:
+        sent = dict(headers or {})
+        if auth:
+            sent["Authorization"] = f"Bearer {self._token}"
+        try:
+            response = self.session.request(
+                method, self.base_url + path, params=params, data=data, files=files,
+                headers=sent, timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise network_error("mastodon", exc, what=what, creates=creates, story=story) from exc
+        if response.status_code < 400:
+            return response
+        raise self._error(response, what, story) from MastodonApiError(response)
+
+    def _error(self, response: requests.Response, what: str, story: str | None) -> PublishError:
+        status = response.status_code
+        message = redact(str(_json(response).get("error") or response.reason or "no detail")[:300],
+                         extra=(self._token,))
+        said = f"({status}: {message})"
+        if status == 429:
+            reset = reset_time(response.headers.get("X-RateLimit-Reset"))
+            return PostRetryable(
+                "mastodon", f"rate limited while {what} {said}: it will be retried after the "
+                "reset", story=story, reset_at=reset,
+            )
+        if status == 401:
+            return PostRejected(
+                "mastodon", f"Mastodon refused the token while {what} {said}: {CREDENTIALS_FIX}",
+                story=story,
+            )
+        if status == 403:
+            return PostRejected(
+                "mastodon", f"Mastodon refused while {what} {said}: the token lacks a scope or "
+                f"the account is suspended; {CREDENTIALS_FIX}", story=story,
+            )
+        if status >= 500:
+            # A retry of the status carries the same Idempotency-Key: it cannot post twice.
+            return PostRetryable("mastodon", f"server error while {what} {said}", story=story)
+        return PostRejected(
+            "mastodon", f"Mastodon refused the request while {what} {said}: check the card and "
+            "the caption against the instance's limits", story=story,
+        )
+
+
+class MastodonApiError(Exception):
+    """Mastodon's answer as it came, kept as the cause of ours."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.status = response.status_code
+        super().__init__(f"HTTP {self.status}")
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _int(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+__all__ = ["MastodonPublisher", "idempotency_key", "reset_time", "status_text"]

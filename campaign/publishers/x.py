@@ -1,0 +1,306 @@
+"""X (Twitter) through tweepy 4.17: upload, alt text, post (platform-apis.md §1).
+
+tweepy's `Client` has no media upload, but its public `Client.request` sends JSON,
+so the card goes base64-encoded to `POST /2/media/upload` with
+`media_category: tweet_image`, its alt text to `POST /2/media/metadata`, and the
+post is `create_tweet`. Only the fields X's own SDK (`xdk`) knows are sent; its
+`MediaUploadRequest` has no `media_type`, so none is sent (X reads the type from
+the bytes).
+
+tweepy hard-codes `https://api.twitter.com`; a `RedirectAdapter` mounted on its
+session sends everything to the configured base URL (and gives every request a
+timeout, which tweepy does not). `wait_on_rate_limit` stays False: tweepy's own
+waiting retries without limit, and the scheduler owns the waiting.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import requests
+import tweepy
+
+from campaign.config import XSettings
+from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.publishers.base import (
+    CredentialCheck,
+    Published,
+    Publisher,
+    PublishRequest,
+    RecentPost,
+)
+from campaign.publishers.transport import (
+    DEFAULT_TIMEOUT,
+    RedirectAdapter,
+    network_error,
+    unix_time,
+)
+from campaign.secrets import api_base_url, quiet_leaky_loggers, read_platform_secrets, redact
+
+log = logging.getLogger(__name__)
+
+TWEEPY_HOST = "https://api.twitter.com"  # hard-coded in tweepy.Client.request
+DEFAULT_API_URL = "https://api.twitter.com"
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # platform-apis.md §1.6
+MAX_ALT_TEXT = 1000  # §1.4: "Must be <= 1000 chars"
+CREDENTIALS_FIX = (
+    "check X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET; if they "
+    "were regenerated or the app's permissions changed, copy the new ones from the X "
+    "developer portal (the app needs Read and Write)"
+)
+
+
+def shorten_alt_text(text: str, limit: int = MAX_ALT_TEXT) -> str:
+    """Alt text cut at a word boundary with an ellipsis when over `limit` characters."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "…"
+
+
+def original_text(text: str, entities: object) -> str:
+    """A post's text as it was sent: X returns links as t.co and escapes &, < and >.
+
+    Each t.co link in `entities.urls` is replaced by its `expanded_url`, so that the
+    caption can be matched against what the ledger recorded. The links are replaced
+    by their text, not by `start`/`end`: whether those count the escaped or the
+    unescaped text is not documented, and a t.co link is unique in its post.
+    """
+    urls = entities.get("urls") if isinstance(entities, dict) else None
+    for url in urls or []:
+        short, expanded = url.get("url"), url.get("expanded_url")
+        if isinstance(short, str) and isinstance(expanded, str) and short:
+            text = text.replace(short, expanded, 1)
+    return html.unescape(text)
+
+
+class XPublisher(Publisher):
+    """Posts to the X account whose OAuth 1.0a user keys are in the environment."""
+
+    platform = "x"
+
+    def __init__(
+        self,
+        settings: XSettings,
+        session: requests.Session,
+        env: Mapping[str, str] | None = None,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        keys = read_platform_secrets("x", env)
+        self.settings = settings
+        self.base_url = api_base_url("x", DEFAULT_API_URL, settings.api_url, env)
+        quiet_leaky_loggers()
+        self.client = tweepy.Client(
+            consumer_key=keys["X_API_KEY"],
+            consumer_secret=keys["X_API_SECRET"],
+            access_token=keys["X_ACCESS_TOKEN"],
+            access_token_secret=keys["X_ACCESS_TOKEN_SECRET"],
+            wait_on_rate_limit=False,
+        )
+        # Our session, with tweepy's fixed host sent to the configured base URL.
+        session.mount(TWEEPY_HOST, RedirectAdapter(self.base_url, timeout))
+        self.client.session = session
+        self._user_id: str | None = None
+
+    # -- the interface -----------------------------------------------------------
+
+    def publish(self, request: PublishRequest) -> Published:
+        story = request.story_id
+        data = request.card_path.read_bytes()
+        if len(data) > MAX_IMAGE_BYTES:
+            raise PostRejected(
+                "x",
+                f"the card {request.card_path.name} is {len(data):,} bytes; X accepts at most "
+                f"{MAX_IMAGE_BYTES:,}: render it smaller (JPEG quality) and post again",
+                story=story,
+            )
+        upload = self._call(
+            "uploading the card",
+            story,
+            False,
+            self.client.request,
+            "POST",
+            "/2/media/upload",
+            json={"media": base64.b64encode(data).decode("ascii"), "media_category": "tweet_image"},
+            user_auth=True,
+        )
+        media_id = str(upload.json()["data"]["id"])
+        alt_text = shorten_alt_text(request.alt_text)
+        if alt_text:
+            self._call(
+                "adding the alt text",
+                story,
+                False,
+                self.client.request,
+                "POST",
+                "/2/media/metadata",
+                json={"id": media_id, "metadata": {"alt_text": {"text": alt_text}}},
+                user_auth=True,
+            )
+        response = self._call(
+            "creating the post",
+            story,
+            True,
+            self.client.create_tweet,
+            text=request.caption,
+            media_ids=[media_id],
+            user_auth=True,
+        )
+        try:
+            tweet_id = str(response.data["id"])
+        except (AttributeError, KeyError, TypeError):
+            raise OutcomeUnknown(
+                "x",
+                "X answered the post request without a post id: look at the account's "
+                "posts before any retry",
+                story=story,
+            ) from None
+        log.info("x: posted %s as %s", request.post_key, tweet_id)
+        return Published("x", tweet_id, self.post_url(tweet_id), datetime.now(UTC))
+
+    def recent_posts(self, since: datetime | None = None, limit: int = 20) -> list[RecentPost]:
+        user_id = self._me()
+        kwargs: dict[str, Any] = {
+            "max_results": min(max(limit, 5), 100),  # X accepts 5..100
+            "tweet_fields": ["created_at", "entities"],
+            "user_auth": True,
+        }
+        if since is not None:
+            kwargs["start_time"] = since.astimezone(UTC)
+        response = self._call(
+            "listing recent posts", None, False, self.client.get_users_tweets, user_id, **kwargs
+        )
+        posts = []
+        for item in response.data or []:
+            data = item if isinstance(item, dict) else item.data
+            created = data.get("created_at")
+            when = datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None
+            tweet_id = str(data["id"])
+            text = original_text(str(data.get("text", "")), data.get("entities"))
+            posts.append(RecentPost(tweet_id, text, when, self.post_url(tweet_id)))
+        return posts[:limit]
+
+    def delete(self, remote_id: str, *, story: str | None = None) -> None:
+        try:
+            self._call(
+                "deleting the post", story, False, self.client.delete_tweet, remote_id,
+                user_auth=True,
+            )
+        except PostRejected as exc:
+            if isinstance(exc.__cause__, tweepy.NotFound):
+                log.info("x: post %s was already gone", remote_id)
+                return
+            raise
+
+    def check_credentials(self) -> CredentialCheck:
+        response = self._call(
+            "checking the credentials", None, False, self.client.get_me, user_auth=True
+        )
+        self._user_id = str(response.data["id"])
+        # OAuth 1.0a user keys do not expire; they end when revoked or regenerated.
+        return CredentialCheck("x", "@" + str(response.data["username"]))
+
+    def post_url(self, tweet_id: str) -> str:
+        return f"https://x.com/{self.settings.username}/status/{tweet_id}"
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _me(self) -> str:
+        if self._user_id is None:
+            self.check_credentials()
+        assert self._user_id is not None
+        return self._user_id
+
+    def _call(
+        self, what: str, story: str | None, creates: bool, func: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except tweepy.HTTPException as exc:
+            _raise_http(exc, what, story, creates)
+        except requests.RequestException as exc:
+            raise network_error("x", exc, what=what, creates=creates, story=story) from exc
+        except tweepy.TweepyException as exc:
+            raise _unknown_or_retry(what, story, creates, type(exc).__name__) from exc
+
+
+def _unknown_or_retry(what: str, story: str | None, creates: bool, detail: str) -> PublishError:
+    if creates:
+        return OutcomeUnknown(
+            "x", f"an unexpected error while {what} ({detail}): the post may exist; "
+            "look at the account's posts before any retry", story=story,
+        )
+    return PostRetryable("x", f"an unexpected error while {what} ({detail})", story=story)
+
+
+def _messages(exc: tweepy.HTTPException) -> str:
+    # tweepy copies each error's `message` or a problem's `detail` into api_messages;
+    # those are the platform's words, never our headers.
+    text = redact("; ".join(str(m) for m in exc.api_messages if m))
+    return text[:300] or exc.response.reason or "no detail"
+
+
+def _raise_http(exc: tweepy.HTTPException, what: str, story: str | None, creates: bool) -> NoReturn:
+    status = exc.response.status_code
+    detail = _messages(exc)
+    if isinstance(exc, tweepy.TooManyRequests):
+        headers = exc.response.headers
+        reset = unix_time(exc.reset_time) or unix_time(headers.get("x-rate-limit-reset"))
+        # POST /2/tweets also has a 24-hour user cap; when it is spent, its reset is later.
+        if headers.get("x-user-limit-24hour-remaining") == "0":
+            day_reset = unix_time(headers.get("x-user-limit-24hour-reset"))
+            if day_reset and (reset is None or day_reset > reset):
+                reset = day_reset
+        when = reset.strftime("%Y-%m-%d %H:%M UTC") if reset else "later"
+        raise PostRetryable(
+            "x", f"rate limited while {what} (429): X says try again at {when}",
+            story=story, reset_at=reset,
+        ) from exc
+    if isinstance(exc, tweepy.Unauthorized):
+        raise PostRejected(
+            "x", f"X refused the credentials while {what} (401 {detail}): {CREDENTIALS_FIX}",
+            story=story,
+        ) from exc
+    if isinstance(exc, tweepy.Forbidden):
+        if "duplicate" in detail.lower():
+            raise PostRejected(
+                "x", f"X refused the post as a duplicate of an earlier one ({detail}): "
+                "check the account; if it is not there, change the X caption of the story",
+                story=story,
+            ) from exc
+        if "authentication" in detail.lower():
+            raise PostRejected(
+                "x", f"X refused the kind of credentials while {what} (403 {detail}): "
+                f"{CREDENTIALS_FIX}", story=story,
+            ) from exc
+        raise PostRejected(
+            "x", f"X refused while {what} (403 {detail}): check the caption (length), the "
+            "account's standing and the app's access level", story=story,
+        ) from exc
+    if isinstance(exc, tweepy.TwitterServerError):
+        raise PostRetryable(
+            "x", f"X had a server error while {what} ({status}): it will be retried",
+            story=story,
+        ) from exc
+    if isinstance(exc, (tweepy.BadRequest, tweepy.NotFound)):
+        raise PostRejected(
+            "x", f"X refused the request while {what} ({status} {detail}): check the card "
+            "(JPEG or PNG, at most 5 MB) and the caption", story=story,
+        ) from exc
+    if creates:
+        raise OutcomeUnknown(
+            "x", f"unexpected answer {status} while {what} ({detail}): look at the account's "
+            "posts before any retry", story=story,
+        ) from exc
+    raise PostRetryable(
+        "x", f"unexpected answer {status} while {what} ({detail})", story=story
+    ) from exc
+
+
+__all__ = ["MAX_ALT_TEXT", "XPublisher", "shorten_alt_text"]

@@ -1,0 +1,286 @@
+"""`campaign run --sandbox`: rehearse the whole week on a laptop in a minute.
+
+The rehearsal is the real scheduler with three things swapped, never patched:
+- a `CompressedClock`: each campaign day lasts `day_seconds` of wall time,
+  starting at the first campaign day's midnight, now;
+- its own sandbox (all six platforms) on a free port in this process, and the
+  sandbox's credentials instead of the real ones;
+- its own ledger and build folder under `state/rehearsals/<time>/`, so the
+  real ledger is never touched.
+
+Stories that are not approved are posted to the sandbox all the same, and
+listed as "would be held". A fault schedule (`--faults demo`, or a JSON file
+of sandbox faults) shows retries, reconciliation and alerts happening. The
+summary is the JSON of SPEC §10 plus a few more keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import requests
+
+from campaign.alerts import Alerter
+from campaign.cards import render_all
+from campaign.check import StageCache, run_check
+from campaign.config import AlertSettings, PathSettings, Project
+from campaign.errors import UserError
+from campaign.ledger import Ledger, SchedulerLock
+from campaign.publish import Publishing
+from campaign.sandbox import Fault, Sandbox, SandboxError
+from campaign.scheduler import CompressedClock, Scheduler
+from campaign.status import status_report
+
+log = logging.getLogger("campaign.rehearsal")
+
+#: `--faults demo`: one of each kind a new user should see handled.
+DEMO_FAULTS: list[dict[str, Any]] = [
+    # X answers 429 once: the post is retried after the reset time the header gives.
+    {"platform": "x", "call": "create_tweet", "kind": "rate_limit", "times": 1, "reset_after": 2},
+    # Facebook answers 500 once: retried with backoff.
+    {"platform": "facebook", "call": "photos", "kind": "server_error", "times": 1},
+    # Mastodon creates the post but the answer is lost: reconciled, not posted twice.
+    {"platform": "mastodon", "call": "statuses", "kind": "drop_response", "times": 1},
+    # LinkedIn's token has expired: the post fails and an alert goes out.
+    {"platform": "linkedin", "call": "posts", "kind": "expired_token", "times": 1},
+]
+
+
+@dataclass
+class RehearsalResult:
+    summary: dict[str, Any]
+    alerts: list[str] = field(default_factory=list)
+    workdir: Path | None = None
+
+
+def load_faults(spec: str | None) -> list[Fault]:
+    """`demo`, a path to a JSON list of faults, or None."""
+    if not spec:
+        return []
+    if spec == "demo":
+        raw = DEMO_FAULTS
+    else:
+        path = Path(spec)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--faults {spec}: cannot read it as JSON ({exc}): give `demo` or a "
+                            "JSON list of faults as in docs/sandbox.md") from None
+        if not isinstance(raw, list):
+            raise UserError(f"--faults {spec}: must be a JSON list of faults")
+    faults = []
+    for entry in raw:
+        try:
+            faults.append(Fault(**entry))
+        except TypeError as exc:
+            raise UserError(f"--faults {spec}: {entry!r} is not a fault ({exc})") from None
+    return faults
+
+
+def rehearsal_project(project: Project, workdir: Path) -> Project:
+    """The same campaign with its own ledger and build folder, and alerts kept local."""
+    paths = PathSettings(
+        stories=project.settings.paths.stories,
+        ledger=str(workdir / "ledger.sqlite"),
+        build=str(workdir / "build"),
+    )
+    settings = project.settings.model_copy(update={"paths": paths, "alerts": AlertSettings(
+        daily_summary_time=project.settings.alerts.daily_summary_time)})
+    return Project(root=project.root, settings=settings, config_file=project.config_file)
+
+
+class _SandboxHandle:
+    """The rehearsal's sandbox: one started in this process, or one already running
+    (`campaign sandbox`) that the environment points at, which outlives a killed run."""
+
+    def __init__(self, url: str | None) -> None:
+        self.external = url.rstrip("/") if url else None
+        self.own = None if url else Sandbox(port=0)
+
+    def start(self) -> None:
+        if self.own is not None:
+            try:
+                self.own.start()
+            except SandboxError as exc:
+                raise UserError(str(exc)) from None
+            return
+        try:
+            requests.get(f"{self.external}/_sandbox/health", timeout=5).raise_for_status()
+        except requests.RequestException:
+            raise UserError(f"no sandbox answers at {self.external}: start it with "
+                            "`campaign sandbox --env-file F` and `set -a; . F`") from None
+
+    @property
+    def url(self) -> str:
+        return self.own.url if self.own is not None else str(self.external)
+
+    def env(self) -> dict[str, str]:
+        # An external sandbox's variables come from the environment (its --env-file).
+        return {**os.environ, **(self.own.env() if self.own is not None else {})}
+
+    def add_fault(self, fault: Fault) -> None:
+        if self.own is not None:
+            try:
+                self.own.add_fault(fault)
+            except SandboxError as exc:
+                raise UserError(f"--faults: {exc}") from None
+            return
+        answer = requests.post(f"{self.url}/_sandbox/faults", json=fault.as_json(), timeout=10)
+        if answer.status_code != 201:
+            raise UserError(f"--faults: the sandbox refused {fault.as_json()}: {answer.text}")
+
+    def posts(self) -> list[dict[str, Any]]:
+        if self.own is not None:
+            return self.own.posts()
+        posts: list[dict[str, Any]] = requests.get(f"{self.url}/_sandbox/posts", timeout=10).json()
+        return posts
+
+    def faults_met(self) -> int:
+        if self.own is not None:
+            return len(self.own.faults.met)
+        return len(requests.get(f"{self.url}/_sandbox/faults", timeout=10).json()["met"])
+
+    def stop(self) -> None:
+        if self.own is not None:
+            self.own.stop()
+
+
+def _clock(workdir: Path, origin: datetime, day_seconds: float) -> CompressedClock:
+    """The rehearsal's clock; a rehearsal resumed from its workdir keeps its timeline,
+    so the time it was down passes in campaign time too."""
+    saved = workdir / "rehearsal.json"
+    if saved.is_file():
+        data = json.loads(saved.read_text(encoding="utf-8"))
+        return CompressedClock(origin=datetime.fromisoformat(data["origin"]),
+                               day_seconds=float(data["day_seconds"]),
+                               wall_origin=datetime.fromisoformat(data["wall_origin"]))
+    clock = CompressedClock(origin=origin, day_seconds=day_seconds)
+    saved.write_text(json.dumps({"origin": origin.isoformat(), "day_seconds": day_seconds,
+                                 "wall_origin": clock.wall_origin.isoformat()}), encoding="utf-8")
+    return clock
+
+
+def rehearse(
+    project: Project,
+    *,
+    day_seconds: float,
+    until_done: bool,
+    faults: list[Fault],
+    workdir: Path | None = None,
+    sandbox_url: str | None = None,
+    install_signals: bool = True,
+) -> RehearsalResult:
+    if day_seconds < 1:
+        raise UserError("--day-seconds must be at least 1")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    workdir = (workdir or project.root / "state" / "rehearsals" / stamp).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    rehearsing = rehearsal_project(project, workdir)
+    settings = rehearsing.settings
+    origin = datetime.combine(settings.campaign.start, time(0), tzinfo=settings.tz).astimezone(UTC)
+
+    check_cache: StageCache = {}  # warm now, so the scheduler's first plan is quick
+    report = run_check(rehearsing, origin, check_cache)
+    if not report.ok:
+        raise UserError("the campaign has errors, so it cannot be rehearsed: run `campaign check`")
+    # Cards first, so that no post waits for its card when its time comes.
+    render_all(report.stories, rehearsing)
+
+    sandbox = _SandboxHandle(sandbox_url)
+    sandbox.start()
+    clock = _clock(workdir, origin, day_seconds)  # after the preparation: day one starts now
+    alerts: list[str] = []
+    try:
+        for fault in faults:
+            sandbox.add_fault(fault)
+        env = sandbox.env()
+        with SchedulerLock(rehearsing.ledger_path), Ledger.open(rehearsing.ledger_path) as ledger:
+            publishing = Publishing(
+                project=rehearsing, ledger=ledger, env=env, rehearsal=True,
+                publisher_options={"instagram": {"poll_interval": 0.02}},
+                platform_time=clock.wall,
+            )
+            alerter = Alerter(settings.alerts, ledger, env, campaign_name=settings.campaign.name,
+                              extra_sink=alerts.append)
+            poll = max(0.05, min(1.0, clock.day_seconds / 100))
+            scheduler = Scheduler(rehearsing, ledger, publishing, alerter, clock,
+                                  until_done=until_done, poll_seconds=poll,
+                                  heartbeat_seconds=max(0.2, clock.day_seconds / 10),
+                                  check_cache=check_cache)
+            scheduler.run(install_signals=install_signals)
+            summary = _summary(rehearsing, ledger, sandbox, scheduler, clock.now())
+            summary["feed_url"] = snapshot_feeds(sandbox.url, workdir / "feeds").as_uri()
+    finally:
+        sandbox.stop()
+    summary["alerts"] = alerts
+    summary["workdir"] = str(workdir)
+    return RehearsalResult(summary=summary, alerts=alerts, workdir=workdir)
+
+
+def snapshot_feeds(url: str, target: Path) -> Path:
+    """Save the sandbox's feed pages and images as static files, links made relative,
+    so the feeds can still be looked at after the rehearsal's sandbox has stopped."""
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "images").mkdir(exist_ok=True)
+    session = requests.Session()
+
+    def fetch(path: str) -> str:
+        answer = session.get(url + path, timeout=30)
+        answer.raise_for_status()
+        return answer.text
+
+    def image(match: re.Match[str]) -> str:
+        platform, post_id = match.group(1), match.group(2)
+        name = f"images/{platform}-{re.sub(r'[^A-Za-z0-9_-]', '_', unquote(post_id))}.img"
+        data = session.get(f"{url}/_sandbox/image/{platform}/{post_id}", timeout=30)
+        if data.ok:
+            (target / name).write_bytes(data.content)
+        return f'src="{name}"'
+
+    def relative(html: str) -> str:
+        html = re.sub(r'src="/_sandbox/image/(\w+)/([^"]+)"', image, html)
+        html = re.sub(r'href="/_sandbox/feed/(\w+)"', r'href="\1.html"', html)
+        return html.replace('href="/"', 'href="index.html"')
+
+    index = fetch("/")
+    (target / "index.html").write_text(relative(index), encoding="utf-8")
+    for platform in sorted(set(re.findall(r'href="/_sandbox/feed/(\w+)"', index))):
+        page = fetch(f"/_sandbox/feed/{platform}")
+        (target / f"{platform}.html").write_text(relative(page), encoding="utf-8")
+    return target / "index.html"
+
+
+def _summary(project: Project, ledger: Ledger, sandbox: _SandboxHandle, scheduler: Scheduler,
+             now: datetime) -> dict[str, Any]:
+    status = status_report(project, ledger, now)
+    posts = [p for p in status["posts"] if p["story"] in {k.split("/")[0] for k in scheduler.posts}]
+    per_platform: dict[str, int] = {}
+    for post in sandbox.posts():
+        per_platform[post["platform"]] = per_platform.get(post["platform"], 0) + 1
+    lateness = [
+        (r.posted_at - r.due).total_seconds()
+        for r in ledger.posts() if r.state == "posted" and r.posted_at and r.due
+    ]
+    would_be_held = sorted({e.story_id or "" for e in ledger.events()
+                            if e.kind == "posted_would_be_held"})
+    states: dict[str, int] = {}
+    for post in posts:
+        states[post["state"]] = states.get(post["state"], 0) + 1
+    return {
+        "posts": posts,
+        "sandbox_posts": per_platform,
+        "faults_met": sandbox.faults_met(),
+        "max_lateness_seconds": round(max(lateness, default=0.0), 1),
+        "feed_url": sandbox.url + "/",
+        "states": states,
+        "retries": scheduler.stats.retries,
+        "would_be_held": would_be_held,
+    }

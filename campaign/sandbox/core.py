@@ -1,0 +1,445 @@
+"""The parts every sandboxed platform shares: requests, responses, posts, faults, routes.
+
+A platform module (`x.py`, `facebook.py`, ...) defines one `PlatformApi`
+subclass: its routes (method, path pattern, call name), its auth check, its fault
+answers and its state. The server finds those modules by themselves, so a new
+platform is a new file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
+from email.parser import BytesParser
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
+
+from PIL import Image, UnidentifiedImageError
+
+FAULT_KINDS: dict[str, str] = {
+    "rate_limit": "answer with the platform's rate-limit error and its reset header",
+    "server_error": "answer with the platform's 5xx error",
+    "timeout": "hold the request for `delay` seconds, then close without answering or acting",
+    "drop_response": "do the call (create the post), then close without answering",
+    "slow_response": "do the call (create the post), then hold the answer for `delay` seconds",
+    "expired_token": "answer as if the token had expired",
+    "duplicate": "answer with the platform's duplicate-post error",
+    "stuck_in_progress": "Instagram: the container stays IN_PROGRESS",
+    "container_error": "Instagram: the container goes to ERROR",
+    "delete_refused": "Instagram: the delete is refused (no API delete for this account)",
+    "media_processing": "Mastodon: the upload answers 202 and the media is read 206 once, then 200",
+}
+
+
+class SandboxError(Exception):
+    """The sandbox cannot start or was asked something it cannot do."""
+
+
+@dataclass
+class UploadedFile:
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Request:
+    """One HTTP request as a platform handler sees it (path without the platform prefix)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Message
+    body: bytes
+    form: dict[str, str] = field(default_factory=dict)
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+    json: Any = None
+    json_error: str | None = None
+    match: re.Match[str] | None = None
+    fault: Fault | None = None
+    public_url: str = ""  # the sandbox's own base URL, for links in responses
+
+    @property
+    def content_type(self) -> str:
+        return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+    def param(self, name: str) -> str | None:
+        """A query or form parameter (Graph takes either)."""
+        if name in self.form:
+            return self.form[name]
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def params(self) -> dict[str, str]:
+        merged = {k: v[0] for k, v in self.query.items() if v}
+        merged.update(self.form)
+        return merged
+
+    def group(self, name: str) -> str:
+        assert self.match is not None
+        return self.match.group(name)
+
+
+def parse_body(request: Request) -> None:
+    """Fill `form`, `files` and `json` from the body according to its Content-Type."""
+    ctype = request.content_type
+    if not request.body:
+        return
+    if ctype == "application/json":
+        try:
+            request.json = json.loads(request.body)
+        except ValueError as exc:
+            request.json_error = str(exc)
+    elif ctype == "application/x-www-form-urlencoded":
+        parsed = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+        request.form = {k: v[0] for k, v in parsed.items()}
+    elif ctype == "multipart/form-data":
+        header = request.headers.get("Content-Type", "")
+        message = BytesParser().parsebytes(
+            b"Content-Type: " + header.encode("latin-1") + b"\r\n\r\n" + request.body
+        )
+        parts = message.get_payload() if message.is_multipart() else []
+        for part in parts if isinstance(parts, list) else []:
+            if not isinstance(part, Message):
+                continue
+            name = part.get_param("name", header="content-disposition")
+            if not isinstance(name, str):
+                continue
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            filename = part.get_filename()
+            if filename is not None:
+                request.files[name] = UploadedFile(filename, part.get_content_type(), data)
+            else:
+                charset = part.get_content_charset() or "utf-8"
+                request.form[name] = data.decode(charset, "replace")
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without answering
+
+    @classmethod
+    def json(cls, status: int, obj: Any, headers: Mapping[str, str] | None = None) -> Response:
+        return cls(status, json.dumps(obj).encode("utf-8"), headers=dict(headers or {}))
+
+    @classmethod
+    def html(cls, text: str, status: int = 200) -> Response:
+        return cls(status, text.encode("utf-8"), "text/html; charset=utf-8")
+
+    @classmethod
+    def dropped(cls) -> Response:
+        return cls(0, drop=True)
+
+
+@dataclass
+class SandboxPost:
+    """One post a platform holds, with what `/_sandbox/posts` reports."""
+
+    platform: str
+    id: str
+    caption: str
+    alt_text: str
+    image: bytes
+    image_type: str
+    width: int
+    height: int
+    account: str
+    url: str = ""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    deleted_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "platform": self.platform,
+            "id": self.id,
+            "account": self.account,
+            "caption": self.caption,
+            "alt_text": self.alt_text,
+            "image_bytes": len(self.image),
+            "image_type": self.image_type,
+            "width": self.width,
+            "height": self.height,
+            "url": self.url,
+            "created_at": self.created_at.isoformat(),
+        }
+        if self.deleted_at is not None:
+            out["deleted_at"] = self.deleted_at.isoformat()
+        return out
+
+
+@dataclass
+class Fault:
+    platform: str
+    call: str
+    kind: str
+    times: int = 1
+    reset_after: int = 60  # rate_limit: seconds until the reset the header announces
+    delay: float = 30.0  # timeout: seconds the request is held
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform, "call": self.call, "kind": self.kind,
+            "times": self.times, "reset_after": self.reset_after, "delay": self.delay,
+        }
+
+
+@dataclass
+class AccountState:
+    """What a platform's token can do, as set with `POST /_sandbox/accounts` (for `doctor`).
+
+    `token_expires_at`: None, the token does not expire; once past, every call gets the
+    platform's expired-token answer. `scopes`: None, every scope the publisher needs
+    (the platform's `default_scopes`); else exactly these. `media_reachable` (Instagram):
+    False makes the sandbox's image host drop every fetch of a hosted image, as an
+    unreachable web server would. `date_offset_seconds`: the platform's `Date` header is
+    this far off the real time (a platform whose clock, or ours, is wrong).
+    `sunset_versions` (LinkedIn): `LinkedIn-Version`s answered 426 NONEXISTENT_VERSION
+    as if sunset, besides those more than a year old.
+    """
+
+    token_expires_at: datetime | None = None
+    scopes: list[str] | None = None
+    media_reachable: bool = True
+    date_offset_seconds: float = 0.0
+    sunset_versions: list[str] = field(default_factory=list)  # LinkedIn: answered 426
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "token_expires_at": self.token_expires_at.isoformat() if self.token_expires_at else None,
+            "scopes": self.scopes,
+            "media_reachable": self.media_reachable,
+            "date_offset_seconds": self.date_offset_seconds,
+            "sunset_versions": self.sunset_versions,
+        }
+
+
+class FaultBook:
+    """Faults waiting to happen, and a log of the ones that did."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.pending: list[Fault] = []
+        self.met: list[dict[str, Any]] = []
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self.pending.append(fault)
+
+    def take(self, platform: str, call: str) -> Fault | None:
+        with self._lock:
+            for fault in self.pending:
+                if fault.platform == platform and fault.call in (call, "*"):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.pending.remove(fault)
+                    self.met.append(
+                        {**fault.as_json(), "call": call, "at": datetime.now(UTC).isoformat()}
+                    )
+                    return fault
+        return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self.pending.clear()
+            self.met.clear()
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    call: str
+    handler: Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str  # Pillow's name: JPEG, PNG, MPO...
+    mime: str
+    width: int
+    height: int
+
+
+def inspect_image(data: bytes) -> ImageInfo | None:
+    """What Pillow says the bytes are, or None when they are not an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            fmt = image.format or ""
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    mime = Image.MIME.get(fmt, "application/octet-stream")
+    return ImageInfo(fmt, mime, width, height)
+
+
+class Counter:
+    """Thread-safe increasing ids that look like the platform's."""
+
+    def __init__(self, start: int) -> None:
+        self._next = start
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            self._next += 1
+            return str(self._next)
+
+
+class PlatformApi:
+    """One sandboxed platform: routes, auth, faults, state. Subclasses fill these in."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    #: call name -> what it is; the names `POST /_sandbox/faults` accepts for `call`
+    calls: ClassVar[dict[str, str]]
+    #: other names accepted for a call (the endpoint's or SDK method's name) -> call name
+    call_aliases: ClassVar[dict[str, str]] = {}
+    fault_kinds: ClassVar[tuple[str, ...]] = (
+        "rate_limit", "server_error", "timeout", "drop_response", "slow_response", "expired_token",
+        "duplicate",
+    )
+    #: the scopes (permissions) a token has unless `POST /_sandbox/accounts` says otherwise
+    default_scopes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, faults: FaultBook, stop: threading.Event) -> None:
+        self.faults = faults
+        self.stop_event = stop
+        self.lock = threading.RLock()
+        self.posts: dict[str, SandboxPost] = {}
+        self.deleted: dict[str, SandboxPost] = {}
+        self.routes: list[Route] = []
+        self.account_state = AccountState()
+        self.setup()
+
+    # -- subclasses ----------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Register routes with `self.route(...)`."""
+        raise NotImplementedError
+
+    def credentials(self) -> dict[str, str]:
+        """The environment variables (secrets) this platform's sandbox accepts."""
+        raise NotImplementedError
+
+    def authenticate(self, request: Request) -> Response | None:
+        """None when the request carries valid credentials, else the platform's error."""
+        raise NotImplementedError
+
+    def fault_response(self, fault: Fault, request: Request) -> Response:
+        """The platform's answer for a fault of kind rate_limit, server_error, ... ."""
+        raise NotImplementedError
+
+    def not_found(self, request: Request) -> Response:
+        return Response.json(404, {"error": f"no such path in the {self.title} sandbox"})
+
+    def settings_env(self) -> dict[str, str]:
+        """Non-secret variables that point campaign at this platform's sandbox account."""
+        return {}
+
+    # -- shared ----------------------------------------------------------------------
+
+    def call_name(self, name: str) -> str | None:
+        """The call a fault names, by its own name or an alias; None if unknown."""
+        if name == "*" or name in self.calls:
+            return name
+        return self.call_aliases.get(name)
+
+    def route(
+        self, method: str, pattern: str, call: str, handler: Callable[[Request], Response]
+    ) -> None:
+        self.routes.append(Route(method, re.compile(pattern + r"\Z"), call, handler))
+
+    def reset(self) -> None:
+        with self.lock:
+            self.posts.clear()
+            self.deleted.clear()
+            self.account_state = AccountState()
+
+    def scopes(self) -> list[str]:
+        """The scopes the sandbox's token has now."""
+        state = self.account_state
+        return list(self.default_scopes) if state.scopes is None else list(state.scopes)
+
+    def token_expired(self) -> bool:
+        expires = self.account_state.token_expires_at
+        return expires is not None and datetime.now(UTC) >= expires
+
+    def live_posts(self) -> list[SandboxPost]:
+        with self.lock:
+            return sorted(self.posts.values(), key=lambda p: p.created_at)
+
+    def deleted_posts(self) -> list[SandboxPost]:
+        with self.lock:
+            return sorted(self.deleted.values(), key=lambda p: p.created_at)
+
+    def remove(self, post_id: str) -> SandboxPost | None:
+        with self.lock:
+            post = self.posts.pop(post_id, None)
+            if post is not None:
+                post.deleted_at = datetime.now(UTC)
+                self.deleted[post_id] = post
+            return post
+
+    def handle(self, request: Request) -> Response:
+        for route in self.routes:
+            if route.method != request.method:
+                continue
+            match = route.pattern.match(request.path)
+            if match is None:
+                continue
+            request.match = match
+            denied = self.authenticate(request)
+            if denied is not None:
+                return denied
+            if self.token_expired():  # set with POST /_sandbox/accounts
+                return self.fault_response(Fault(self.name, route.call, "expired_token"), request)
+            fault = self.faults.take(self.name, route.call)
+            if fault is None:
+                return route.handler(request)
+            if fault.kind == "timeout":
+                self.stop_event.wait(fault.delay)
+                return Response.dropped()
+            if fault.kind == "drop_response":
+                route.handler(request)
+                return Response.dropped()
+            if fault.kind == "slow_response":
+                response = route.handler(request)
+                self.stop_event.wait(fault.delay)
+                return response
+            if fault.kind in ("stuck_in_progress", "container_error"):
+                request.fault = fault
+                return route.handler(request)
+            return self.fault_response(fault, request)
+        return self.not_found(request)
+
+
+__all__ = [
+    "FAULT_KINDS",
+    "AccountState",
+    "Counter",
+    "Fault",
+    "FaultBook",
+    "ImageInfo",
+    "PlatformApi",
+    "Request",
+    "Response",
+    "Route",
+    "SandboxError",
+    "SandboxPost",
+    "UploadedFile",
+    "inspect_image",
+    "parse_body",
+]

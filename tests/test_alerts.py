@@ -1,0 +1,162 @@
+"""Alerts against a real SMTP server (aiosmtpd) and a real webhook receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from campaign.alerts import Alerter
+from campaign.config import AlertSettings
+from campaign.ledger import Ledger
+
+NOW = datetime(2027, 3, 8, 10, 0, tzinfo=UTC)
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger.open(tmp_path / "ledger.sqlite") as opened:
+        yield opened
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def tls_smtp_server(tmp_path: Path) -> Iterator[tuple[Inbox, int, Path]]:
+    import ssl
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str,
+                     data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and data.login == b"alerts" and data.password == b"s3cret-pw"
+        return AuthResult(success=ok)
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context,
+                            require_starttls=True, authenticator=authenticate)
+    controller.start()
+    yield inbox, port, cert
+    controller.stop()
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[list[dict[str, Any]], str]]:
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield received, f"http://127.0.0.1:{server.server_address[1]}/hooks/abc"
+    server.shutdown()
+
+
+def email_settings(port: int, security: str = "none") -> AlertSettings:
+    return AlertSettings(email_to=["comms@example.org"], email_from="campaign@example.org",
+                         smtp_host="127.0.0.1", smtp_port=port, smtp_security=security)  # type: ignore[arg-type]
+
+
+def test_email_alert_arrives(ledger: Ledger, smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    alerter = Alerter(email_settings(port), ledger, {}, campaign_name="Week van de Zeldzame Kanker")
+    assert alerter.alert("failed:01-marieke/x", "01-marieke/x failed: HTTP 403", NOW)
+    [message] = inbox.messages
+    assert message["Subject"] == "[Week van de Zeldzame Kanker] 01-marieke/x failed: HTTP 403"
+    assert message["To"] == "comms@example.org"
+    assert ledger.unsent_alerts() == []
+
+
+def test_starttls_with_login(ledger: Ledger, tls_smtp_server: tuple[Inbox, int, Path]) -> None:
+    inbox, port, cert = tls_smtp_server
+    env = {"CAMPAIGN_SMTP_USER": "alerts", "CAMPAIGN_SMTP_PASSWORD": "s3cret-pw",
+           "CAMPAIGN_SMTP_CA_FILE": str(cert)}
+    alerter = Alerter(email_settings(port, "starttls"), ledger, env)
+    alerter.alert("missed:s/x", "MISSED: s/x", NOW)
+    assert len(inbox.messages) == 1
+    assert ledger.unsent_alerts() == []
+
+
+def test_webhook_gets_json_with_text(ledger: Ledger, webhook: tuple[list[dict[str, Any]], str]) -> None:
+    received, url = webhook
+    alerter = Alerter(AlertSettings(webhook=True), ledger, {"CAMPAIGN_ALERT_WEBHOOK_URL": url})
+    alerter.alert("withdrawn:s", "s was withdrawn", NOW)
+    assert received == [{"text": "s was withdrawn"}]
+
+
+def test_one_alert_per_event_even_after_a_restart(tmp_path: Path,
+                                                  webhook: tuple[list[dict[str, Any]], str]) -> None:
+    received, url = webhook
+    env = {"CAMPAIGN_ALERT_WEBHOOK_URL": url}
+    for _ in range(2):  # two runs of the scheduler on the same ledger
+        with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+            Alerter(AlertSettings(webhook=True), ledger, env).alert("failed:s/x", "s/x failed", NOW)
+    assert len(received) == 1
+
+
+def test_undeliverable_alert_is_kept_and_retried(ledger: Ledger, smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    closed = free_port()
+    alerter = Alerter(email_settings(closed), ledger, {})
+    assert alerter.alert("failed:s/x", "s/x failed", NOW)  # no exception
+    assert ledger.unsent_alerts() == [("failed:s/x", "s/x failed")]
+    alerter.settings = email_settings(port)  # the mail server is back
+    assert alerter.deliver_pending(NOW) == 0
+    assert len(inbox.messages) == 1
+
+
+def test_secrets_are_redacted_from_alerts(ledger: Ledger, webhook: tuple[list[dict[str, Any]], str]) -> None:
+    received, url = webhook
+    env = {"CAMPAIGN_ALERT_WEBHOOK_URL": url, "LINKEDIN_TOKEN": "sentinel-token-98765"}
+    Alerter(AlertSettings(webhook=True), ledger, env).alert(
+        "failed:s/linkedin", "401 with token sentinel-token-98765", NOW)
+    assert "sentinel-token-98765" not in json.dumps(received)
+    assert "sentinel-token-98765" not in json.dumps(ledger.unsent_alerts())

@@ -1,0 +1,166 @@
+"""Counting per platform: X's conformance cases, newer emoji, graphemes, bytes, URLs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+from campaign import counting
+
+DATA = Path(__file__).resolve().parent / "data" / "twitter-text-validate.yml"
+X_SECTIONS = ("WeightedTweetsWithDiscountedEmojiCounterTest", "UnicodeDirectionalMarkerCounterTest")
+
+
+def _cases() -> list[Any]:
+    tests = YAML(typ="safe").load(DATA.read_text(encoding="utf-8"))["tests"]
+    return [
+        pytest.param(case, id=f"{section}: {case['description']}")
+        for section in X_SECTIONS
+        for case in tests[section]
+    ]
+
+
+CASES = _cases()
+
+
+def test_every_conformance_case_is_collected() -> None:
+    # 22 + 2 cases in the copy of twitter-text's validate.yml: none skipped or lost.
+    assert len(CASES) == 24
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_x_conformance(case: dict[str, Any]) -> None:
+    expected = case["expected"]
+    result = counting.parse_x(case["text"]).asdict()
+    assert result == expected
+    assert counting.x_weighted_length(case["text"]) == expected["weightedLength"]
+    assert counting.x_valid(case["text"]) is expected["valid"]
+
+
+@pytest.mark.parametrize(
+    ("text", "weighted"),
+    [
+        ("🧑\u200d⚕️", 2),  # health worker (Emoji 12.1): 4 code points, counts once
+        ("❤️\u200d🩹", 2),  # mending heart (Emoji 13.1)
+        ("❤️\u200d🔥", 2),  # heart on fire (Emoji 13.1)
+        ("🏳️\u200d⚧️", 2),  # transgender flag (Emoji 13.0)
+        ("🫶🏽", 2),  # heart hands with a skin tone (Emoji 14.0)
+        ("Dank 🧑\u200d⚕️❤️\u200d🩹!", 10),  # 'Dank ' 5 + 2 + 2 + '!' 1
+        ("🧑\u200d⚕️ https://example.org/a", 26),  # emoji 2, space 1, URL 23
+        ("👩🏽\u200d🦰", 2),  # known to twitter-text's own data: unchanged
+        ("1️⃣", 2),
+        ("ĳsbaan", 6),  # U+0133 is in the weight-1 range below U+10FF
+        ("日本", 4),
+    ],
+)
+def test_x_counts_newer_emoji_sequences_once(text: str, weighted: int) -> None:
+    assert counting.x_weighted_length(text) == weighted
+
+
+def test_x_valid_at_and_over_280_with_newer_emoji() -> None:
+    text = "a" * 278 + "❤️\u200d🩹"
+    assert counting.x_weighted_length(text) == 280
+    assert counting.x_valid(text)
+    assert not counting.x_valid(text + "a")
+
+
+def test_imports_without_pkg_resources() -> None:
+    """setuptools >= 81 has no pkg_resources: the shim must import twitter-text anyway."""
+    script = textwrap.dedent(
+        """
+        import sys
+
+        class NoPkgResources:
+            def find_spec(self, name, path=None, target=None):
+                if name == "pkg_resources":
+                    raise ModuleNotFoundError("No module named 'pkg_resources'", name=name)
+                return None
+
+        sys.meta_path.insert(0, NoPkgResources())
+        from campaign import counting
+        assert "pkg_resources" not in sys.modules, "the stand-in must not stay behind"
+        print(counting.x_weighted_length("Hi http://test.co 🧑\\u200d⚕️"))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "29"
+
+
+@pytest.mark.parametrize(
+    ("text", "graphemes", "utf8"),
+    [
+        ("abc", 3, 3),
+        ("ĳs", 2, 3),
+        ("e\u0301", 1, 3),  # e + combining acute: one grapheme
+        ("🧑\u200d⚕️", 1, 13),
+        ("🇳🇱", 1, 8),
+        ("👩🏽\u200d🦰x", 2, 16),
+    ],
+)
+def test_bluesky_graphemes_and_bytes(text: str, graphemes: int, utf8: int) -> None:
+    assert counting.graphemes(text) == graphemes
+    assert counting.utf8_bytes(text) == utf8
+    assert counting.caption_length(text, "bluesky") == graphemes
+
+
+def test_bluesky_byte_limit_applies_besides_graphemes() -> None:
+    # 250 graphemes, each 4 code points (16 bytes): within 300 graphemes, over 3000 bytes.
+    text = "🧑\u200d⚕️" * 250
+    assert counting.graphemes(text) == 250
+    assert counting.utf8_bytes(text) > counting.BLUESKY_MAX_BYTES
+    assert not counting.fits(text, "bluesky")
+    assert counting.fits("🧑\u200d⚕️" * 200, "bluesky")
+
+
+def test_mastodon_counts_urls_as_23() -> None:
+    url = "https://www.example.org/een/heel/lang/pad/naar/een/verhaal?met=parameters"
+    assert counting.mastodon_length(f"Lees {url} nu") == len("Lees ") + 23 + len(" nu")
+    assert counting.mastodon_length("https://x.nl") == 23  # short URLs count 23 too
+    assert counting.mastodon_length("example.org zonder schema") == len("example.org zonder schema")
+
+
+def test_limits_table() -> None:
+    assert counting.LIMITS == {
+        "x": 280,
+        "bluesky": 300,
+        "mastodon": 500,
+        "instagram": 2200,
+        "linkedin": 3000,
+        "facebook": 63206,
+    }
+    assert counting.fits("a" * 2200, "instagram")
+    assert not counting.fits("a" * 2201, "instagram")
+    assert counting.fits("a" * 501, "mastodon", limit=1000)
+    assert not counting.fits("a" * 501, "mastodon")
+
+
+def test_no_break_space_is_not_a_cut_point() -> None:
+    assert counting.is_breaking_space(" ")
+    assert counting.is_breaking_space("\n")
+    assert not counting.is_breaking_space("\u00a0")
+    assert not counting.is_breaking_space("a")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=30),
+            st.sampled_from(["🧑\u200d⚕️", "e\u0301", "ĳ", "日本", "https://example.org/a/b", " "]),
+        ),
+        max_size=20,
+    ).map("".join)
+)
+def test_x_lower_bound_never_exceeds_the_real_count(text: str) -> None:
+    assert counting.x_weighted_length_at_least(text) <= counting.x_weighted_length(text)

@@ -1,0 +1,227 @@
+"""The publish path: the real sandbox over HTTP, a real SQLite ledger, the example stories."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from campaign.config import Project, load_project
+from campaign.errors import PostRefused
+from campaign.ledger import Ledger
+from campaign.publish import Publishing, publish_post, reconcile_all, withdraw_story
+from campaign.publishers import supported_platforms
+from campaign.sandbox import Fault, Sandbox
+from campaign.stories import read_story
+from tests.conftest import REPO
+
+# 09:00 local on the first campaign day: every example story's consent is valid.
+NOW = datetime(2027, 3, 8, 8, 0, tzinfo=UTC)
+PLATFORMS = supported_platforms()
+STORY = "01-marieke"  # consents to all six platforms
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = tmp_path / "campaign"
+    root.mkdir()
+    shutil.copy2(REPO / "campaign.toml", root / "campaign.toml")
+    shutil.copytree(REPO / "stories", root / "stories")
+    shutil.copytree(REPO / "assets", root / "assets")
+    return load_project(root / "campaign.toml")
+
+
+@pytest.fixture
+def ledger(project: Project) -> Iterator[Ledger]:
+    with Ledger.open(project.ledger_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def ctx(project: Project, ledger: Ledger, sandbox: Sandbox) -> Iterator[Publishing]:
+    session = requests.Session()
+    started = datetime.now(UTC)  # the sandbox stamps posts with the real clock
+    yield Publishing(project=project, ledger=ledger, session=session, env=sandbox.env(),
+                     publisher_options={"instagram": {"poll_interval": 0.01}},
+                     platform_time=lambda moment: started + (moment - NOW))
+    session.close()
+
+
+def approve(project: Project, ledger: Ledger, story_id: str = STORY) -> None:
+    story = read_story(project.stories_dir / f"{story_id}.md", project).story
+    assert story is not None
+    ledger.approve(story_id, story.content_hash, "Anna", NOW)
+
+
+def live(sandbox: Sandbox, platform: str, story: str | None = None) -> list[dict[str, Any]]:
+    return [p for p in sandbox.posts() if p["platform"] == platform]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_post_publishes_once_and_never_again(ctx: Publishing, ledger: Ledger, project: Project,
+                                            sandbox: Sandbox, platform: str) -> None:
+    approve(project, ledger)
+    first = publish_post(ctx, STORY, platform, NOW)
+    assert first.state == "posted" and first.remote_id and first.url
+    again = publish_post(ctx, STORY, platform, NOW)
+    assert again.state == "posted" and again.message.startswith("already posted")
+    [held] = live(sandbox, platform)
+    assert held["alt_text"].startswith("Twee jaar zoeken naar een diagnose")
+    record = ledger.post(STORY, platform)
+    assert record is not None and record.state == "posted" and record.attempts == 1
+    assert record.remote_id == first.remote_id
+
+
+def test_pause_blocks_and_resume_allows(ctx: Publishing, ledger: Ledger, project: Project,
+                                        sandbox: Sandbox) -> None:
+    approve(project, ledger)
+    ledger.set_paused(True, "Piet", NOW)
+    with pytest.raises(PostRefused, match="paused"):
+        publish_post(ctx, STORY, PLATFORMS[0], NOW)
+    assert sandbox.posts() == []
+    ledger.set_paused(False, "Piet", NOW)
+    assert publish_post(ctx, STORY, PLATFORMS[0], NOW).state == "posted"
+
+
+def test_unapproved_story_is_held_and_an_edit_holds_it_again(ctx: Publishing, ledger: Ledger,
+                                                            project: Project, sandbox: Sandbox) -> None:
+    platform = PLATFORMS[0]
+    with pytest.raises(PostRefused, match="not approved"):
+        publish_post(ctx, STORY, platform, NOW)
+    assert ledger.post(STORY, platform).state == "held"  # type: ignore[union-attr]
+    approve(project, ledger)
+    path = project.stories_dir / f"{STORY}.md"
+    path.write_text(path.read_text().replace("Vraag door.", "Blijf doorvragen."))
+    with pytest.raises(PostRefused, match="edited after approval"):
+        publish_post(ctx, STORY, platform, NOW)
+    assert sandbox.posts() == []
+    approve(project, ledger)
+    assert publish_post(ctx, STORY, platform, NOW).state == "posted"
+
+
+def test_consent_that_does_not_cover_the_platform_is_refused(ctx: Publishing, ledger: Ledger,
+                                                           project: Project) -> None:
+    approve(project, ledger, "03-fatima")  # consents to facebook, instagram, linkedin only
+    with pytest.raises(PostRefused, match="does not cover x"):
+        publish_post(ctx, "03-fatima", "x", NOW)
+
+
+def test_consent_not_valid_today_is_refused(ctx: Publishing, ledger: Ledger, project: Project) -> None:
+    approve(project, ledger, "04-henk")  # expires 2027-06-30
+    with pytest.raises(PostRefused, match="not valid today"):
+        publish_post(ctx, "04-henk", PLATFORMS[0], datetime(2027, 7, 1, 9, tzinfo=UTC))
+
+
+def test_invalid_story_file_is_not_posted(ctx: Publishing, ledger: Ledger, project: Project,
+                                          sandbox: Sandbox) -> None:
+    approve(project, ledger)
+    path = project.stories_dir / f"{STORY}.md"
+    path.write_text(path.read_text().replace("signed: 2026-11-30", "signed: gisteren"))
+    with pytest.raises(PostRefused, match="not valid"):
+        publish_post(ctx, STORY, PLATFORMS[0], NOW)
+    assert sandbox.posts() == []
+
+
+# Each fault kind, per platform, ends in the state SPEC §7 names.
+EXPECTED = {
+    "rate_limit": "planned",       # retried after the reset time
+    "server_error": "planned",     # retried with backoff
+    "expired_token": "failed",     # rejected: a human must renew the token
+    "duplicate": "failed",         # rejected
+    "drop_response": "posted",     # unknown outcome, found by the lookup: not posted twice
+}
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("kind", sorted(EXPECTED))
+def test_each_fault_kind_ends_in_its_state(ctx: Publishing, ledger: Ledger, project: Project,
+                                           sandbox: Sandbox, platform: str, kind: str) -> None:
+    if kind not in sandbox.platforms[platform].fault_kinds:
+        pytest.skip(f"{platform} has no {kind} fault (the platform has no such error)")
+    approve(project, ledger)
+    sandbox.add_fault(Fault(platform=platform, call="create", kind=kind,
+                            reset_after=5))
+    outcome = publish_post(ctx, STORY, platform, NOW)
+    record = ledger.post(STORY, platform)
+    assert record is not None
+    expected = EXPECTED[kind]
+    if (platform, kind) == ("bluesky", "expired_token"):
+        expected = "posted"  # an expired Bluesky session is refreshed and the call sent again
+    assert record.state == expected, (outcome.message, record.last_error)
+    if kind == "rate_limit":
+        assert outcome.retry_at is not None and outcome.retry_at >= NOW
+        assert record.next_attempt == outcome.retry_at
+    if kind == "drop_response":
+        assert len(live(sandbox, platform)) == 1
+    if expected == "failed":
+        assert outcome.alert and platform in outcome.alert
+    if expected == "planned":
+        assert live(sandbox, platform) == []
+        again = publish_post(ctx, STORY, platform, outcome.retry_at or NOW)  # the retry
+        assert again.state == "posted"
+        assert len(live(sandbox, platform)) == 1
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_post_left_publishing_is_reconciled_not_sent_again(ctx: Publishing, ledger: Ledger,
+                                                              project: Project, sandbox: Sandbox,
+                                                              platform: str) -> None:
+    approve(project, ledger)
+    assert publish_post(ctx, STORY, platform, NOW).state == "posted"
+    # As if the process died after the platform answered, before the outcome was written:
+    ledger.set_state(STORY, platform, "publishing", NOW, remote_id="", url=None)
+    [outcome] = reconcile_all(ctx, NOW)
+    assert outcome.state == "posted"
+    assert len(live(sandbox, platform)) == 1
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_withdraw_deletes_where_the_api_allows(ctx: Publishing, ledger: Ledger, project: Project,
+                                              sandbox: Sandbox, platform: str) -> None:
+    approve(project, ledger)
+    publish_post(ctx, STORY, platform, NOW)
+    report = withdraw_story(ctx, STORY, "Anna", NOW)
+    record = ledger.post(STORY, platform)
+    assert record is not None
+    if platform in report.deleted:
+        assert record.state == "deleted"
+        assert live(sandbox, platform) == []
+    else:
+        assert [p for p, _ in report.by_hand] == [platform]
+        assert record.state == "delete_by_hand"
+    assert not list((project.build_dir / "cards").glob(f"{STORY}-*"))
+    with pytest.raises(PostRefused, match="withdrawn"):
+        publish_post(ctx, STORY, platform, NOW)
+    assert [e.kind for e in ledger.events(STORY)].count("withdrawn") == 1
+
+
+def test_withdraw_cancels_pending_posts(ctx: Publishing, ledger: Ledger, project: Project) -> None:
+    ledger.ensure_post("02-joost", "facebook", "2027-03-09", NOW, NOW)
+    report = withdraw_story(ctx, "02-joost", "Anna", NOW)
+    assert report.cancelled == ["facebook"]
+    assert ledger.post("02-joost", "facebook").state == "withdrawn"  # type: ignore[union-attr]
+
+
+def test_status_json_shape(project: Project, ledger: Ledger) -> None:
+    from campaign.status import status_report
+
+    document = status_report(project, ledger, NOW)
+    assert set(document) == {"scheduler", "paused", "posts"}
+    assert document["scheduler"]["alive"] is False
+    first = document["posts"][0]
+    assert set(first) == {"story", "platform", "due", "state", "remote_id", "url", "attempts",
+                          "last_error"}
+    assert first["state"] == "held"  # require_approval, nothing approved yet
+    json.dumps(document)

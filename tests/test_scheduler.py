@@ -1,0 +1,236 @@
+"""`campaign run`: the week against the sandbox, downtime, stories during the week, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from campaign.alerts import Alerter
+from campaign.config import Project, load_project
+from campaign.ledger import Ledger
+from campaign.models import PLATFORMS
+from campaign.publish import Publishing
+from campaign.publishers import supported_platforms
+from campaign.rehearsal import rehearse
+from campaign.sandbox import Fault, Sandbox
+from campaign.scheduler import CompressedClock, Scheduler
+from tests.conftest import REPO
+
+SUPPORTED = supported_platforms()
+
+
+def campaign_copy(tmp_path: Path, stories: list[str] | None = None) -> Project:
+    """The example campaign, with only the platforms that have a publisher enabled."""
+    root = tmp_path / "campaign"
+    root.mkdir()
+    text = (REPO / "campaign.toml").read_text(encoding="utf-8")
+    for platform in PLATFORMS:
+        if platform not in SUPPORTED:
+            text = re.sub(rf"(\[platforms\.{platform}\]\nenabled = )true", r"\1false", text)
+    (root / "campaign.toml").write_text(text, encoding="utf-8")
+    shutil.copytree(REPO / "assets", root / "assets")
+    (root / "stories").mkdir()
+    for path in sorted((REPO / "stories").glob("*.md")):
+        if stories is None or path.stem in stories:
+            shutil.copy2(path, root / "stories" / path.name)
+    return load_project(root / "campaign.toml")
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_rehearsal_posts_the_example_week_exactly_once(tmp_path: Path) -> None:
+    project = campaign_copy(tmp_path)
+    result = rehearse(project, day_seconds=4, until_done=True, faults=[],
+                      workdir=tmp_path / "rehearsal", install_signals=False)
+    summary = result.summary
+    expected = Counter(p["platform"] for p in summary["posts"])
+    assert set(expected) == set(SUPPORTED)
+    assert [p["state"] for p in summary["posts"]] == ["posted"] * len(summary["posts"])
+    assert summary["sandbox_posts"] == dict(expected)  # one sandbox post per planned post
+    assert summary["faults_met"] == 0 and summary["retries"] == 0
+    assert summary["would_be_held"] == [f"0{i}-{n}" for i, n in enumerate(
+        ["marieke", "joost", "fatima", "henk", "sanne", "ahmed", "els"], start=1)]
+    # The feeds are saved as static pages, to look at after the sandbox has stopped.
+    assert summary["feed_url"].startswith("file://")
+    feeds = tmp_path / "rehearsal" / "feeds"
+    assert (feeds / "index.html").is_file()
+    assert len(list((feeds / "images").iterdir())) == sum(expected.values())
+    assert 'src="images/' in (feeds / f"{SUPPORTED[0]}.html").read_text(encoding="utf-8")
+    # Lateness is measured in campaign time: under 5 % of a day.
+    assert 0 <= summary["max_lateness_seconds"] < 0.05 * 86400
+    # The real ledger was never touched.
+    assert not project.ledger_path.exists()
+    assert (tmp_path / "rehearsal" / "ledger.sqlite").exists()
+
+
+def test_rehearsal_with_faults_retries_reconciles_and_alerts(tmp_path: Path) -> None:
+    project = campaign_copy(tmp_path, stories=["01-marieke"])
+    faults = [Fault(platform=SUPPORTED[0], call="create", kind="rate_limit", reset_after=1),
+              Fault(platform=SUPPORTED[1], call="create", kind="drop_response"),
+              Fault(platform=SUPPORTED[2], call="create", kind="expired_token")]
+    result = rehearse(project, day_seconds=3, until_done=True, faults=faults,
+                      workdir=tmp_path / "rehearsal", install_signals=False)
+    summary = result.summary
+    states = {p["platform"]: p["state"] for p in summary["posts"]}
+    assert states[SUPPORTED[0]] == "posted" and states[SUPPORTED[1]] == "posted"
+    assert states[SUPPORTED[2]] == "failed"
+    assert summary["retries"] >= 1 and summary["faults_met"] == 3
+    assert summary["sandbox_posts"][SUPPORTED[1]] == 1  # reconciled, not posted twice
+    assert any("failed" in a and SUPPORTED[2] in a for a in result.alerts)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(port=0) as running:
+        yield running
+
+
+def run_scheduler(project: Project, sandbox: Sandbox, origin: datetime, day_seconds: float,
+                  until: Callable[[Ledger], bool]) -> list[str]:
+    """The real Scheduler with a compressed clock starting at `origin`, until `until` holds."""
+    alerts: list[str] = []
+    clock = CompressedClock(origin=origin, day_seconds=day_seconds)
+    with Ledger.open(project.ledger_path) as ledger, Ledger.open(project.ledger_path) as reader:
+        publishing = Publishing(project=project, ledger=ledger, env=sandbox.env(), rehearsal=True,
+                                publisher_options={"instagram": {"poll_interval": 0.01}},
+                                platform_time=clock.wall)
+        alerter = Alerter(project.settings.alerts.model_copy(update={"email_to": []}), ledger,
+                          sandbox.env(), extra_sink=alerts.append)
+        scheduler = Scheduler(project, ledger, publishing, alerter, clock, poll_seconds=0.05,
+                              heartbeat_seconds=0.5)
+        scheduler.start()
+        try:
+            wait_for(lambda: until(reader), "the scheduler")
+        finally:
+            scheduler.stop()
+    return alerts
+
+
+def day_one_final(ledger: Ledger) -> bool:
+    records = [r for r in ledger.posts() if r.day == "2027-03-08"]
+    return len(records) == len(SUPPORTED) and all(r.final for r in records)
+
+
+def local(hour: int, minute: int = 0) -> datetime:
+    return datetime(2027, 3, 8, hour, minute, tzinfo=load_project(REPO / "campaign.toml").settings.tz)
+
+
+def test_downtime_within_the_grace_posts_late(tmp_path: Path, sandbox: Sandbox) -> None:
+    project = campaign_copy(tmp_path, stories=["01-marieke"])
+    # The scheduler runs until 06:00 and stops before the first post is due ...
+    run_scheduler(project, sandbox, local(0), 4, lambda _: True)
+    # ... and is started again at 10:50: 09:00 to 10:30 posts are less than 2 h late.
+    alerts = run_scheduler(project, sandbox, local(10, 50), 4, day_one_final)
+    with Ledger.open(project.ledger_path) as ledger:
+        states = {r.platform: r.state for r in ledger.posts()}
+    assert set(states.values()) == {"posted"}
+    assert len(sandbox.posts()) == len(SUPPORTED)
+    assert not any("MISSED" in a for a in alerts)
+
+
+def test_downtime_beyond_the_grace_is_missed_and_alerted(tmp_path: Path, sandbox: Sandbox) -> None:
+    project = campaign_copy(tmp_path, stories=["01-marieke"])
+    alerts = run_scheduler(project, sandbox, local(12, 45), 4, day_one_final)
+    with Ledger.open(project.ledger_path) as ledger:
+        states = {r.platform: r.state for r in ledger.posts()}
+    settings = project.settings
+    for platform in SUPPORTED:
+        due = local(0).replace(hour=settings.post_time(platform).hour,
+                               minute=settings.post_time(platform).minute)
+        late = local(12, 45) - due
+        assert states[platform] == ("missed" if late > timedelta(hours=2) else "posted"), platform
+    missed = [p for p, s in states.items() if s == "missed"]
+    assert missed
+    assert len([a for a in alerts if a.startswith("MISSED")]) == len(missed)
+    assert len(sandbox.posts()) == len(SUPPORTED) - len(missed)
+
+
+def test_a_story_dropped_in_and_one_edited_during_the_week(tmp_path: Path, sandbox: Sandbox) -> None:
+    project = campaign_copy(tmp_path, stories=["01-marieke", "02-joost", "07-els"])
+    stories = project.stories_dir
+
+    def dropped_in_posted(ledger: Ledger) -> bool:
+        records = ledger.posts("03-nieuw")
+        return bool(records) and all(r.final for r in records)
+
+    def change_files_during_day_one(ledger: Ledger) -> bool:
+        day_one_started = any(r.state == "posted" for r in ledger.posts("01-marieke"))
+        if day_one_started and not (stories / "03-nieuw.md").exists():
+            new = (REPO / "stories" / "05-sanne.md").read_text(encoding="utf-8")
+            (stories / "03-nieuw.md").write_text(new.replace("Sanne", "Noor"), encoding="utf-8")
+            joost = stories / "02-joost.md"
+            joost.write_text(joost.read_text(encoding="utf-8").replace(
+                "Joost was negentien", "Joost was pas negentien"), encoding="utf-8")
+        return dropped_in_posted(ledger)
+
+    run_scheduler(project, sandbox, local(0), 4, change_files_during_day_one)
+    with Ledger.open(project.ledger_path) as ledger:
+        assert {r.day for r in ledger.posts("03-nieuw")} == {"2027-03-10"}  # the first free day
+        assert {r.day for r in ledger.posts("02-joost")} == {"2027-03-09"}  # never shifted
+    captions = [p["caption"] for p in sandbox.posts()]
+    assert any("Joost was pas negentien" in c for c in captions)
+    assert not any("Joost was negentien" in c for c in captions)
+    assert any("Noor" in c for c in captions)
+
+
+def run_command(root: Path, env: dict[str, str], workdir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "campaign", "--config", str(root / "campaign.toml"), "run",
+         "--sandbox", "--day-seconds", "6", "--until-done", "--json", "--workdir", str(workdir)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_killed_mid_week_and_restarted_no_double_post_nothing_lost(tmp_path: Path,
+                                                                    sandbox: Sandbox) -> None:
+    project = campaign_copy(tmp_path, stories=["01-marieke", "02-joost", "03-fatima"])
+    env = {**os.environ, **sandbox.env()}  # CAMPAIGN_SANDBOX_URL: the run uses this sandbox
+    workdir = tmp_path / "rehearsal"
+    first = run_command(project.root, env, workdir)
+    wait_for(lambda: len(sandbox.posts()) >= 2, "the first posts", timeout=120)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    second = run_command(project.root, env, workdir)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    summary = json.loads(out)
+    keys = Counter((p["platform"], p["caption"][:40]) for p in sandbox.posts())
+    assert all(n == 1 for n in keys.values()), keys  # no double post
+    states = Counter(p["state"] for p in summary["posts"])
+    assert set(states) <= {"posted", "missed"}, states  # nothing lost: every post is final
+    assert states["posted"] == len(sandbox.posts())
+    assert len([a for a in summary["alerts"] if a.startswith("MISSED")]) == states["missed"]
+
+
+def test_sigterm_finishes_the_post_in_flight_then_exits(tmp_path: Path, sandbox: Sandbox) -> None:
+    project = campaign_copy(tmp_path, stories=["01-marieke"])
+    first_platform = min(SUPPORTED, key=lambda p: project.settings.post_time(p))
+    sandbox.add_fault(Fault(platform=first_platform, call="create", kind="slow_response", delay=2))
+    env = {**os.environ, **sandbox.env()}
+    process = run_command(project.root, env, tmp_path / "rehearsal")
+    wait_for(lambda: len(sandbox.faults.met) == 1, "the first post to be in flight", timeout=120)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == 0
+    with Ledger.open(tmp_path / "rehearsal" / "ledger.sqlite") as ledger:
+        record = ledger.post("01-marieke", first_platform)
+    assert record is not None and record.state == "posted"
+    assert len([p for p in sandbox.posts() if p["platform"] == first_platform]) == 1
