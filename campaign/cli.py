@@ -414,8 +414,13 @@ def withdraw(
     with _handled():
         project = _project(ctx)
         with _ledger(project) as ledger:
+            now = options.clock()
             report = withdraw_story(Publishing(project=project, ledger=ledger), story,
-                                    _actor(by), options.clock())
+                                    _actor(by), now)
+            # Once per withdrawal; if it cannot be delivered now, a running scheduler retries it.
+            Alerter(project.settings.alerts, ledger, dict(os.environ),
+                    campaign_name=project.settings.campaign.name).alert(
+                f"withdrawn:{story}", report.text(), now)
     typer.echo(f"withdrawn: {story} will never be posted again")
     if report.cancelled:
         typer.echo("cancelled (not yet posted): " + ", ".join(report.cancelled))
@@ -536,6 +541,8 @@ def _configure_logging(quiet: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if quiet else logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # The scheduler logs each outcome; the publishers' own lines would say it twice.
+    logging.getLogger("campaign.publishers").setLevel(logging.WARNING)
     quiet_leaky_loggers()
 
 
@@ -546,8 +553,9 @@ def _print_rehearsal(summary: dict[str, Any]) -> None:
     typer.echo(f"  posts: {len(summary['posts'])} ({states})")
     per_platform = ", ".join(f"{p} {n}" for p, n in sorted(summary["sandbox_posts"].items()))
     typer.echo(f"  on the sandbox: {per_platform or 'nothing'}")
-    typer.echo(f"  retries: {summary['retries']}, faults met: {summary['faults_met']}, "
-               f"largest lateness: {summary['max_lateness_seconds']} s (campaign time)")
+    typer.echo(f"  retries: {summary['retries']}, faults met: {summary['faults_met']}"
+               + (" (injected on purpose with --faults)" if summary["faults_met"] else "")
+               + f", largest lateness: {summary['max_lateness_seconds']} s (campaign time)")
     if summary["would_be_held"]:
         typer.echo("  would be held (not approved): " + ", ".join(summary["would_be_held"]))
     for post in summary["posts"]:

@@ -37,7 +37,6 @@ import requests
 
 from campaign.captions import compose_alt_text, compose_caption
 from campaign.cards import card_path, render_card
-from campaign.check import run_check
 from campaign.config import Project
 from campaign.errors import (
     CampaignError,
@@ -49,7 +48,7 @@ from campaign.errors import (
 )
 from campaign.ledger import Ledger, PostRecord, publish_lock
 from campaign.models import Platform, Post, Story
-from campaign.planner import build_plan, story_platforms
+from campaign.planner import story_platforms
 from campaign.publishers import make_publisher
 from campaign.publishers.base import DeleteByHand, Publisher, PublishRequest, RecentPost
 from campaign.secrets import redact
@@ -126,14 +125,6 @@ def end_of_day(day: date, project: Project) -> datetime:
     """The deadline of a post: the end of its local day, as aware UTC."""
     tz = project.settings.tz
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(UTC)
-
-
-def planned_posts(project: Project, ledger: Ledger, now: datetime) -> dict[str, Post]:
-    """The plan, with the days of stories the ledger already has pinned, by post key."""
-    pinned = {r.story_id: date.fromisoformat(r.day) for r in ledger.posts() if r.day}
-    report = run_check(project, now)
-    plan = build_plan(report.stories, project.settings, now, pinned=pinned)
-    return {p.key: p for p in plan.posts}
 
 
 def _story(project: Project, story_id: str) -> Story:
@@ -386,6 +377,20 @@ class WithdrawReport:
     by_hand: list[tuple[str, str | None]] = field(default_factory=list)  # platform, url
     failed: list[tuple[str, str]] = field(default_factory=list)  # platform, error
     removed_files: int = 0
+
+    def text(self) -> str:
+        """The alert a human gets: what was done, and what is left for them to do."""
+        lines = [f"{self.story_id}: consent withdrawn; it will never be posted again."]
+        if self.cancelled:
+            lines.append("Cancelled before posting: " + ", ".join(self.cancelled) + ".")
+        if self.deleted:
+            lines.append("Deleted: " + ", ".join(self.deleted) + ".")
+        for platform, url in self.by_hand:
+            lines.append(f"DELETE BY HAND on {platform}: {url or 'find the post on the account'}")
+        for platform, error in self.failed:
+            lines.append(f"NOT DELETED on {platform} ({error}): run "
+                         f"`campaign withdraw {self.story_id}` again")
+        return "\n".join(lines)
 
 
 def withdraw_story(ctx: Publishing, story_id: str, by: str | None, now: datetime) -> WithdrawReport:

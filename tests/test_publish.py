@@ -141,6 +141,7 @@ EXPECTED = {
     "expired_token": "failed",     # rejected: a human must renew the token
     "duplicate": "failed",         # rejected
     "drop_response": "posted",     # unknown outcome, found by the lookup: not posted twice
+    "timeout": "planned",          # unknown outcome, proven absent by the lookup: retried
 }
 
 
@@ -152,7 +153,7 @@ def test_each_fault_kind_ends_in_its_state(ctx: Publishing, ledger: Ledger, proj
         pytest.skip(f"{platform} has no {kind} fault (the platform has no such error)")
     approve(project, ledger)
     sandbox.add_fault(Fault(platform=platform, call="create", kind=kind,
-                            reset_after=5))
+                            reset_after=5, delay=0.3))
     outcome = publish_post(ctx, STORY, platform, NOW)
     record = ledger.post(STORY, platform)
     assert record is not None
@@ -172,6 +173,22 @@ def test_each_fault_kind_ends_in_its_state(ctx: Publishing, ledger: Ledger, proj
         again = publish_post(ctx, STORY, platform, outcome.retry_at or NOW)  # the retry
         assert again.state == "posted"
         assert len(live(sandbox, platform)) == 1
+
+
+@pytest.mark.parametrize(("kind", "state"), [("stuck_in_progress", "planned"),
+                                             ("container_error", "planned")])
+def test_instagram_container_faults_end_in_their_state(project: Project, ledger: Ledger,
+                                                       sandbox: Sandbox, kind: str, state: str) -> None:
+    """A container that never finishes, or fails, published nothing: a retry makes a new one."""
+    approve(project, ledger)
+    ctx = Publishing(project=project, ledger=ledger, env=sandbox.env(),
+                     publisher_options={"instagram": {"poll_interval": 0.01, "poll_timeout": 0.5}})
+    sandbox.add_fault(Fault(platform="instagram", call="container", kind=kind))
+    outcome = publish_post(ctx, STORY, "instagram", NOW)
+    assert ledger.post(STORY, "instagram").state == state  # type: ignore[union-attr]
+    assert outcome.retry_at is not None
+    assert live(sandbox, "instagram") == []
+    assert sandbox.media == {}  # the hosted copy of the card was removed
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)

@@ -12,7 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -234,3 +234,27 @@ def test_sigterm_finishes_the_post_in_flight_then_exits(tmp_path: Path, sandbox:
         record = ledger.post("01-marieke", first_platform)
     assert record is not None and record.state == "posted"
     assert len([p for p in sandbox.posts() if p["platform"] == first_platform]) == 1
+
+
+def test_a_story_that_becomes_invalid_is_not_posted_and_alerted(tmp_path: Path,
+                                                                sandbox: Sandbox) -> None:
+    project = campaign_copy(tmp_path, stories=["01-marieke", "02-joost"])
+    joost = project.stories_dir / "02-joost.md"
+
+    def break_joost_then_wait(ledger: Ledger) -> bool:
+        day_one_done = day_one_final(ledger)
+        if day_one_done and "signed: 2026-12-05" in joost.read_text(encoding="utf-8"):
+            joost.write_text(joost.read_text(encoding="utf-8").replace(
+                "signed: 2026-12-05", "signed: vijf december"), encoding="utf-8")
+        # Wait for the alert, and until joost's day (the 9th) is over in campaign time.
+        alerted = any(e.kind == "alerted" and (e.detail or "").startswith("invalid:02-joost")
+                      for e in ledger.events())
+        beat = ledger.heartbeat()
+        return alerted and beat is not None and beat.at > datetime(2027, 3, 10, tzinfo=UTC)
+
+    alerts = run_scheduler(project, sandbox, local(0), 3, break_joost_then_wait)
+    [alert] = [a for a in alerts if a.startswith("02-joost became invalid")]
+    assert "consent.signed" in alert and "YYYY-MM-DD" in alert
+    assert not any("Joost" in p["caption"] for p in sandbox.posts())
+    with Ledger.open(project.ledger_path) as ledger:
+        assert {r.state for r in ledger.posts("02-joost")} <= {"planned", "missed"}

@@ -1,0 +1,103 @@
+"""The ledger commands in-process, against the sandbox: exit codes, output, and the alert."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from campaign.cli import app
+from campaign.sandbox import Sandbox
+from tests.conftest import make_campaign
+
+NOW = "2027-03-08T10:00:00+01:00"
+runner = CliRunner()
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[list[dict[str, Any]], str]]:
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield received, f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+
+
+@pytest.fixture
+def setup(tmp_path: Path, webhook: tuple[list[dict[str, Any]], str]) -> Iterator[Any]:
+    root = make_campaign(tmp_path / "campaign")
+    for story in (Path(__file__).parent.parent / "stories").glob("*.md"):
+        (root / "stories" / story.name).write_bytes(story.read_bytes())
+    config = root / "campaign.toml"
+    text = config.read_text(encoding="utf-8")
+    text = re.sub(r"email_to = \[[^\]]*\]", "email_to = []", text).replace(
+        "webhook = false", "webhook = true")
+    config.write_text(text, encoding="utf-8")
+    with Sandbox(port=0) as sandbox:
+        env = {**sandbox.env(), "CAMPAIGN_ALERT_WEBHOOK_URL": webhook[1]}
+
+        def run(*args: str) -> Any:
+            return runner.invoke(app, ["--config", str(config), "--now", NOW, *args], env=env)
+
+        yield run, sandbox, webhook[0]
+
+
+def test_approve_post_pause_resume_status_withdraw(setup: Any) -> None:
+    run, sandbox, alerts = setup
+    held = run("post", "01-marieke", "--platform", "x")
+    assert held.exit_code == 1
+    assert "held" in held.stderr and "campaign approve 01-marieke --by NAME" in held.stderr
+
+    approved = run("approve", "01-marieke", "--by", "Anna de Vries")
+    assert approved.exit_code == 0
+    assert re.fullmatch(r"approved: 01-marieke \(version [0-9a-f]{12}\) by Anna de Vries\n",
+                        approved.stdout)
+
+    posted = run("post", "01-marieke", "--platform", "x")
+    assert posted.exit_code == 0, posted.output
+    assert posted.stdout.startswith("posted: 01-marieke on x: https://")
+    again = run("post", "01-marieke", "--platform", "x")
+    assert again.exit_code == 0 and "already posted; not sent again" in again.stdout
+    assert len(sandbox.posts()) == 1
+
+    assert run("pause", "--by", "Piet").stdout == "paused: nothing is posted until `campaign resume`\n"
+    refused = run("post", "01-marieke", "--platform", "facebook")
+    assert refused.exit_code == 1 and "posting is paused" in refused.stderr
+    assert run("resume").exit_code == 0
+    assert run("post", "01-marieke", "--platform", "facebook").exit_code == 0
+
+    status = json.loads(run("status", "--json").stdout)
+    assert status["paused"] is False and status["scheduler"]["alive"] is False
+    mine = {p["platform"]: p for p in status["posts"] if p["story"] == "01-marieke"}
+    assert mine["x"]["state"] == "posted" and mine["x"]["attempts"] == 1
+    assert mine["instagram"]["state"] == "planned"  # approved, not yet due
+
+    withdrawn = run("withdraw", "01-marieke", "--by", "Anna de Vries")
+    assert withdrawn.exit_code == 0, withdrawn.output
+    lines = withdrawn.stdout.splitlines()
+    assert lines[0] == "withdrawn: 01-marieke will never be posted again"
+    assert "deleted: x, facebook" in lines or "deleted: facebook, x" in lines
+    assert sandbox.posts() == []
+    [alert] = alerts
+    assert alert["text"].startswith("01-marieke: consent withdrawn; it will never be posted again.")
+    # The story is never posted again, even with its file still there.
+    assert run("post", "01-marieke", "--platform", "x").exit_code == 1
+    assert run("withdraw", "01-marieke").exit_code == 0
+    assert len(alerts) == 1  # one alert per withdrawal, not one per command
