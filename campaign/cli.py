@@ -565,7 +565,8 @@ def _print_rehearsal(summary: dict[str, Any]) -> None:
     summaries = [a for a in summary["alerts"] if a.startswith("Daily summary")]
     for alert in summary["alerts"]:
         if alert not in summaries:
-            typer.echo(f"  alert: {alert.splitlines()[0]}")
+            first = alert.splitlines()[0]
+            typer.echo(f"  alert sent: {first[:110]}{'…' if len(first) > 110 else ''}")
     if summaries:
         typer.echo(f"  daily summaries sent: {len(summaries)} (the last: {summaries[-1]})")
     typer.echo(f"  feeds (saved, open in a browser): {summary['feed_url']}")
