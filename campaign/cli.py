@@ -273,7 +273,8 @@ def post(
     """Publish one post now, through the same path as the scheduler.
 
     Refuses when paused, withdrawn, without valid consent, or (with require_approval)
-    not approved; a post already posted is never sent again.
+    not approved; a post already posted is never sent again. A post that failed or
+    was missed is tried again (recorded in the ledger as reopened, by you).
 
     Example:
 
@@ -285,7 +286,8 @@ def post(
         with _ledger(project) as ledger:
             now = options.clock()
             publishing = Publishing(project=project, ledger=ledger)
-            outcome = publish_post(publishing, story, platform, now)
+            # A person asked for it: a failed or missed post may go out again.
+            outcome = publish_post(publishing, story, platform, now, reopen_by=_actor(None))
     where = f" {outcome.url}" if outcome.url else ""
     typer.echo(f"{outcome.state}: {story} on {platform}:{where} {outcome.message}".rstrip())
     if outcome.state != "posted":

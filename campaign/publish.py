@@ -140,13 +140,20 @@ def _story(project: Project, story_id: str) -> Story:
 
 
 def publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datetime, *,
-                 post: Post | None = None) -> Outcome:
+                 post: Post | None = None, reopen_by: str | None = None) -> Outcome:
     """Publish one post now, exactly once. See the module docstring for the steps.
+
+    `reopen_by` names a human who asks to post a *failed* or *missed* post again
+    (`campaign post`); such a post is known not to exist on the platform. The
+    scheduler never reopens a post by itself.
 
     Holds the ledger's publish lock throughout, so that no other process decides,
     claims or sends a post at the same time.
     """
     with publish_lock(ctx.ledger.path):
+        if reopen_by is not None:
+            ctx.ledger.set_state(story_id, platform, "planned", now, event="reopened",
+                                 actor=reopen_by, expect=("failed", "missed"))
         return _publish_post(ctx, story_id, platform, now, post)
 
 
