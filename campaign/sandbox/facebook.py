@@ -9,7 +9,6 @@ with `/{page-id}/published_posts`, and deleted by post or photo id.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from campaign.sandbox.core import Counter, Request, Response, SandboxPost, inspect_image
@@ -19,6 +18,7 @@ from campaign.sandbox.graph import (
     fetch_image,
     flag,
     graph_error,
+    graph_time,
     nonexisting_field,
     unknown_params,
     unsupported,
@@ -35,10 +35,6 @@ PHOTO_PARAMS = {
     "scheduled_publish_time", "unpublished_content_type",
 }
 POST_FIELDS = {"id", "message", "created_time", "permalink_url"}
-
-
-def graph_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 class FacebookApi(GraphApi):

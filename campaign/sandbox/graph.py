@@ -12,6 +12,7 @@ import json
 import math
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import requests
@@ -98,6 +99,11 @@ def flag(value: str | None, default: bool = True) -> bool:
         return default
     return value.strip().lower() not in ("false", "0", "no", "")
 
+
+
+def graph_time(moment: datetime) -> str:
+    """A time as the Graph API writes it (created_time, timestamp): UTC with +0000."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 class GraphApi(PlatformApi):
     """Graph auth, faults and error bodies; Facebook and Instagram add their calls."""

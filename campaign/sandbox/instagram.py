@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from campaign.sandbox.core import Counter, Fault, ImageInfo, Request, Response, SandboxPost
@@ -22,6 +21,7 @@ from campaign.sandbox.graph import (
     GraphApi,
     fetch_image,
     graph_error,
+    graph_time,
     nonexisting_field,
     unknown_params,
     unsupported,
@@ -60,10 +60,6 @@ class Container:
     stuck: bool = False
     media_id: str | None = None
     created: float = field(default_factory=time.time)
-
-
-def graph_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 class InstagramApi(GraphApi):
