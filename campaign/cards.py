@@ -999,9 +999,14 @@ def byte_limit(fmt: CardFormat, settings: Settings) -> int:
     return min(limits) if limits else min(PLATFORM_BYTE_LIMITS.values())
 
 
+def cards_dir(project: Project) -> Path:
+    """The folder of every card: build/cards/."""
+    return _resolved(project.root, project.settings.paths.build) / "cards"
+
+
 def card_path(story_id: str, fmt: CardFormat, project: Project) -> Path:
     """Where the card of a story and format is written: build/cards/<story>-<format>.jpg."""
-    return _resolved(project.root, project.settings.paths.build) / "cards" / f"{story_id}-{fmt}.jpg"
+    return cards_dir(project) / f"{story_id}-{fmt}.jpg"
 
 
 @lru_cache(maxsize=32)

@@ -32,9 +32,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 from campaign.errors import LedgerError, SchedulerLocked
+from campaign.models import Platform
 
 State = Literal[
     "planned", "held", "publishing", "posted", "failed", "missed",
@@ -126,7 +127,7 @@ def _time(text: str | None) -> datetime | None:
 @dataclass(frozen=True)
 class PostRecord:
     story_id: str
-    platform: str
+    platform: Platform
     day: str | None
     due: datetime | None
     state: State
@@ -436,7 +437,7 @@ def _marks(values: tuple[str, ...]) -> str:
 
 def _record(row: sqlite3.Row) -> PostRecord:
     return PostRecord(
-        story_id=row["story_id"], platform=row["platform"], day=row["day"],
+        story_id=row["story_id"], platform=cast(Platform, row["platform"]), day=row["day"],
         due=_time(row["due"]), state=row["state"], remote_id=row["remote_id"], url=row["url"],
         attempts=row["attempts"], last_error=row["last_error"],
         content_hash=row["content_hash"], caption=row["caption"],

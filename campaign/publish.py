@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 import requests
 
 from campaign.captions import compose_alt_text, compose_caption
-from campaign.cards import card_path, render_card
+from campaign.cards import card_format, cards_dir, render_card
 from campaign.config import Project
 from campaign.errors import (
     CampaignError,
@@ -56,6 +56,8 @@ from campaign.stories import read_story
 
 # How far back a lookup looks before the claim time, for clocks that disagree.
 _LOOKUP_SLACK = timedelta(minutes=10)
+# How many recent posts a lookup asks for; fewer back means the list holds them all.
+_LOOKUP_LIMIT = 50
 # Retries of one post are spaced at least this far apart when the platform gives no time.
 _BACKOFF_BASE = timedelta(seconds=30)
 _BACKOFF_MAX = timedelta(minutes=30)
@@ -107,6 +109,11 @@ class Publishing:
     # compressed clock maps its campaign time back to the wall clock the sandbox stamps.
     platform_time: Callable[[datetime], datetime] = lambda moment: moment
     _publishers: dict[str, Publisher] = field(default_factory=dict)
+
+    def use(self, project: Project) -> None:
+        """Switch to new settings (campaign.toml changed): publishers are built anew from them."""
+        self.project = project
+        self._publishers.clear()
 
     def publisher(self, platform: Platform) -> Publisher:
         if platform not in self._publishers:
@@ -212,8 +219,7 @@ def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datet
         would_be_held = True
 
     caption = compose_caption(story, platform, settings)
-    fmt = settings.platform(platform).card_format  # type: ignore[union-attr]
-    card = render_card(story, fmt, project,
+    card = render_card(story, card_format(platform, settings), project,
                        alt_text=compose_alt_text(story, platform, settings))
     request = PublishRequest(
         story_id=story_id, post_key=f"{story_id}/{platform}", card_path=card.path,
@@ -330,10 +336,10 @@ def reconcile(ctx: Publishing, record: PostRecord, now: datetime) -> Outcome:
     claimed = ctx.platform_time(record.claimed_at or record.updated_at)
     since = claimed - _LOOKUP_SLACK
     try:
-        publisher = ctx.publisher(platform)  # type: ignore[arg-type]
-        recent = publisher.recent_posts(since=since, limit=50)
+        publisher = ctx.publisher(platform)
+        recent = publisher.recent_posts(since=since, limit=_LOOKUP_LIMIT)
     except PostRetryable as exc:
-        return Outcome(story_id, platform, "publishing",  # type: ignore[arg-type]
+        return Outcome(story_id, platform, "publishing",
                        f"outcome unknown; the lookup failed for now ({exc}); will look again")
     except PublishError as exc:
         return _needs_attention(ctx, record, now, f"the lookup was refused: {exc}")
@@ -341,20 +347,20 @@ def reconcile(ctx: Publishing, record: PostRecord, now: datetime) -> Outcome:
     if found is not None:
         ledger.set_state(story_id, platform, "posted", now, remote_id=found.remote_id,
                          url=found.url, expect=("publishing",), event="reconciled_posted")
-        return Outcome(story_id, platform, "posted",  # type: ignore[arg-type]
+        return Outcome(story_id, platform, "posted",
                        "found on the platform after an unknown outcome; not sent again",
                        found.remote_id, found.url)
     # Absent is proven only when the lookup reached back past the claim: the list is
     # shorter than asked (it holds everything since) or its oldest post is older.
     oldest = min((p.created_at for p in recent if p.created_at), default=None)
-    complete = len(recent) < 50 or (oldest is not None and oldest < since)
+    complete = len(recent) < _LOOKUP_LIMIT or (oldest is not None and oldest < since)
     if not complete:
         return _needs_attention(ctx, record, now,
                                 "the platform's list of recent posts did not reach back far enough")
     ledger.set_state(story_id, platform, "planned", now, expect=("publishing",),
                      error="not found on the platform after an unknown outcome; will retry",
                      next_attempt=now, event="reconciled_absent")
-    return Outcome(story_id, platform, "planned",  # type: ignore[arg-type]
+    return Outcome(story_id, platform, "planned",
                    "not found on the platform: safe to post again", retry_at=now)
 
 
@@ -364,7 +370,7 @@ def _needs_attention(ctx: Publishing, record: PostRecord, now: datetime, why: st
     text = (f"{record.story_id} on {record.platform} needs attention: it may or may not have "
             f"been posted ({why}). Check the account by hand; the scheduler will not post it "
             "again by itself.")
-    return Outcome(record.story_id, record.platform, "needs_attention", text,  # type: ignore[arg-type]
+    return Outcome(record.story_id, record.platform, "needs_attention", text,
                    alert=text)
 
 
@@ -407,8 +413,7 @@ def withdraw_story(ctx: Publishing, story_id: str, by: str | None, now: datetime
     ledger.withdraw(story_id, by, now)  # first: no publish starts after this line
     with publish_lock(ledger.path):
         report = _withdraw_posts(ctx, story_id, by, now)
-    cards = card_path(story_id, "square", ctx.project).parent
-    for candidate in cards.glob(f"{story_id}-*"):
+    for candidate in cards_dir(ctx.project).glob(f"{story_id}-*"):
         candidate.unlink(missing_ok=True)
         report.removed_files += 1
     return report
@@ -426,7 +431,7 @@ def _withdraw_posts(ctx: Publishing, story_id: str, by: str | None, now: datetim
             report.cancelled.append(record.platform)
         elif record.state in ("posted", "needs_attention") and record.remote_id:
             try:
-                ctx.publisher(record.platform).delete(record.remote_id, story=story_id)  # type: ignore[arg-type]
+                ctx.publisher(record.platform).delete(record.remote_id, story=story_id)
             except DeleteByHand as exc:
                 ledger.set_state(story_id, record.platform, "delete_by_hand", now,
                                  error=str(exc), actor=by)

@@ -281,6 +281,6 @@ def _summary(project: Project, ledger: Ledger, sandbox: _SandboxHandle, schedule
         "max_lateness_seconds": round(max(lateness, default=0.0), 1),
         "feed_url": sandbox.url + "/",
         "states": states,
-        "retries": scheduler.stats.retries,
+        "retries": scheduler.retries,
         "would_be_held": would_be_held,
     }

@@ -98,13 +98,6 @@ class CompressedClock:
         return campaign.total_seconds() / self.speed
 
 
-@dataclass
-class RunStats:
-    retries: int = 0
-    alerts: list[str] = field(default_factory=list)
-    errors: int = 0
-
-
 class Scheduler:
     """Runs the campaign until stopped (SIGTERM, SIGINT) or, with `until_done`, until every
     planned post is final."""
@@ -130,7 +123,7 @@ class Scheduler:
         self.until_done = until_done
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
-        self.stats = RunStats()
+        self.retries = 0  # retries scheduled in this run, for the rehearsal's summary
         self.posts: dict[str, Post] = {}
         self.done = threading.Event()
         # Held by every job while it runs. stop() takes it to wait for the job in flight
@@ -207,7 +200,6 @@ class Scheduler:
             if self.until_done and self.posts and self._all_final():
                 self.done.set()
         except Exception:  # the scheduler never dies of one bad tick
-            self.stats.errors += 1
             log.exception("the watch job failed; it runs again in %s s", self.poll_seconds)
 
     def _current_signature(self) -> tuple[Any, ...]:
@@ -262,7 +254,7 @@ class Scheduler:
             return
         if fresh.settings != self.project.settings and not self.publishing.rehearsal:
             self.project = fresh
-            self.publishing.project = fresh
+            self.publishing.use(fresh)
 
     def _schedule(self, key: str, moment: datetime) -> None:
         run_at = self.clock.wall(moment)
@@ -290,7 +282,6 @@ class Scheduler:
             self._alert(f"failed:{key}", f"{key} was not posted: {exc}", now)
             return
         except Exception as exc:
-            self.stats.errors += 1
             log.exception("posting %s failed unexpectedly", key)
             self._alert(f"error:{key}", f"{key}: internal error while posting ({type(exc).__name__}): "
                         "the post is reconciled before any retry", now)
@@ -299,15 +290,14 @@ class Scheduler:
 
     def _after(self, outcome: Outcome) -> None:
         if outcome.retry_at is not None:
-            self.stats.retries += 1
+            self.retries += 1
             self._schedule(outcome.key, outcome.retry_at)
         if outcome.alert:
             self._alert(f"{outcome.state}:{outcome.key}", outcome.alert, self.clock.now())
         log.info("%s: %s", outcome.key, outcome.message)
 
     def _alert(self, key: str, text: str, now: datetime) -> None:
-        if self.alerter.alert(key, text, now):
-            self.stats.alerts.append(text)
+        self.alerter.alert(key, text, now)
 
     # -- deadlines, missed posts, approvals, invalid stories -------------------------
     def _sweep(self, now: datetime) -> None:
@@ -365,11 +355,8 @@ class Scheduler:
                         now)
 
     def _all_final(self) -> bool:
-        for post in self.posts.values():
-            record = self.ledger.post(post.story_id, post.platform)
-            if record is None or not record.final:
-                return False
-        return True
+        final = {r.key for r in self.ledger.posts() if r.final}  # one query per tick
+        return all(key in final for key in self.posts)
 
     def _schedule_summaries(self, now: datetime) -> None:
         at = self.project.settings.alerts.daily_summary_time

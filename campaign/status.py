@@ -15,6 +15,7 @@ from typing import Any
 from campaign.check import run_check
 from campaign.config import Project
 from campaign.ledger import Heartbeat, Ledger
+from campaign.models import Story
 from campaign.planner import build_plan
 
 #: The scheduler beats every 30 seconds; older than this, it is taken to be dead.
@@ -78,7 +79,7 @@ def status_report(project: Project, ledger: Ledger, now: datetime) -> dict[str, 
     }
 
 
-def _held(project: Project, ledger: Ledger, story: Any) -> bool:
+def _held(project: Project, ledger: Ledger, story: Story | None) -> bool:
     if story is None or not project.settings.campaign.require_approval:
         return False
     return ledger.approval(story.id, story.content_hash) is None

@@ -262,3 +262,23 @@ def test_a_story_that_becomes_invalid_is_not_posted_and_alerted(tmp_path: Path,
     assert not any("Joost" in p["caption"] for p in sandbox.posts())
     with Ledger.open(project.ledger_path) as ledger:
         assert {r.state for r in ledger.posts("02-joost")} <= {"planned", "missed"}
+
+
+def test_an_edited_campaign_toml_reaches_the_publishers(tmp_path: Path, sandbox: Sandbox) -> None:
+    project = campaign_copy(tmp_path, stories=["01-marieke"])
+    clock = CompressedClock(origin=local(0), day_seconds=60)
+    with Ledger.open(project.ledger_path) as ledger:
+        publishing = Publishing(project=project, ledger=ledger, env=sandbox.env(), rehearsal=False)
+        alerter = Alerter(project.settings.alerts.model_copy(update={"email_to": []}), ledger, {})
+        scheduler = Scheduler(project, ledger, publishing, alerter, clock)
+        scheduler.rebuild(clock.now())
+        before = publishing.publisher("x")
+        assert before.settings.username == "CancerCentrumNL"  # type: ignore[attr-defined]
+        config = project.config_file
+        config.write_text(config.read_text(encoding="utf-8").replace(
+            'username = "CancerCentrumNL"', 'username = "ZeldzaamNL"'), encoding="utf-8")
+        scheduler.rebuild(clock.now())
+        after = publishing.publisher("x")
+        assert after is not before
+        assert after.settings.username == "ZeldzaamNL"  # type: ignore[attr-defined]
+        assert scheduler.project.settings.platforms.x.username == "ZeldzaamNL"  # type: ignore[union-attr]
