@@ -441,7 +441,8 @@ class _Cut:
         return kept + ELLIPSIS if kept else ""
 
 
-def _cut_points(body: str) -> list[_Cut]:
+@lru_cache(maxsize=64)
+def _cut_points(body: str) -> tuple[_Cut, ...]:
     """The places where `body` may be cut, in growing order: only ever at a space.
 
     Sentence cuts are preferred: a word cut is offered only where the last
@@ -460,7 +461,7 @@ def _cut_points(body: str) -> list[_Cut]:
             cuts.append(_Cut(i, True))
         elif last_sentence < _SENTENCE_SHARE * i:
             cuts.append(_Cut(i, False))
-    return cuts
+    return tuple(cuts)
 
 
 def _trim_word_cut(kept: str) -> str:
@@ -630,7 +631,7 @@ def caption_problems(story: Story, settings: Settings) -> list[Problem]:
                 platform if caption.from_override else None,
                 f"story {story.id}: the {PLATFORM_NAMES[platform]} caption is shortened to "
                 f"{caption.length} of {caption.limit} {_unit(platform)} (the whole text counts "
-                f"{counting.caption_length(composed.full_text, platform)}) and ends in "
+                f"{_whole_length(composed.full_text, platform, caption.limit)}) and ends in "
                 f"'{ELLIPSIS}': "
                 + (
                     f"shorten the `{platform}:` text so that it fits with the link and hashtags"
@@ -684,6 +685,15 @@ def campaign_hashtag_problems(settings: Settings, config_text: str | None = None
                 Problem(CONFIG_FILE, line, f"campaign.hashtags[{i}]", message, "warning")
             )
     return problems
+
+
+def _whole_length(text: str, platform: Platform, limit: int) -> str:
+    """A text's count for a message; for a text far over the limit, the quick lower bound
+    ("at least"), so that a pasted flood of symbols costs no more than its length."""
+    at_least = counting.caption_length_at_least(text, platform)
+    if platform in ("x", "mastodon") and at_least > 4 * limit:
+        return f"at least {at_least}"
+    return str(counting.caption_length(text, platform))
 
 
 def _unit(platform: Platform) -> str:

@@ -52,6 +52,7 @@ from PIL import Image, ImageCms, ImageDraw, ImageFont, ImageOps, UnidentifiedIma
 from campaign.captions import compose_alt_text
 from campaign.config import CONFIG_FILE, Project, Settings, toml_line
 from campaign.errors import CardError
+from campaign.files import MAX_PHOTO_BYTES, FileRefused, read_bounded
 from campaign.models import CARD_SIZES, Card, CardFormat, Platform, Problem, Story
 from campaign.planner import story_platforms
 
@@ -747,12 +748,16 @@ def _block_height(blocks: Sequence[SetBlock], fonts: FontPaths) -> int:
 def load_photo(path: Path, size: tuple[int, int], focus: tuple[float, float] | None,
                *, story: str) -> Image.Image:
     """The photo, upright, in sRGB, cropped to fill `size` around `focus`; CardError if unusable."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CardError(f"{story}: photo: cannot read {path.name} ({exc.strerror}): "
-                        "check the path in the story") from None
+    data = _read_photo(path, story)
     return photo_from_bytes(data, size, focus, story=story, name=path.name)
+
+
+def _read_photo(path: Path, story: str) -> bytes:
+    """The photo's bytes: an ordinary file of at most MAX_PHOTO_BYTES (never a pipe or device)."""
+    try:
+        return read_bounded(path, MAX_PHOTO_BYTES, too_large="export it smaller")
+    except FileRefused as exc:
+        raise CardError(f"{story}: photo: {path.name} {exc}") from None
 
 
 class _PhotoMemory:
@@ -815,11 +820,7 @@ def _prepared_photo(path: Path, digest: str, size: tuple[int, int],
         upright = photo_memory.decode(digest, lambda: photo_memory.decoded[digest])
         return photo_memory.crop((digest, size, focus),
                                  lambda: crop_to_fill(upright, size, focus)), digest
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CardError(f"{story}: photo: cannot read {path.name} ({exc.strerror}): "
-                        "check the path") from None
+    data = _read_photo(path, story)
     return photo_from_bytes(data, size, focus, story=story, name=path.name), \
         hashlib.sha256(data).hexdigest()
 

@@ -3,12 +3,26 @@
 Read everything first, then plan, then report (Pelican's habit): one bad file
 is listed with its path and the run goes on. The JSON shapes are the contract
 of SPEC §10; keys may be added, never changed.
+
+`run_check` is the one plan (SPEC §11): `check`, `plan`, `preview`, `status`,
+`run` and the rehearsal all call it, with the ledger's facts (the days it has
+already given, the withdrawals), so they always show the same week. It gives
+every file in `stories/` exactly one fate (`Fate`): planned, spare, invalid,
+withdrawn or ignored.
+
+Each story file is checked (read, captions, cards) by `check_story` in a
+worker process with a budget of time and memory (`guard.py`): a file that
+runs over it is *invalid*, and the other stories are checked as usual.
+Results are kept per file version in a `CheckCache`, so a scheduler that
+plans again every few seconds only reads the files that changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from campaign.captions import (
@@ -19,9 +33,93 @@ from campaign.captions import (
 )
 from campaign.cards import card_format, card_path, card_problems, theme_problems
 from campaign.config import Project
-from campaign.models import Plan, Post, Problem, Story
+from campaign.guard import OverBudget, run_bounded
+from campaign.models import Fate, LedgerFacts, Plan, Post, Problem, Story
 from campaign.planner import build_plan
-from campaign.stories import StoryReading, read_stories
+from campaign.stories import IgnoredFile, StoryReading, read_story, scan_stories, story_id_of
+
+
+@dataclass(frozen=True)
+class StoryCheck:
+    """One story file, checked: what reading it found, and what its captions and cards found."""
+
+    reading: StoryReading
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def all_problems(self) -> list[Problem]:
+        return [*self.reading.problems, *self.problems]
+
+
+def check_story(path: Path, project: Project) -> StoryCheck:
+    """Read one story file and check its captions and cards. Runs in the story worker."""
+    reading = read_story(path, project)
+    if reading.story is None:
+        return StoryCheck(reading)
+    story = reading.story
+    found = caption_problems(story, project.settings) + card_problems(story, project)
+    return StoryCheck(reading, tuple(found))
+
+
+def _over_budget(path: Path, project: Project, exc: Exception) -> StoryCheck:
+    shown = project.relative(path)
+    if isinstance(exc, OverBudget):
+        why = {
+            "time": f"checking it {exc}",
+            "memory": f"checking it {exc}",
+        }.get(exc.kind, "checking it stopped unexpectedly")
+        message = (f"could not be checked: {why}, so it is not posted. The file is probably "
+                   "damaged or holds something very unusual (thousands of symbols, a pasted "
+                   "file): open it, keep only the story, and save it again as plain text")
+    else:  # a bug of ours: this file is not posted, the others go on
+        message = (f"could not be checked (internal error {type(exc).__name__}: {exc}), so it is "
+                   "not posted: this is a bug in campaign; please report it with this file")
+    return StoryCheck(StoryReading(file=shown, story=None,
+                                   problems=[Problem(shown, None, None, message)]))
+
+
+def check_story_bounded(path: Path, project: Project) -> StoryCheck:
+    """`check_story` within the story budget (time and memory); never raises for the file."""
+    try:
+        return run_bounded(check_story, path, project)
+    except Exception as exc:
+        return _over_budget(path, project, exc)
+
+
+def _signature(path: Path) -> tuple[int, ...] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_mode)
+
+
+@dataclass
+class CheckCache:
+    """Checked story files by path and settings, valid while the file and its photo are
+    unchanged (same size, times and inode)."""
+
+    entries: dict[tuple[str, int], tuple[tuple[int, ...], tuple[int, ...] | None, StoryCheck]] = \
+        field(default_factory=dict)
+
+    def check(self, path: Path, project: Project, settings_key: int) -> StoryCheck:
+        signature = _signature(path)
+        key = (str(path), settings_key)
+        cached = self.entries.get(key)
+        if cached is not None and signature is not None and cached[0] == signature:
+            photo = cached[2].reading.story.photo if cached[2].reading.story else None
+            if photo is None or _signature(photo) == cached[1]:
+                return cached[2]
+        result = check_story_bounded(path, project)
+        story = result.reading.story
+        if signature is not None:
+            photo_signature = _signature(story.photo) if story and story.photo else None
+            self.entries[key] = (signature, photo_signature, result)
+        return result
+
+
+#: The old name of the cache the scheduler and the rehearsal hand in.
+StageCache = CheckCache
 
 
 @dataclass(frozen=True)
@@ -30,12 +128,15 @@ class CheckReport:
     readings: tuple[StoryReading, ...]
     plan: Plan
     problems: tuple[Problem, ...]
+    fates: tuple[Fate, ...] = ()
+    facts: LedgerFacts = field(default_factory=LedgerFacts)
 
     @property
     def stories(self) -> list[Story]:
-        """Valid stories: read without error and not refused by the planner."""
+        """Valid stories: read without error, not refused by the planner, not withdrawn."""
         refused = {p.file for p in self.problems if p.severity == "error"}
-        return [r.story for r in self.readings if r.story is not None and r.story.file not in refused]
+        return [r.story for r in self.readings if r.story is not None and r.story.file not in refused
+                and r.story.id not in self.facts.withdrawn]
 
     @property
     def errors(self) -> list[Problem]:
@@ -52,6 +153,9 @@ class CheckReport:
     def story(self, story_id: str) -> Story | None:
         return next((s for s in self.stories if s.id == story_id), None)
 
+    def fate(self, story_id: str) -> Fate | None:
+        return next((f for f in self.fates if f.story_id == story_id and f.kind != "ignored"), None)
+
     def day_of(self, story_id: str) -> str | None:
         for day, sid in self.plan.days.items():
             if sid == story_id:
@@ -59,15 +163,17 @@ class CheckReport:
         return None
 
     def check_json(self) -> dict[str, Any]:
-        """SPEC §10 `check --json`."""
+        """SPEC §10 `check --json`, with every file's fate (SPEC §11)."""
         stories = [
             {
-                "file": s.file,
-                "id": s.id,
-                "day": self.day_of(s.id),
-                "spare": s.id in self.plan.spares,
+                "file": fate.file,
+                "id": fate.story_id,
+                "day": fate.day.isoformat() if fate.day else None,
+                "spare": fate.kind == "spare",
+                "fate": fate.kind,
+                "reason": fate.reason,
             }
-            for s in self.stories
+            for fate in self.fates
         ]
         return {
             "ok": self.ok,
@@ -81,6 +187,7 @@ class CheckReport:
         return {
             "posts": [self.post_json(post) for post in self.plan.posts],
             "spares": list(self.plan.spares),
+            "days": {d.isoformat(): s for d, s in self.plan.days.items()},
         }
 
     def post_json(self, post: Post) -> dict[str, Any]:
@@ -114,35 +221,77 @@ class CheckReport:
         }
 
 
-#: Problems of the caption and card stages per (story content hash, settings), which
-#: depend on nothing else: the scheduler passes one in so that a rebuild stays cheap.
-StageCache = dict[tuple[str, int], list[Problem]]
+def run_check(project: Project, now: datetime, cache: CheckCache | None = None, *,
+              facts: LedgerFacts | None = None) -> CheckReport:
+    """Validate every story, plan the week (keeping the ledger's days), give every file its fate.
 
-
-def run_check(project: Project, now: datetime, cache: StageCache | None = None) -> CheckReport:
-    """Validate every story, plan the week, and collect every problem."""
-    readings = tuple(read_stories(project))
+    `facts` come from the ledger (`Ledger.facts`, or `ledger.read_facts` for a
+    command that must not write to it); without them, the week of a campaign
+    that has never run.
+    """
+    facts = facts or LedgerFacts()
+    cache = cache if cache is not None else CheckCache()
+    paths, ignored = scan_stories(project)
+    settings_key = hash(project.settings.model_dump_json())
+    checks: dict[str, StoryCheck] = {}
+    problems: list[Problem] = []
+    for path in paths:
+        if story_id_of(path) in facts.withdrawn:
+            continue  # never read again: nothing of it is shown, drawn or posted
+        result = cache.check(path, project, settings_key)
+        checks[project.relative(path)] = result
+        problems.extend(result.all_problems)
+    readings = tuple(c.reading for c in checks.values())
     stories = [r.story for r in readings if r.story is not None]
-    problems: list[Problem] = [p for r in readings for p in r.problems]
-    plan = build_plan(stories, project.settings, now)
+    for item in ignored:
+        if item.severity is not None:
+            problems.append(Problem(item.file, None, None, item.reason, item.severity))
+
+    # Days the ledger gave to stories that have an error for now stay theirs.
+    valid_ids = {s.id for s in stories}
+    files_by_id = {story_id_of(p): project.relative(p) for p in paths}
+    reserved: dict[date, str] = {}
+    for story_id, day in facts.pinned.items():
+        if story_id not in valid_ids and story_id in files_by_id:
+            reserved.setdefault(day, files_by_id[story_id])
+    plan = build_plan(stories, project.settings, now, pinned=facts.pinned, reserved=reserved)
     # A story that the planner refused (day taken, consent) is not posted: its errors count.
     problems.extend(plan.problems)
-    # Captions: shortened ones (warnings), overrides too long (errors), lowercase hashtags.
+    # Captions: lowercase campaign hashtags; cards: theme contrast and files.
     try:
         config_text: str | None = project.config_file.read_text(encoding="utf-8")
     except OSError:
         config_text = None
     problems.extend(campaign_hashtag_problems(project.settings, config_text))
-    # Cards: theme contrast and files; text that does not fit (errors), characters left out.
     problems.extend(theme_problems(project))
-    settings_key = hash(project.settings.model_dump_json())
-    for story in stories:
-        key = (story.content_hash, settings_key)
-        if cache is None or key not in cache:
-            found = caption_problems(story, project.settings) + card_problems(story, project)
-            if cache is None:
-                problems.extend(found)
-                continue
-            cache[key] = found
-        problems.extend(cache[key])
-    return CheckReport(project=project, readings=readings, plan=plan, problems=tuple(problems))
+    fates = story_fates(paths, ignored, project, problems, plan, facts)
+    return CheckReport(project=project, readings=readings, plan=plan, problems=tuple(problems),
+                       fates=fates, facts=facts)
+
+
+def story_fates(paths: list[Path], ignored: list[IgnoredFile], project: Project,
+                problems: list[Problem], plan: Plan, facts: LedgerFacts) -> tuple[Fate, ...]:
+    """Exactly one fate per file in stories/, in file-name order. Pure."""
+    first_error: dict[str, Problem] = {}
+    for problem in problems:
+        if problem.severity == "error":
+            first_error.setdefault(problem.file, problem)
+    day_of = {sid: day for day, sid in plan.days.items() if sid}
+    fates: list[Fate] = []
+    for path in paths:
+        shown, sid = project.relative(path), story_id_of(path)
+        if sid in facts.withdrawn:
+            fates.append(Fate(shown, sid, "withdrawn"))
+        elif shown in first_error:
+            error = first_error[shown]
+            where = f"line {error.line}: " if error.line else ""
+            field_ = f"{error.field}: " if error.field else ""
+            fates.append(Fate(shown, sid, "invalid", reason=f"{where}{field_}{error.message}"))
+        elif sid in day_of:
+            fates.append(Fate(shown, sid, "planned", day=day_of[sid]))
+        else:
+            fates.append(Fate(shown, sid, "spare", reason=plan.spare_reasons.get(sid)))
+    for item in ignored:
+        fates.append(Fate(item.file, item.story_id, "ignored", reason=item.reason,
+                          severity=item.severity))
+    return tuple(sorted(fates, key=lambda f: f.file))

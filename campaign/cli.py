@@ -36,14 +36,13 @@ from campaign.cards import render_all, story_formats
 from campaign.check import CheckReport, run_check
 from campaign.config import CONFIG_FILE, Project, load_project
 from campaign.errors import CampaignError, PostRefused
-from campaign.ledger import Ledger, SchedulerLock
+from campaign.ledger import Ledger, SchedulerLock, read_facts
 from campaign.models import Card, Platform
-from campaign.publish import Publishing, publish_post, withdraw_story
+from campaign.publish import Publishing, publish_post, read_story_bounded, withdraw_story
 from campaign.rehearsal import load_faults, rehearse
 from campaign.scheduler import RealClock, Scheduler
 from campaign.secrets import RedactingFilter, quiet_leaky_loggers
 from campaign.status import status_report
-from campaign.stories import read_story
 
 INTERNAL_FAULT = 70
 
@@ -108,6 +107,12 @@ def _project(ctx: typer.Context) -> Project:
     return load_project(options.config)
 
 
+def _week(project: Project, now: datetime) -> CheckReport:
+    """The one plan (SPEC §11), with the days and withdrawals of the campaign's ledger,
+    read without writing to it."""
+    return run_check(project, now, facts=read_facts(project.ledger_path))
+
+
 def _print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
@@ -134,7 +139,7 @@ def check(
         campaign check --json
     """
     with _handled():
-        report = run_check(_project(ctx), ctx.obj.clock())
+        report = _week(_project(ctx), ctx.obj.clock())
     if as_json:
         _print_json(report.check_json())
     else:
@@ -164,7 +169,7 @@ def plan(
         campaign plan --json
     """
     with _handled():
-        report = run_check(_project(ctx), ctx.obj.clock())
+        report = _week(_project(ctx), ctx.obj.clock())
     if as_json:
         _print_json(report.plan_json())
     else:
@@ -198,7 +203,7 @@ def render(
 
     with _handled():
         project = _project(ctx)
-        report = run_check(project, ctx.obj.clock())
+        report = _week(project, ctx.obj.clock())
         stories = report.stories
         total = sum(len(story_formats(s, project.settings)) for s in stories)
         handler = _ToStderr(logging.WARNING)
@@ -350,7 +355,7 @@ def approve(
     options: Options = ctx.obj
     with _handled():
         project = _project(ctx)
-        reading = read_story(project.stories_dir / f"{story}.md", project)
+        reading = read_story_bounded(project, story)
         if reading.story is None:
             raise PostRefused("; ".join(p.format() for p in reading.problems)
                               + ": fix the story before approving it")
@@ -562,8 +567,11 @@ def _print_rehearsal(summary: dict[str, Any]) -> None:
         typer.echo("  would be held (not approved): " + ", ".join(summary["would_be_held"]))
     for post in summary["posts"]:
         if post["state"] not in ("posted",):
-            typer.echo(f"  {post['state'].upper()}: {post['story']} on {post['platform']}: "
-                       f"{post['last_error'] or ''}")
+            why = post.get("reason") or post["last_error"] or ""
+            typer.echo(f"  {post['state'].upper()}: {post['story']} on {post['platform']}: {why}")
+    for story in summary.get("stories", []):
+        if story["attention"] or story["fate"] == "withdrawn":
+            typer.echo(f"  {story['fate'].upper()}: {story['file']}: {story['reason'] or ''}")
     summaries = [a for a in summary["alerts"] if a.startswith("Daily summary")]
     for alert in summary["alerts"]:
         if alert not in summaries:
@@ -593,7 +601,7 @@ def preview(ctx: typer.Context) -> None:
 
     options: Options = ctx.obj
     with _handled():
-        report = run_check(_project(ctx), options.clock())
+        report = _week(_project(ctx), options.clock())
         page = write_preview(report, options.clock())
     typer.echo(str(page))
     if not report.ok:

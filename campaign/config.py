@@ -270,10 +270,15 @@ class Project:
         return self.path(self.settings.paths.ledger)
 
     def relative(self, path: Path) -> str:
-        """A path as the user sees it: relative to the repository root where possible."""
+        """A path as the user sees it: relative to the repository root where possible.
+
+        The file's own name is kept as it is (not followed if it is a link, which
+        may lead anywhere or nowhere); only its folder is resolved.
+        """
         try:
-            return path.resolve().relative_to(self.root.resolve()).as_posix()
-        except ValueError:
+            where = path.parent.resolve() / path.name
+            return where.relative_to(self.root.resolve()).as_posix()
+        except (ValueError, RuntimeError, OSError):
             return str(path)
 
 

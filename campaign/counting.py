@@ -29,6 +29,19 @@ twitter-text conformance cases (tests/test_counting.py runs them all), but
    replaces each multi-code-point sequence that twitter-text does not know
    by a single emoji that it does know; X counts any emoji as 2, so the
    weighted length is then what X computes.
+3. its URL extractor is one large regular expression that backtracks
+   catastrophically on some "words" (`a.a.a.…`, `a\u200b` repeated, long
+   runs of emoji after a full stop): 50 s for 4,000 characters. A story file
+   must never stop the week, so this module counts word by word (a run of
+   characters without white space; no URL, emoji or hashtag spans white
+   space, so the sum is what twitter-text gives for the whole text, and the
+   conformance cases hold it to that) and hands twitter-text only the words
+   that can hold a link: with a '.', at most `URL_MAX_WORD` characters, and no
+   part between punctuation longer than a domain can be (253 characters) or
+   with more than `URL_MAX_LABELS` dots (a real domain has a handful). Every
+   other word is counted as text. Counting is
+   then linear in the text; a longer "link" is counted in full, which can
+   only make campaign shorten a caption that X would have taken.
 """
 
 from __future__ import annotations
@@ -100,6 +113,8 @@ def _import_twitter_text() -> Any:
 
 
 _twitter_text = _import_twitter_text()
+_has_invalid_characters = importlib.import_module(
+    "twitter_text.has_invalid_characters").has_invalid_characters
 # Any emoji that twitter-text's 2019 data knows as one code point: it weighs what
 # every emoji weighs on X (2), so it can stand in for a sequence it does not know.
 _KNOWN_EMOJI: Final = "\U0001f600"
@@ -136,36 +151,99 @@ def _with_known_emoji(text: str) -> str:
 
 
 def parse_x(text: str) -> Any:
-    """twitter-text's full parse result (weightedLength, valid, ranges) for `text`."""
+    """twitter-text's full parse result (weightedLength, valid, ranges) for `text`.
+
+    For the conformance tests: on hostile text this is as slow as twitter-text
+    itself; campaign counts with `x_weighted_length`, which is linear.
+    """
     return _twitter_text.parse_tweet(_with_known_emoji(text))
 
 
+# A word of more than URL_MAX_WORD characters, or with a part between two punctuation
+# marks longer than URL_MAX_RUN or with more than URL_MAX_LABELS dots, is never taken
+# for a link (see the module docstring, point 3).
+URL_MAX_WORD: Final = 1000
+URL_MAX_RUN: Final = 253  # the longest a domain name can be
+URL_MAX_LABELS: Final = 10
+_WORD = regex.compile(r"\S+")
+# Where a domain-like run ends: white space or ASCII punctuation other than . - _
+_RUN_END = regex.compile(r"[\s!-,/:-@\[-\^`{-~]")
+_LINE_ENDS = regex.compile(r"\r\n|\r")
+
+
+def _may_hold_url(word: str, protocol: bool = False) -> bool:
+    """Whether twitter-text could find a URL in `word`, cheaply and without its regex."""
+    if "." not in word or len(word) > URL_MAX_WORD:
+        return False
+    if protocol and "://" not in word:
+        return False
+    return all(len(run) <= URL_MAX_RUN and run.count(".") <= URL_MAX_LABELS
+               for run in _RUN_END.split(word))
+
+
+@lru_cache(maxsize=8192)
+def _x_word(word: str) -> int:
+    """X's weight of one word that may hold a URL, in twitter-text's units (x100)."""
+    return int(_twitter_text.parse_tweet(_with_known_emoji(word)).weightedLength)
+
+
+def _x_normal(text: str) -> str:
+    return _LINE_ENDS.sub("\n", unicodedata.normalize("NFC", text))
+
+
 def x_weighted_length(text: str) -> int:
-    """X's weighted length (config v3): URLs 23, most non-Latin characters and emoji 2."""
-    return int(parse_x(text).weightedLength)
+    """X's weighted length (config v3): URLs 23, most non-Latin characters and emoji 2.
+
+    Linear in the text: only words that may hold a URL go to twitter-text one
+    by one (cached); everything else goes to it in one piece without a '.',
+    so its URL extractor never runs on it.
+    """
+    text = _x_normal(text)
+    plain: list[str] = []
+    total = 0
+    last = 0
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if "." not in word:
+            continue
+        start, end = match.span()
+        plain.append(text[last:start])
+        if _may_hold_url(word):
+            total += _x_word(word)
+        else:
+            plain.append(word.replace(".", ","))  # the same weight (1), and no URL
+        last = end
+    plain.append(text[last:])
+    rest = "".join(plain)
+    if rest:
+        total += int(_twitter_text.parse_tweet(_with_known_emoji(rest)).weightedLength)
+    return total
 
 
 def x_weighted_length_at_least(text: str) -> int:
     """A quick lower bound of `x_weighted_length`, to reject long texts without parsing.
 
-    After NFC, every grapheme cluster outside a URL weighs at least 1 (emoji
-    and most non-Latin characters 2) and every URL 23.
+    After NFC, every grapheme cluster weighs at least 1 (emoji and most
+    non-Latin characters 2), and a word that may hold a URL at least 23 or its
+    length, whichever is less.
     """
-    text = unicodedata.normalize("NFC", text)
-    found = urls(text)
-    if not found:
-        return graphemes(text)
-    parts, last = [], 0
-    for start, end, _url in found:
-        parts.append(text[last:start])
-        last = end
-    parts.append(text[last:])
-    return sum(graphemes(part) for part in parts) + URL_LENGTH * len(found)
+    text = _x_normal(text)
+    total = graphemes(text)
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if len(word) > URL_LENGTH and _may_hold_url(word):
+            total -= max(graphemes(word) - URL_LENGTH, 0)
+    return total
 
 
 def x_valid(text: str) -> bool:
     """What X says of `text`: not empty, within 280 and without invalid characters."""
-    return bool(parse_x(text).valid)
+    limit = LIMITS["x"]
+    if x_weighted_length_at_least(text) > limit:
+        return False
+    if _has_invalid_characters(_x_normal(text)):
+        return False
+    return 0 < x_weighted_length(text) <= limit
 
 
 def graphemes(text: str) -> int:
@@ -181,12 +259,28 @@ def urls(text: str) -> list[tuple[int, int, str]]:
     """The URLs in `text` as (start, end, url), with str (code point) indices.
 
     Found by twitter-text's extractor, the same rules X and Mastodon use; only
-    URLs with a scheme count, as on Mastodon.
+    URLs with a scheme count, as on Mastodon. Word by word, and only in words
+    that may hold one (linear in the text, see the module docstring).
     """
-    return [
-        (int(found["indices"][0]), int(found["indices"][1]), str(found["url"]))
-        for found in _twitter_text.extract_urls_with_indices(text, False)
-    ]
+    found: list[tuple[int, int, str]] = []
+    if "://" not in text:
+        return found
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if not _may_hold_url(word, protocol=True):
+            continue
+        offset = match.start()
+        for entity in _word_urls(word):
+            found.append((entity[0] + offset, entity[1] + offset, entity[2]))
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _word_urls(word: str) -> tuple[tuple[int, int, str], ...]:
+    return tuple(
+        (int(entity["indices"][0]), int(entity["indices"][1]), str(entity["url"]))
+        for entity in _twitter_text.extract_urls_with_indices(word, False)
+    )
 
 
 def mastodon_length(text: str) -> int:
@@ -201,6 +295,18 @@ def mastodon_length(text: str) -> int:
     return length
 
 
+def mastodon_length_at_least(text: str) -> int:
+    """A quick lower bound of `mastodon_length`: a word that may hold a URL counts at most 23."""
+    length = len(text)
+    if "://" not in text:
+        return length
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if len(word) > URL_LENGTH and _may_hold_url(word, protocol=True):
+            length -= len(word) - URL_LENGTH
+    return length
+
+
 def caption_length(text: str, platform: Platform) -> int:
     """`text`'s length as `platform` counts it against its caption limit."""
     if platform == "x":
@@ -212,13 +318,22 @@ def caption_length(text: str, platform: Platform) -> int:
     return len(text)
 
 
+def caption_length_at_least(text: str, platform: Platform) -> int:
+    """A lower bound of `caption_length`, linear and cheap (exact but for X and Mastodon)."""
+    if platform == "x":
+        return x_weighted_length_at_least(text)
+    if platform == "mastodon":
+        return mastodon_length_at_least(text)
+    return caption_length(text, platform)
+
+
 def fits(text: str, platform: Platform, limit: int | None = None) -> bool:
     """Whether `text` is within `platform`'s caption limit (and Bluesky's byte limit)."""
     limit = LIMITS[platform] if limit is None else limit
     if platform == "bluesky" and utf8_bytes(text) > BLUESKY_MAX_BYTES:
         return False
-    if platform == "x" and x_weighted_length_at_least(text) > limit:
-        return False  # far too long: known without twitter-text's slower full parse
+    if platform in ("x", "mastodon") and caption_length_at_least(text, platform) > limit:
+        return False  # far too long: known without counting URLs
     return caption_length(text, platform) <= limit
 
 
@@ -233,10 +348,12 @@ __all__ = [
     "LIMITS",
     "URL_LENGTH",
     "caption_length",
+    "caption_length_at_least",
     "fits",
     "graphemes",
     "is_breaking_space",
     "mastodon_length",
+    "mastodon_length_at_least",
     "parse_x",
     "urls",
     "utf8_bytes",

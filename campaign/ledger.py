@@ -11,6 +11,8 @@ Tables (schema versioned with `PRAGMA user_version`, migrated forward on open):
     flags       `paused`
     heartbeat   the running scheduler's pid and last beat
     alerts      one row per alert event key, so an alert is never repeated on restart
+    fates       each story's fate as the scheduler last saw it (planned, spare, invalid,
+                ...) and since when: a change is an alert, once, across restarts
 
 Every write is its own transaction with `synchronous=FULL` in WAL mode, so a
 commit that returned is on disk before the next step (the publishing request)
@@ -30,12 +32,12 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal, cast, get_args
 
 from campaign.errors import LedgerError, SchedulerLocked
-from campaign.models import Platform
+from campaign.models import LedgerFacts, Platform
 
 State = Literal[
     "planned", "held", "publishing", "posted", "failed", "missed",
@@ -108,6 +110,17 @@ _MIGRATIONS: list[str] = [
         sent_at TEXT
     );
     """,
+    # 2: each story's fate as the scheduler last saw it (SPEC §11).
+    """
+    CREATE TABLE fates (
+        file     TEXT PRIMARY KEY,
+        story_id TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        day      TEXT,
+        reason   TEXT,
+        since    TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -161,6 +174,18 @@ class Event:
     platform: str | None
     actor: str | None
     detail: str | None
+
+
+@dataclass(frozen=True)
+class StoredFate:
+    """A story's fate as the scheduler recorded it, and since when."""
+
+    file: str
+    story_id: str
+    kind: str
+    day: str | None
+    reason: str | None
+    since: datetime
 
 
 @dataclass(frozen=True)
@@ -351,6 +376,10 @@ class Ledger:
     def withdrawn_stories(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT story_id FROM withdrawals")}
 
+    def facts(self) -> LedgerFacts:
+        """The days already given to stories, and the withdrawals: what the plan needs."""
+        return _facts(self._db)
+
     def set_paused(self, paused: bool, by: str | None, now: datetime) -> None:
         with self._transaction() as db:
             db.execute(
@@ -363,6 +392,31 @@ class Ledger:
     def is_paused(self) -> bool:
         row = self._db.execute("SELECT value FROM flags WHERE name = 'paused'").fetchone()
         return bool(row and row[0] == "1")
+
+    # -- fates -------------------------------------------------------------------
+    def fates(self) -> dict[str, StoredFate]:
+        """Each file's fate as last recorded, by file (relative to the repository)."""
+        rows = self._db.execute("SELECT * FROM fates").fetchall()
+        return {r["file"]: StoredFate(r["file"], r["story_id"], r["kind"], r["day"],
+                                      r["reason"], datetime.fromisoformat(r["since"]))
+                for r in rows}
+
+    def set_fate(self, file: str, story_id: str, kind: str, day: str | None, reason: str | None,
+                 now: datetime) -> None:
+        """Record a file's fate; `since` changes only when the kind or the day changes."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO fates VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (file) DO UPDATE "
+                "SET story_id = excluded.story_id, reason = excluded.reason, "
+                "since = CASE WHEN fates.kind = excluded.kind AND fates.day IS excluded.day "
+                "THEN fates.since ELSE excluded.since END, "
+                "kind = excluded.kind, day = excluded.day",
+                (file, story_id, kind, day, reason, _iso(now)),
+            )
+
+    def forget_fate(self, file: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM fates WHERE file = ?", (file,))
 
     # -- heartbeat ---------------------------------------------------------------
     def beat(self, now: datetime, pid: int | None = None) -> None:
@@ -429,6 +483,38 @@ class Ledger:
             "VALUES (?, ?, ?, ?, ?, ?)",
             (_iso(now), kind, story_id, platform, actor, detail),
         )
+
+
+def _facts(db: sqlite3.Connection) -> LedgerFacts:
+    withdrawn = frozenset(r[0] for r in db.execute("SELECT story_id FROM withdrawals"))
+    pinned: dict[str, date] = {}
+    for story_id, day in db.execute(
+        "SELECT story_id, day FROM posts WHERE day IS NOT NULL ORDER BY due, platform"
+    ):
+        if story_id not in withdrawn:
+            pinned.setdefault(story_id, date.fromisoformat(day))
+    return LedgerFacts(pinned=pinned, withdrawn=withdrawn)
+
+
+def read_facts(path: Path) -> LedgerFacts:
+    """`Ledger.facts` of the ledger file at `path`, read only; empty when there is none yet.
+
+    For `check`, `plan` and `preview`, which must show the week the scheduler
+    runs without ever writing to its ledger.
+    """
+    if not path.is_file():
+        return LedgerFacts()
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        raise LedgerError(f"cannot read the ledger {path} ({exc}): check its permissions") from None
+    try:
+        return _facts(db)
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(f"{path} is not a campaign ledger ({exc}): point paths.ledger at "
+                          "the right file") from None
+    finally:
+        db.close()
 
 
 def _marks(values: tuple[str, ...]) -> str:

@@ -130,8 +130,55 @@ class Post:
 
 
 @dataclass(frozen=True)
+class LedgerFacts:
+    """What the plan needs from the ledger: days already given, stories withdrawn.
+
+    `pinned` holds each story that has posts in the ledger and the day they are
+    for: a running week keeps those days, so a story dropped in never shifts
+    another. Empty for a campaign that has never run.
+    """
+
+    pinned: dict[str, date] = field(default_factory=dict)
+    withdrawn: frozenset[str] = frozenset()
+
+
+FateKind = Literal["planned", "spare", "invalid", "withdrawn", "ignored"]
+
+
+@dataclass(frozen=True)
+class Fate:
+    """What becomes of one file in stories/ (SPEC §11): exactly one of the kinds.
+
+    planned: posted on `day`; spare: a reserve story, not posted (`reason` says
+    which day it lost and to whom); invalid: has errors (`reason`: the first);
+    withdrawn: consent withdrawn, never posted; ignored: looks like a story but
+    is not read (`reason`: why, and what to do).
+    """
+
+    file: str
+    story_id: str
+    kind: FateKind
+    day: date | None = None
+    reason: str | None = None
+    severity: Severity | None = None  # for an ignored file: does it look like a story?
+
+    def describe(self) -> str:
+        """The fate in plain words, for people."""
+        if self.kind == "planned":
+            return f"planned on {self.day}"
+        if self.kind == "spare":
+            return "a reserve story: not posted" + (f" ({self.reason})" if self.reason else "")
+        if self.kind == "invalid":
+            return "not posted: it has an error" + (f" ({self.reason})" if self.reason else "")
+        if self.kind == "withdrawn":
+            return "consent withdrawn: never posted"
+        return "not read" + (f" ({self.reason})" if self.reason else "")
+
+
+@dataclass(frozen=True)
 class Plan:
     posts: tuple[Post, ...]
     days: dict[date, str | None]  # each campaign day -> story id, or None when empty
     spares: tuple[str, ...]
     problems: tuple[Problem, ...]  # consent and day conflicts found while planning
+    spare_reasons: dict[str, str] = field(default_factory=dict)  # spare id -> why, in plain words

@@ -2,14 +2,17 @@
 
 Pure: stories, settings and `now` go in, a `Plan` comes out; no clock, no files.
 
-Rules (SPEC §3, §7):
-- a story's explicit `day` wins; two stories on one day, or a day outside the
-  campaign, is an error on the later file;
-- `pinned` days (from the ledger, for stories already posted or planned by a
-  running scheduler) come next, so a story dropped in mid-week never shifts
-  the others;
+Rules (SPEC §3, §7, §11):
+- a consent that expires before the campaign starts, or that was signed after
+  today (a form cannot be signed in the future), is an error, dated or not;
+- `pinned` days (from the ledger: stories a running scheduler has already
+  planned or posted) come first and are kept, so a story dropped in mid-week
+  never shifts another; a pinned story that is invalid for now keeps its day;
+- then a story's explicit `day`; two stories on one day, or a day outside the
+  campaign, is an error on the later file (or on the one that is not pinned);
 - the other stories fill the free days in file-name order, each on the first
-  free day on which its consent is valid; the rest are spares;
+  free day on which its consent is valid; the rest are spares, each with the
+  reason in plain words (which day it would have had, and who has it);
 - a day without a story is a warning;
 - a story goes only to platforms that are enabled and within its consent;
 - each due time is the local post time in the campaign's zone, kept as aware
@@ -19,7 +22,7 @@ Rules (SPEC §3, §7):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 
 from campaign.config import CONFIG_FILE, Settings
@@ -45,61 +48,53 @@ def build_plan(
     settings: Settings,
     now: datetime,
     pinned: Mapping[str, date] | None = None,
+    *,
+    reserved: Mapping[date, str] | None = None,
 ) -> Plan:
+    """The week. `pinned`: story id -> day from the ledger; `reserved`: days kept for
+    pinned stories that are not in `stories` (invalid for now), day -> their file."""
     days = settings.days()
-    day_set = set(days)
-    assigned: dict[date, Story] = {}
     problems: list[Problem] = []
     pinned = pinned or {}
+    reserved = dict(reserved or {})
+    today = now.astimezone(settings.tz).date()
+    first = settings.campaign.start
 
     def error(story: Story, key: str, message: str) -> None:
         problems.append(Problem(story.file, story.lines.get(key), key, message))
 
-    def consent_message(story: Story, day: date) -> str:
-        consent = story.consent
-        if consent.signed > day:
-            return (f"consent was signed on {consent.signed}, after the story's day {day}: "
-                    "a story is only posted with consent signed before its day; "
-                    "check the date on the form or choose a later day")
-        return (f"consent expires on {consent.expires}, before the story's day {day}: "
-                "renew the consent or choose an earlier day")
-
-    waiting: list[Story] = []
+    usable: list[Story] = []
     for story in stories:
-        wanted = story.day or pinned.get(story.id)
-        if wanted is None:
-            waiting.append(story)
-            continue
-        if wanted not in day_set:
-            error(story, "day", f"{wanted} is outside the campaign "
-                  f"({settings.campaign.start} to {settings.campaign.end}): "
-                  "choose a day within it, or remove day: to let the planner choose")
-        elif wanted in assigned:
-            error(story, "day", f"{wanted} already has a story ({assigned[wanted].file}): "
-                  "choose another day, or remove day: to let the planner choose")
-        elif not story.consent.valid_on(wanted):
-            key = "consent.signed" if story.consent.signed > wanted else "consent.expires"
-            error(story, key, consent_message(story, wanted))
+        consent = story.consent
+        if consent.expires is not None and consent.expires < first:
+            error(story, "consent.expires",
+                  f"the consent expires on {consent.expires}, before the campaign starts "
+                  f"({first}): it is not posted; renew the consent (a new form, with its "
+                  "date and reference) or take the story out")
+        elif consent.signed > today:
+            error(story, "consent.signed",
+                  f"{consent.signed} is in the future (today is {today}): a consent form cannot "
+                  "be signed in the future; write the date that is on the signed form")
         else:
-            assigned[wanted] = story
+            usable.append(story)
 
-    spares: list[str] = []
-    for story in waiting:
-        free = [d for d in days if d not in assigned]
-        if not free:
-            spares.append(story.id)
-            continue
-        valid = [d for d in free if story.consent.valid_on(d)]
-        if valid:
-            assigned[valid[0]] = story
-        else:
-            key = "consent.signed" if story.consent.signed > free[-1] else "consent.expires"
-            error(story, key, consent_message(story, free[0])
-                  .replace("the story's day", "every free day of the campaign, e.g."))
+    assigned, spares = _assign(usable, settings, pinned, reserved, error)
+    spare_reasons = {
+        story_id: _spare_reason(story_id, usable, settings, pinned, reserved)
+        for story_id in spares
+    }
 
     posts: list[Post] = []
     for day in days:
         if day not in assigned:
+            if day in reserved:
+                problems.append(Problem(
+                    CONFIG_FILE, None, None,
+                    f"{day} is kept for {reserved[day]}, which has an error: fix that story, "
+                    "or it is not posted and the day stays empty",
+                    "warning",
+                ))
+                continue
             problems.append(Problem(
                 CONFIG_FILE, None, None,
                 f"{day} has no story: add a story with day: {day}, or add another story file",
@@ -120,11 +115,19 @@ def build_plan(
             posts.append(Post(story_id=story.id, platform=platform, day=day, due=due))
     posts.sort(key=lambda p: (p.due, p.platform))
     past = [p for p in posts if p.due < now]
-    if past and len(past) < len(posts):
+    if past and len(past) < len(posts) and not pinned:
         problems.append(Problem(
             CONFIG_FILE, None, None,
             f"{len(past)} post(s) are already due (the first at {past[0].due.isoformat()}): "
             "a running scheduler posts them late only within the catch-up grace",
+            "warning",
+        ))
+    for story_id in spares:
+        story = next(s for s in usable if s.id == story_id)
+        problems.append(Problem(
+            story.file, None, None,
+            f"is a reserve story and is not posted: {spare_reasons[story_id]}. To post it, "
+            "give it a free day with day:, or take another story out",
             "warning",
         ))
     return Plan(
@@ -132,4 +135,105 @@ def build_plan(
         days={d: (assigned[d].id if d in assigned else None) for d in days},
         spares=tuple(spares),
         problems=tuple(problems),
+        spare_reasons=spare_reasons,
     )
+
+
+def _consent_message(story: Story, day: date) -> str:
+    consent = story.consent
+    if consent.signed > day:
+        return (f"consent was signed on {consent.signed}, after the story's day {day}: "
+                "a story is only posted with consent signed before its day; "
+                "check the date on the form or choose a later day")
+    return (f"consent expires on {consent.expires}, before the story's day {day}: "
+            "renew the consent or choose an earlier day")
+
+
+def _assign(
+    stories: Sequence[Story],
+    settings: Settings,
+    pinned: Mapping[str, date],
+    reserved: Mapping[date, str],
+    error: Callable[[Story, str, str], None],
+) -> tuple[dict[date, Story], list[str]]:
+    """Which story on which day, and the spares (see the module docstring for the order)."""
+    days = settings.days()
+    day_set = set(days)
+    assigned: dict[date, Story] = {}
+
+    def free_days() -> str:
+        free = [d.isoformat() for d in days if d not in assigned and d not in reserved]
+        return f"free days: {', '.join(free)}" if free else "every day has a story"
+
+    # Pinned stories first: the ledger already gave them their day.
+    waiting: list[Story] = []
+    dated: list[Story] = []
+    for story in stories:
+        day = pinned.get(story.id)
+        if (day is not None and story.day in (None, day) and day in day_set
+                and day not in assigned and story.consent.valid_on(day)):
+            assigned[day] = story
+            continue
+        (dated if story.day is not None else waiting).append(story)
+    for story in dated:
+        wanted = story.day
+        assert wanted is not None
+        if wanted not in day_set:
+            error(story, "day", f"{wanted} is outside the campaign "
+                  f"({settings.campaign.start} to {settings.campaign.end}): "
+                  "choose a day within it, or remove day: to let the planner choose")
+        elif wanted in assigned or wanted in reserved:
+            holder = assigned[wanted].file if wanted in assigned else reserved[wanted]
+            error(story, "day", f"{wanted} already has a story ({holder}): "
+                  f"choose another day ({free_days()}), or remove day: to let the planner choose")
+        elif not story.consent.valid_on(wanted):
+            key = "consent.signed" if story.consent.signed > wanted else "consent.expires"
+            error(story, key, _consent_message(story, wanted))
+        else:
+            assigned[wanted] = story
+
+    spares: list[str] = []
+    for story in waiting:
+        if not any(story.consent.valid_on(d) for d in days):
+            key = "consent.signed" if story.consent.signed > days[-1] else "consent.expires"
+            error(story, key, _consent_message(story, days[0])
+                  .replace("the story's day", "every day of the campaign, e.g."))
+            continue
+        valid = [d for d in days if d not in assigned and d not in reserved
+                 and story.consent.valid_on(d)]
+        if valid:
+            assigned[valid[0]] = story
+        else:
+            spares.append(story.id)
+    return assigned, spares
+
+
+def _spare_reason(story_id: str, stories: Sequence[Story], settings: Settings,
+                  pinned: Mapping[str, date], reserved: Mapping[date, str]) -> str:
+    """Why a story is a spare, in plain words: which day it lost, and to which story.
+
+    Tries the week without each story later in file-name order that asks for its
+    own day (the latest first): the first without which this story has a day took it.
+    """
+    def ignore(_story: Story, _key: str, _message: str) -> None:
+        return None
+
+    days = settings.days()
+    ids = [s.id for s in stories]
+    later = ids[ids.index(story_id) + 1:] if story_id in ids else []
+    dated = [s for s in stories if s.day is not None and s.id in later
+             and pinned.get(s.id) != s.day]
+    for other in reversed(dated):
+        assigned, _spares = _assign([s for s in stories if s is not other], settings, pinned,
+                                    reserved, ignore)
+        lost = next((d for d, s in assigned.items() if s.id == story_id), None)
+        if lost is not None:
+            return (f"every day has a story; without {other.id}, which asks for {other.day} "
+                    f"with day:, it would have been posted on {lost}")
+    taken = [s for s in stories if s.day is not None or s.id in pinned]
+    count = f"there are {len(stories)} stories for the {len(days)} days"
+    if taken:
+        names = ", ".join(f"{s.id} ({s.day or pinned.get(s.id)})" for s in taken)
+        return (f"every day has a story: {count}; {names} have their day, and the other days "
+                "go to the stories without day: in file-name order")
+    return f"every day has a story: {count}, and the days go to the stories in file-name order"

@@ -348,9 +348,10 @@ def build_page(report: CheckReport, now: datetime, preview_dir: Path) -> Preview
                                tuple(day_warnings)))
     spares = tuple(stories[s] for s in report.plan.spares if s in stories)
     for spare in spares:
-        all_warnings.append(PageWarning(f"{spare.id} is a spare: there are more stories than days, so "
-                                    "it is not posted; give it a day: or remove another story",
-                                    "spare", f"{spare.id} ({spare.title})"))
+        why = report.plan.spare_reasons.get(spare.id, "there are more stories than days")
+        all_warnings.append(PageWarning(f"{spare.id} is a reserve story and is not posted: {why}; "
+                                        "give it a free day with day:, or take another story out",
+                                        "spare", f"{spare.id} ({spare.title})"))
     shown_files = {s.file for s in stories.values()}
     for problem in report.warnings:
         if problem.file not in shown_files and "has no story" not in problem.message:

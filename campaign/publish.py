@@ -46,13 +46,14 @@ from campaign.errors import (
     PostRetryable,
     PublishError,
 )
+from campaign.guard import run_bounded
 from campaign.ledger import Ledger, PostRecord, publish_lock
 from campaign.models import Platform, Post, Story
 from campaign.planner import story_platforms
 from campaign.publishers import make_publisher
 from campaign.publishers.base import DeleteByHand, Publisher, PublishRequest, RecentPost
 from campaign.secrets import redact
-from campaign.stories import read_story
+from campaign.stories import StoryReading, find_story_file, read_story, unknown_story
 
 # How far back a lookup looks before the claim time, for clocks that disagree.
 _LOOKUP_SLACK = timedelta(minutes=10)
@@ -135,15 +136,25 @@ def end_of_day(day: date, project: Project) -> datetime:
 
 
 def _story(project: Project, story_id: str) -> Story:
-    path = project.stories_dir / f"{story_id}.md"
-    if not path.is_file():
-        raise PostRefused(f"{story_id}: there is no story file {project.relative(path)}: "
-                          "check the name (it is the file name without .md)")
-    reading = read_story(path, project)
+    reading = read_story_bounded(project, story_id)
     if reading.story is None:
         problems = "; ".join(p.format() for p in reading.errors)
         raise PostRefused(f"{story_id}: the story file is not valid, so it is not posted: {problems}")
     return reading.story
+
+
+def read_story_bounded(project: Project, story_id: str) -> StoryReading:
+    """The latest version of a story, read within the story budget (`guard.py`), so that
+    a file swapped for something hostile just before its post cannot stop the scheduler.
+    PostRefused when there is no such story, or it cannot be read in time."""
+    path = find_story_file(project, story_id)
+    if path is None:
+        raise PostRefused(f"{story_id}: {unknown_story(project, story_id)}")
+    try:
+        return run_bounded(read_story, path, project)
+    except Exception as exc:
+        raise PostRefused(f"{story_id}: the story file could not be read ({exc}), so it is "
+                          "not posted: run `campaign check` to see what is wrong") from None
 
 
 def publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datetime, *,

@@ -30,10 +30,10 @@ import requests
 
 from campaign.alerts import Alerter
 from campaign.cards import render_all
-from campaign.check import StageCache, run_check
+from campaign.check import CheckCache, run_check
 from campaign.config import AlertSettings, PathSettings, Project
 from campaign.errors import UserError
-from campaign.ledger import Ledger, SchedulerLock
+from campaign.ledger import Ledger, SchedulerLock, read_facts
 from campaign.publish import Publishing
 from campaign.sandbox import Fault, Sandbox, SandboxError
 from campaign.scheduler import CompressedClock, Scheduler
@@ -187,8 +187,8 @@ def rehearse(
     settings = rehearsing.settings
     origin = datetime.combine(settings.campaign.start, time(0), tzinfo=settings.tz).astimezone(UTC)
 
-    check_cache: StageCache = {}  # warm now, so the scheduler's first plan is quick
-    report = run_check(rehearsing, origin, check_cache)
+    check_cache = CheckCache()  # warm now, so the scheduler's first plan is quick
+    report = run_check(rehearsing, origin, check_cache, facts=read_facts(rehearsing.ledger_path))
     if not report.ok:
         raise UserError("the campaign has errors, so it cannot be rehearsed: run `campaign check`")
     # Cards first, so that no post waits for its card when its time comes.
@@ -260,8 +260,8 @@ def snapshot_feeds(url: str, target: Path) -> Path:
 
 def _summary(project: Project, ledger: Ledger, sandbox: _SandboxHandle, scheduler: Scheduler,
              now: datetime) -> dict[str, Any]:
-    status = status_report(project, ledger, now)
-    posts = [p for p in status["posts"] if p["story"] in {k.split("/")[0] for k in scheduler.posts}]
+    status = status_report(project, ledger, now, scheduler.report)
+    posts = status["posts"]  # every post of the week, those that never went out included
     per_platform: dict[str, int] = {}
     for post in sandbox.posts():
         per_platform[post["platform"]] = per_platform.get(post["platform"], 0) + 1
@@ -283,4 +283,5 @@ def _summary(project: Project, ledger: Ledger, sandbox: _SandboxHandle, schedule
         "states": states,
         "retries": scheduler.retries,
         "would_be_held": would_be_held,
+        "stories": status["stories"],
     }

@@ -11,6 +11,15 @@ All jobs run on one worker thread, one after another: the ledger connection and
 the publishers are never used by two threads at once, and a post never races a
 rebuild.
 
+Nothing is lost without a word (SPEC §11): the week comes from `run_check`
+with the ledger's facts, the same plan `check` and `status` show; every change
+of a story's fate (planned, spare, invalid, ignored, removed) is an alert,
+once, recorded in the ledger; every attempt of a post gets a job id of its own
+(`post:<story>/<platform>#<n>`), so a retry that falls due while the attempt
+before it is still returning is never dropped by APScheduler's one-instance
+rule; and every watch tick checks that each retry the ledger expects has a
+job, and says so if one had none.
+
 Time comes from a `Clock`, passed in: `RealClock` for the real week, and
 `CompressedClock` for a rehearsal, where each campaign day lasts a few seconds
 of wall time. The scheduler works in campaign time and converts to wall time
@@ -26,21 +35,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any, Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from campaign.alerts import Alerter
-from campaign.check import StageCache, run_check
+from campaign.check import CheckCache, CheckReport, run_check
 from campaign.config import Project, load_project
 from campaign.errors import CampaignError, ConfigError, PostRefused
-from campaign.ledger import Ledger
-from campaign.models import Post
-from campaign.planner import build_plan
+from campaign.ledger import Ledger, PostRecord, StoredFate
+from campaign.models import Fate, Post
 from campaign.publish import Outcome, Publishing, end_of_day, publish_post, reconcile_all
-from campaign.stories import read_story
 
 log = logging.getLogger("campaign.scheduler")
 
@@ -113,7 +119,7 @@ class Scheduler:
         until_done: bool = False,
         poll_seconds: float = 5.0,
         heartbeat_seconds: float = 30.0,
-        check_cache: StageCache | None = None,
+        check_cache: CheckCache | None = None,
     ) -> None:
         self.project = project
         self.ledger = ledger
@@ -135,8 +141,10 @@ class Scheduler:
         # Posts that have had a job in this run: only the others (missed while the scheduler
         # was down, or skipped while paused) are subject to the catch-up grace.
         self._scheduled: set[str] = set()
-        # Caption and card problems per story version (a rehearsal hands in a warm one).
-        self._check_cache: StageCache = check_cache if check_cache is not None else {}
+        # Checked story files per version (a rehearsal hands in a warm one).
+        self._check_cache = check_cache if check_cache is not None else CheckCache()
+        self.report: CheckReport | None = None  # the week as last planned
+        self._attempt = 0  # numbers the job ids of post attempts
         # One worker: a watch or heartbeat tick due while a post is sent is skipped, by design.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         self._scheduler = BackgroundScheduler(
@@ -218,12 +226,10 @@ class Scheduler:
     def rebuild(self, now: datetime) -> None:
         """Plan again from the files and the ledger, and make the jobs match."""
         self._reload_settings(now)
-        report = run_check(self.project, now, self._check_cache)
-        pinned = {r.story_id: date.fromisoformat(r.day) for r in self.ledger.posts() if r.day}
-        plan = build_plan(report.stories, self.project.settings, now, pinned=pinned)
-        self._alert_invalid(report, now)
-        withdrawn = self.ledger.withdrawn_stories()
-        self.posts = {p.key: p for p in plan.posts if p.story_id not in withdrawn}
+        report = run_check(self.project, now, self._check_cache, facts=self.ledger.facts())
+        self.report = report
+        self._note_fates(report, now)
+        self.posts = {p.key: p for p in report.plan.posts}
         wanted: set[str] = set()
         for key, post in self.posts.items():
             record = self.ledger.ensure_post(post.story_id, post.platform, post.day.isoformat(),
@@ -237,11 +243,11 @@ class Scheduler:
                 if late > grace:
                     self._missed(post, now, late)
                     continue
-            self._warn_unapproved(post, now)
+            self._warn_unapproved(post, now, report)
             self._schedule(key, max(when, now))
             wanted.add(key)
         for job in self._scheduler.get_jobs():
-            if job.id.startswith("post:") and job.id[5:] not in wanted:
+            if job.id.startswith("post:") and _job_key(job.id) not in wanted:
                 job.remove()
         self._schedule_summaries(now)
 
@@ -257,10 +263,18 @@ class Scheduler:
             self.publishing.use(fresh)
 
     def _schedule(self, key: str, moment: datetime) -> None:
-        run_at = self.clock.wall(moment)
+        """One job for the post's next attempt, with an id of its own: a retry added while
+        the attempt before it still runs is a different job, so APScheduler never skips it."""
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("post:") and _job_key(job.id) == key:
+                job.remove()
+        self._attempt += 1
         self._scheduled.add(key)
-        self._scheduler.add_job(self._job, "date", run_date=run_at, args=[self._fire, key],
-                                id=f"post:{key}", replace_existing=True)
+        self._scheduler.add_job(self._job, "date", run_date=self.clock.wall(moment),
+                                args=[self._fire, key], id=f"post:{key}#{self._attempt}")
+
+    def _post_jobs(self) -> set[str]:
+        return {_job_key(job.id) for job in self._scheduler.get_jobs() if job.id.startswith("post:")}
 
     def _fire(self, key: str) -> None:
         post = self.posts.get(key)
@@ -299,18 +313,75 @@ class Scheduler:
     def _alert(self, key: str, text: str, now: datetime) -> None:
         self.alerter.alert(key, text, now)
 
-    # -- deadlines, missed posts, approvals, invalid stories -------------------------
+    # -- deadlines, missed posts, lost retries, approvals, fates -----------------------
     def _sweep(self, now: datetime) -> None:
-        """Posts still pending after the end of their day are missed."""
-        for key, post in self.posts.items():
-            if now < end_of_day(post.day, self.project):
+        """Once a tick, over every pending post in the ledger: a retry the ledger expects
+        gets a job if it has none (and a human is told); a post still pending after the
+        end of its day is missed, with the reason it was not posted."""
+        jobs = self._post_jobs()
+        withdrawn = self.ledger.withdrawn_stories()
+        paused = self.ledger.is_paused()
+        not_posted: dict[str, list[PostRecord]] = {}
+        for record in self.ledger.posts():
+            if record.state not in ("planned", "held") or record.story_id in withdrawn:
                 continue
-            record = self.ledger.post(post.story_id, post.platform)
-            if record is not None and record.state in ("planned", "held"):
-                self._missed(post, now, now - post.due)
-                job = self._scheduler.get_job(f"post:{key}")
-                if job is not None:
-                    job.remove()
+            post = self.posts.get(record.key)
+            day = date.fromisoformat(record.day) if record.day else None
+            over = day is not None and now >= end_of_day(day, self.project)
+            if post is None:
+                if over:
+                    not_posted.setdefault(record.story_id, []).append(record)
+                continue
+            if over:
+                if record.next_attempt is not None and record.key not in jobs:
+                    self._lost_retry(record, now, over=True)
+                else:
+                    self._missed(post, now, now - post.due)
+                    self._unschedule(record.key)
+            elif record.next_attempt is not None and record.key not in jobs and not paused:
+                self._lost_retry(record, now, over=False)
+                self._schedule(record.key, max(record.next_attempt, now))
+        for story_id, records in not_posted.items():
+            self._not_planned_missed(story_id, records, now)
+
+    def _unschedule(self, key: str) -> None:
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("post:") and _job_key(job.id) == key:
+                job.remove()
+
+    def _lost_retry(self, record: PostRecord, now: datetime, *, over: bool) -> None:
+        log.error("%s: a retry was due at %s but had no job", record.key, record.next_attempt)
+        if over:
+            self.ledger.set_state(record.story_id, record.platform, "failed", now,
+                                  error="its retry could not run before the end of its day",
+                                  event="retry_lost", expect=("planned", "held"))
+            self._alert(f"retry-lost:{record.key}", f"{record.story_id} on {record.platform} was "
+                        "not tried again before the end of its day, so it was not posted. Post "
+                        f"it by hand with `campaign post {record.story_id} --platform "
+                        f"{record.platform}` if it should still go out.", now)
+        else:
+            self._alert(f"retry-lost:{record.key}:{record.attempts}",
+                        f"{record.story_id} on {record.platform}: a retry had not been "
+                        "scheduled; it is tried again now. Nothing else is needed.", now)
+
+    def _not_planned_missed(self, story_id: str, records: list[PostRecord], now: datetime) -> None:
+        """Posts of a story that is no longer in the plan, at the end of their day."""
+        fate = self.report.fate(story_id) if self.report else None
+        if fate is not None and fate.kind == "invalid":
+            why = f"the story file has an error: {fate.reason}"
+        elif fate is not None and fate.kind == "spare":
+            why = "the story became a reserve story"
+        else:
+            why = "the story file was removed from stories/"
+        platforms = []
+        for record in records:
+            if self.ledger.set_state(record.story_id, record.platform, "missed", now,
+                                     error=f"not posted: {why}", expect=("planned", "held")):
+                platforms.append(record.platform)
+        if platforms:
+            self._alert(f"missed:{story_id}:{records[0].day}",
+                        f"MISSED: {story_id} was not posted on {', '.join(platforms)} on its day "
+                        f"({records[0].day}), because {why}.", now)
 
     def _missed(self, post: Post, now: datetime, late: timedelta) -> None:
         hours = late.total_seconds() / 3600
@@ -325,38 +396,52 @@ class Scheduler:
                         f"hand with `campaign post {post.story_id} --platform {post.platform}` "
                         "if it should still go out.", now)
 
-    def _warn_unapproved(self, post: Post, now: datetime) -> None:
+    def _warn_unapproved(self, post: Post, now: datetime, report: CheckReport) -> None:
         settings = self.project.settings
         if not settings.campaign.require_approval or self.publishing.rehearsal:
             return
         eve = datetime.combine(post.day - timedelta(days=1), time(0), tzinfo=settings.tz)
         if now < eve:
             return
-        path = self.project.stories_dir / f"{post.story_id}.md"
-        story = read_story(path, self.project).story
+        story = report.story(post.story_id)
         if story is None or self.ledger.approval(story.id, story.content_hash) is not None:
             return
         self._alert(f"unapproved:{story.id}:{story.content_hash[:12]}",
                     f"{story.id} is due on {post.day} but this version is not approved: run "
                     f"`campaign approve {story.id} --by NAME`, or it will not be posted", now)
 
-    def _alert_invalid(self, report: Any, now: datetime) -> None:
-        """A story that had posts planned and became invalid: not posted, and a human is told."""
-        known = {r.story_id for r in self.ledger.posts() if not r.final}
-        bad: dict[str, list[str]] = {}
-        for problem in report.errors:
-            story_id = Path(problem.file).stem
-            if problem.file.startswith(self.project.settings.paths.stories) and story_id in known:
-                bad.setdefault(story_id, []).append(problem.format())
-        for story_id, problems in bad.items():
-            text = "\n".join(problems)
-            self._alert(f"invalid:{story_id}:{digest(text)}",
-                        f"{story_id} became invalid and will not be posted until it is fixed:\n{text}",
-                        now)
+    def _note_fates(self, report: CheckReport, now: datetime) -> None:
+        """Record each file's fate; every change is an alert, once (SPEC §11)."""
+        stored = self.ledger.fates()
+        first = not stored
+        current = {fate.file: fate for fate in report.fates}
+        for file, fate in current.items():
+            before = stored.get(file)
+            changed = before is None or before.kind != fate.kind or (
+                before.day != (fate.day.isoformat() if fate.day else None))
+            day = fate.day.isoformat() if fate.day else None
+            self.ledger.set_fate(file, fate.story_id, fate.kind, day, fate.reason, now)
+            if not changed:
+                continue
+            text = _fate_alert(fate, before, first)
+            if text:
+                self._alert(f"fate:{file}:{fate.kind}:{day}:{now.isoformat()}", text, now)
+        for file, before in stored.items():
+            if file not in current:
+                self.ledger.forget_fate(file)
+                if before.kind == "planned":
+                    self._alert(f"fate:{file}:removed:{now.isoformat()}",
+                                f"{file} was removed from the stories folder: {before.story_id} "
+                                f"will not be posted (it was planned on {before.day}).", now)
 
     def _all_final(self) -> bool:
-        final = {r.key for r in self.ledger.posts() if r.final}  # one query per tick
-        return all(key in final for key in self.posts)
+        """Every post of the week is final: the plan's, and those of stories that left it
+        (they end as missed at the end of their day). One query per tick."""
+        withdrawn = self.ledger.withdrawn_stories()
+        records = {r.key: r for r in self.ledger.posts()}
+        if any(key not in records or not records[key].final for key in self.posts):
+            return False
+        return all(r.final or r.story_id in withdrawn for r in records.values())
 
     def _schedule_summaries(self, now: datetime) -> None:
         at = self.project.settings.alerts.daily_summary_time
@@ -378,3 +463,31 @@ class Scheduler:
             counts[record.state] = counts.get(record.state, 0) + 1
         text = f"Daily summary {day}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         self.alerter.alert(f"summary:{day}", text, self.clock.now())
+
+
+def _job_key(job_id: str) -> str:
+    """'post:01-a/x#3' -> '01-a/x'."""
+    return job_id.removeprefix("post:").split("#", 1)[0]
+
+
+def _fate_alert(fate: Fate, before: StoredFate | None, first: bool) -> str | None:
+    """The alert for a file whose fate changed, in plain words; None when there is nothing
+    to tell (a planned story when the scheduler first starts, a withdrawal, a photo)."""
+    name = fate.story_id
+    if fate.kind == "planned":
+        if first:
+            return None
+        if before is not None and before.kind == "planned":
+            return f"{name} moved from {before.day} to {fate.day}: its posts go out then."
+        if before is not None and before.kind == "invalid":
+            return f"{name} is fixed and planned again on {fate.day}."
+        return f"{name} is now planned on {fate.day}: its posts go out at their times."
+    if fate.kind == "spare":
+        return (f"{name} ({fate.file}) is a reserve story and will not be posted: {fate.reason}. "
+                "To post it, give it a free day (day: YYYY-MM-DD), or take another story out.")
+    if fate.kind == "invalid":
+        return (f"{name} has an error and will not be posted until it is fixed: {fate.file}: "
+                f"{fate.reason}")
+    if fate.kind == "ignored" and fate.severity is not None:
+        return f"{fate.file} is not read, so it will not be posted: {fate.reason}"
+    return None

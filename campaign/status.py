@@ -3,7 +3,8 @@
 The ledger is the source of truth for posts it knows; planned posts it does
 not know yet are shown as *planned*, or *held* when `require_approval` is on
 and the story's current version is not approved (an edit after approval
-holds it again).
+holds it again). Posts of stories that left the plan (an error, a
+withdrawal, a removed file) stay in the list with the reason in `reason`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from campaign.check import run_check
+from campaign.check import CheckReport, run_check
 from campaign.config import Project
-from campaign.ledger import Heartbeat, Ledger
-from campaign.models import Story
-from campaign.planner import build_plan
+from campaign.ledger import Heartbeat, Ledger, StoredFate
+from campaign.models import Fate, Story
 
 #: The scheduler beats every 30 seconds; older than this, it is taken to be dead.
 HEARTBEAT_STALE = timedelta(minutes=2)
@@ -35,35 +35,46 @@ def scheduler_alive(beat: Heartbeat | None, now: datetime) -> bool:
     return True
 
 
-def status_report(project: Project, ledger: Ledger, now: datetime) -> dict[str, Any]:
-    """SPEC §10 `status --json`."""
+def status_report(project: Project, ledger: Ledger, now: datetime,
+                  report: CheckReport | None = None) -> dict[str, Any]:
+    """SPEC §10 `status --json`: every post of the week, with the reason for any that is
+    not going out, and every story file's fate (SPEC §11).
+
+    The week is `run_check` with the ledger's facts: the plan `check` and `run` show.
+    """
     settings = project.settings
     tz = settings.tz
     records = {r.key: r for r in ledger.posts()}
-    report = run_check(project, now)
-    pinned = {r.story_id: datetime.fromisoformat(r.day).date() for r in records.values() if r.day}
-    plan = build_plan(report.stories, settings, now, pinned=pinned)
+    report = report or run_check(project, now, facts=ledger.facts())
     stories = {s.id: s for s in report.stories}
-    withdrawn = ledger.withdrawn_stories()
+    stored = {f.story_id: f for f in ledger.fates().values()}
 
     posts: list[dict[str, Any]] = []
-    for post in plan.posts:
+    for post in report.plan.posts:
         record = records.pop(post.key, None)
+        story = stories.get(post.story_id)
+        held = _held(project, ledger, story)
         if record is not None:
             state = record.state
-            if state == "planned" and _held(project, ledger, stories.get(post.story_id)):
+            if state == "planned" and held:
                 state = "held"
             posts.append(_entry(record.story_id, record.platform, record.due or post.due, state,
                                 record.remote_id, record.url, record.attempts, record.last_error,
-                                tz))
+                                tz, _HELD if state == "held" else None))
             continue
-        if post.story_id in withdrawn:
-            continue
-        state = "held" if _held(project, ledger, stories.get(post.story_id)) else "planned"
-        posts.append(_entry(post.story_id, post.platform, post.due, state, None, None, 0, None, tz))
-    for record in records.values():  # posts the plan no longer has (withdrawn, removed files)
-        posts.append(_entry(record.story_id, record.platform, record.due, record.state,
-                            record.remote_id, record.url, record.attempts, record.last_error, tz))
+        state = "held" if held else "planned"
+        posts.append(_entry(post.story_id, post.platform, post.due, state, None, None, 0, None, tz,
+                            _HELD if held else None))
+    # Posts the plan no longer has: withdrawn, invalid, removed, or now a reserve story.
+    for record in records.values():
+        fate = report.fate(record.story_id)
+        reason = _left_the_plan(fate, stored.get(record.story_id), tz)
+        state = record.state
+        if state == "planned" and fate is not None and fate.kind != "withdrawn":
+            state = "held"  # not going out unless the story comes back
+        posts.append(_entry(record.story_id, record.platform, record.due, state,
+                            record.remote_id, record.url, record.attempts, record.last_error, tz,
+                            reason))
     posts.sort(key=lambda p: (p["due"] or "", p["platform"]))
 
     beat = ledger.heartbeat()
@@ -76,6 +87,39 @@ def status_report(project: Project, ledger: Ledger, now: datetime) -> dict[str, 
         },
         "paused": ledger.is_paused(),
         "posts": posts,
+        "stories": [_story_entry(f, stored.get(f.story_id), tz) for f in report.fates],
+    }
+
+
+_HELD = "this version of the story is not approved: run `campaign approve STORY --by NAME`"
+
+
+def _left_the_plan(fate: Fate | None, stored: StoredFate | None, tz: Any) -> str | None:
+    since = f" since {stored.since.astimezone(tz):%a %d %b %H:%M}" if stored else ""
+    if fate is None:
+        return "the story file was removed from stories/"
+    if fate.kind == "withdrawn":
+        return "consent withdrawn"
+    if fate.kind == "invalid":
+        return f"the story file has an error{since}: {fate.reason}"
+    if fate.kind == "spare":
+        return f"now a reserve story: {fate.reason}"
+    if fate.kind == "ignored":
+        return f"the file is not read: {fate.reason}"
+    return None
+
+
+def _story_entry(fate: Fate, stored: StoredFate | None, tz: Any) -> dict[str, Any]:
+    return {
+        "file": fate.file,
+        "id": fate.story_id,
+        "fate": fate.kind,
+        "day": fate.day.isoformat() if fate.day else None,
+        "reason": fate.reason,
+        # Someone should look: an error, a reserve story, a file that looks like a story.
+        "attention": fate.kind in ("spare", "invalid") or fate.severity is not None,
+        "since": stored.since.astimezone(tz).isoformat()
+        if stored is not None and stored.kind == fate.kind else None,
     }
 
 
@@ -86,7 +130,8 @@ def _held(project: Project, ledger: Ledger, story: Story | None) -> bool:
 
 
 def _entry(story: str, platform: str, due: datetime | None, state: str, remote_id: str | None,
-           url: str | None, attempts: int, last_error: str | None, tz: Any) -> dict[str, Any]:
+           url: str | None, attempts: int, last_error: str | None, tz: Any,
+           reason: str | None = None) -> dict[str, Any]:
     return {
         "story": story,
         "platform": platform,
@@ -96,4 +141,5 @@ def _entry(story: str, platform: str, due: datetime | None, state: str, remote_i
         "url": url,
         "attempts": attempts,
         "last_error": last_error,
+        "reason": reason,
     }

@@ -6,15 +6,22 @@
 does that for every file, in file-name order, so one bad file never hides
 another.
 
-Front matter is parsed with ruamel.yaml's round-trip loader, which gives line
-numbers and never builds Python objects; any YAML tag (`!!python/object`,
-`!foo`) is refused. Text fields are cleaned of control and bidi-override
-characters. Photos must be real images inside the repository.
+No file can stop the week (SPEC §11): a story file and its photo are read
+with `files.read_bounded` (ordinary files only, at most `MAX_STORY_BYTES` and
+`MAX_PHOTO_BYTES`, never waiting on a pipe or a device), and the front matter's
+YAML is looked at event by event before anything is built from it: no anchors
+or aliases (a story needs none, and they are how a 2 KB file becomes gigabytes),
+no keys that are lists or maps, at most `MAX_YAML_DEPTH` levels and
+`MAX_YAML_NODES` values. Only then is it parsed with ruamel.yaml's round-trip
+loader, which gives line numbers and never builds Python objects; any YAML tag
+(`!!python/object`, `!foo`) is refused. Text fields are cleaned of control and
+bidi-override characters. Photos must be real images inside the repository.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import warnings
 from contextlib import suppress
@@ -28,14 +35,30 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    MappingStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
 
 from campaign.config import Project
-from campaign.models import PLATFORMS, Consent, Platform, Problem, Story
+from campaign.files import MAX_PHOTO_BYTES, FileRefused, read_bounded, resolve_inside
+from campaign.models import PLATFORMS, Consent, Platform, Problem, Severity, Story
 from campaign.validation import clean_text, describe, dotted
 
 MAX_PHOTO_PIXELS = 40_000_000
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
-MAX_STORY_BYTES = 1_000_000  # a story is a page of text; anything larger is a mistake
+# A story is a page of text (the examples are 1 to 2 KB); anything this large is a mistake.
+MAX_STORY_BYTES = 200_000
+# The front matter: `consent: platforms: [...]` is 3 levels deep; a story has about 20 values.
+MAX_YAML_DEPTH = 4
+MAX_YAML_NODES = 400
+# Every text in the front matter has a length limit, so nothing unbounded reaches a caption.
+MAX_OVERRIDE_CHARS = 5_000
 _HASHTAG = re.compile(r"^#?[^\W_]\w*$")
 _URL = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+[^\s]*$")
 _STANDARD_TAG = re.compile(r"^tag:yaml\.org,2002:(str|int|float|bool|null|timestamp|map|seq)$")
@@ -64,19 +87,19 @@ class _FrontMatter(BaseModel):
     age: int | None = Field(default=None, ge=0, le=130)
     diagnosis: str | None = Field(default=None, max_length=120)
     quote: str = Field(min_length=1, max_length=600)
-    photo: str | None = None
+    photo: str | None = Field(default=None, max_length=1000)
     photo_alt: str | None = Field(default=None, max_length=1000)
     photo_focus: tuple[float, float] | None = None
     day: date | None = None
     consent: ConsentModel
-    hashtags: list[str] = []
-    link: str | None = None
-    x: str | None = None
-    facebook: str | None = None
-    instagram: str | None = None
-    linkedin: str | None = None
-    mastodon: str | None = None
-    bluesky: str | None = None
+    hashtags: list[str] = Field(default=[], max_length=30)
+    link: str | None = Field(default=None, max_length=2000)
+    x: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
+    facebook: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
+    instagram: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
+    linkedin: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
+    mastodon: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
+    bluesky: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
 
     @field_validator("hashtags")
     @classmethod
@@ -135,16 +158,130 @@ class StoryReading:
         return [p for p in self.problems if p.severity == "error"]
 
 
-def story_files(project: Project) -> list[Path]:
-    """Story files in file-name order. Files starting with '_' or '.' and README.md are skipped."""
+#: What a story file's name may end in, in any case: `.md`, `.MD`, `.markdown`.
+STORY_SUFFIXES = (".md", ".markdown")
+# Saved by a word processor or Notepad instead of as .md: warned about by name.
+_NOT_SAVED_AS_MD = (".txt", ".text", ".docx", ".doc", ".rtf", ".odt", ".pages", ".html", ".htm")
+# Left behind by editors and office programs: not a story, and not worth a word.
+_LEFT_BEHIND = ("~", ".swp", ".swx", ".bak", ".tmp", ".orig")
+
+
+@dataclass(frozen=True)
+class IgnoredFile:
+    """A file in stories/ that is not read, with the reason and the fix.
+
+    `severity` is None for files that are plainly not stories (photos, drafts
+    starting with '_', README.md), and a warning or an error for files that
+    look like a story someone meant to post.
+    """
+
+    file: str
+    story_id: str
+    reason: str
+    severity: Severity | None = None
+
+
+def story_id_of(path: Path) -> str:
+    """The story's id: its file name without `.md` (or `.MD`, `.markdown`)."""
+    name = path.name
+    for suffix in STORY_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _is_story_name(name: str) -> bool:
+    lower = name.lower()
+    return any(lower.endswith(s) and len(lower) > len(s) for s in STORY_SUFFIXES)
+
+
+def scan_stories(project: Project) -> tuple[list[Path], list[IgnoredFile]]:
+    """The story files in file-name order, and every other file in stories/ with why it
+    is not read. Two files with the same story id (`a.md`, `a.MD`): the second is an error."""
     folder = project.stories_dir
     if not folder.is_dir():
-        return []
-    return sorted(
-        p
-        for p in folder.glob("*.md")
-        if not p.name.startswith(("_", ".")) and p.name.lower() != "readme.md"
-    )
+        return [], []
+    stories: list[Path] = []
+    ignored: list[IgnoredFile] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        name = path.name
+        lower = name.lower()
+        shown = project.relative(path)
+        if name.startswith((".", "~$", "#")) or lower.endswith(_LEFT_BEHIND):
+            continue  # hidden files, editor backups and office lock files
+        if _safe_is_dir(path):
+            continue
+        if lower == "readme.md":
+            ignored.append(IgnoredFile(shown, path.stem, "the folder's own notes"))
+            continue
+        if _is_story_name(name):
+            sid = story_id_of(path)
+            if name.startswith("_"):
+                ignored.append(IgnoredFile(shown, sid, f"its name starts with _, so it is a "
+                                           f"draft: rename it to {name[1:]} to post it"))
+                continue
+            if sid.lower() in seen:
+                other = project.relative(seen[sid.lower()])
+                ignored.append(IgnoredFile(shown, sid, f"has the same name as {other}: "
+                                           "rename one of them (each story needs its own name)",
+                                           "error"))
+                continue
+            seen[sid.lower()] = path
+            stories.append(path)
+            continue
+        for suffix in _NOT_SAVED_AS_MD:
+            if lower.endswith(suffix):
+                base = name[: -len(suffix)]
+                base = base if _is_story_name(base) else base + ".md"
+                what = ("is saved as .txt (Notepad does this)" if suffix in (".txt", ".text")
+                        else f"is a {suffix} file, not a story file")
+                ignored.append(IgnoredFile(
+                    shown, story_id_of(Path(base)),
+                    f"{what}, so it is not read: save it as plain text (UTF-8) named {base}",
+                    "warning"))
+                break
+        else:
+            ignored.append(IgnoredFile(shown, path.stem, "not a story file (.md)"))
+    return stories, ignored
+
+
+def _safe_is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def story_files(project: Project) -> list[Path]:
+    """Story files in file-name order (`.md`, any case, and `.markdown`). Files starting
+    with '_' or '.' and README.md are not stories: see `scan_stories`."""
+    return scan_stories(project)[0]
+
+
+def find_story_file(project: Project, story_id: str) -> Path | None:
+    """The file of a story id, whatever its suffix; None when there is none."""
+    for path in story_files(project):
+        if story_id_of(path) == story_id:
+            return path
+    return None
+
+
+def unknown_story(project: Project, story_id: str) -> str:
+    """What to say when no story has this id: which ones exist, and the nearest."""
+    import difflib
+
+    known = [story_id_of(p) for p in story_files(project)]
+    nearest = difflib.get_close_matches(story_id, known, n=1, cutoff=0.6)
+    where = project.relative(project.stories_dir)
+    message = f"there is no story {story_id!r} in {where}/"
+    if nearest:
+        message += f": did you mean {nearest[0]}?"
+    if known:
+        message += f" The stories are: {', '.join(known)} (the file name without .md)."
+    else:
+        message += ": there are no story files there yet."
+    return message
 
 
 def read_stories(project: Project) -> list[StoryReading]:
@@ -160,12 +297,15 @@ def read_story(path: Path, project: Project) -> StoryReading:
         reading.problems.append(Problem(shown, line, field_, message))
 
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        problem(None, None, f"cannot be read ({exc.strerror}): check the file's permissions")
+        raw = read_bounded(path, MAX_STORY_BYTES, too_large=(
+            "a story is a page of text: check that this is the right file, "
+            "and keep the story under 200 KB"))
+    except FileRefused as exc:
+        problem(None, None, str(exc))
         return reading
-    if len(raw) > MAX_STORY_BYTES:
-        problem(None, None, f"is {len(raw):,} bytes, more than a story can be: check the file")
+    if raw.startswith(_WORD_SIGNATURES):
+        problem(None, None, "this is a Word or office document, not a text file: open it, "
+                "choose Save As, and save it as plain text (.txt, encoding UTF-8) named *.md")
         return reading
     text = _decode(raw, problem)
     if text is None:
@@ -183,6 +323,10 @@ def read_story(path: Path, project: Project) -> StoryReading:
     # from every text field anyway, so remove them (and bidi overrides) first.
     yaml_text = clean_text(yaml_text, multiline=True)
 
+    shape = _yaml_shape_problem(yaml_text)
+    if shape is not None:
+        problem(*shape)
+        return reading
     try:
         data = YAML(typ="rt", pure=True).load(yaml_text)
     except YAMLError as exc:
@@ -235,7 +379,7 @@ def read_story(path: Path, project: Project) -> StoryReading:
         expires=front.consent.expires,
     )
     reading.story = Story(
-        id=path.stem,
+        id=story_id_of(path),
         file=shown,
         title=front.title,
         name=front.name,
@@ -255,6 +399,61 @@ def read_story(path: Path, project: Project) -> StoryReading:
         lines=lines,
     )
     return reading
+
+
+# .docx/.xlsx/.odt are zip files; .doc is an OLE compound file; .rtf starts with {\\rtf.
+_WORD_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"{\\rtf")
+
+
+def _yaml_shape_problem(yaml_text: str) -> tuple[int | None, str | None, str] | None:
+    """(line, field, message) for front matter that must not be built, or None.
+
+    Looks at the YAML's events one by one (linear in the text, and nothing is
+    built), and stops at the first: an anchor or alias, a key that is a list or
+    a map, nesting deeper than MAX_YAML_DEPTH, or more than MAX_YAML_NODES values.
+    """
+    # Per open collection: is it a map, and is its next node a key?
+    open_: list[list[bool]] = []
+    nodes = 0
+    documents = 0
+    try:
+        for event in YAML(typ="rt", pure=True).parse(yaml_text):
+            line = event.start_mark.line + 2 if event.start_mark is not None else None
+            if isinstance(event, DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    return (line, None, "the front matter holds a second YAML document: "
+                            "keep one block of fields between the two --- lines")
+            if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
+                return (line, None, "uses a YAML anchor (&name) or alias (*name); a story needs "
+                        "none: write each value out in full (and put a text that starts with "
+                        "& or * in quotes)")
+            if isinstance(event, NodeEvent):
+                nodes += 1
+                if nodes > MAX_YAML_NODES:
+                    return (line, None, f"the front matter has more than {MAX_YAML_NODES} values: "
+                            "a story needs about 20; check for a pasted list or text")
+                if open_ and open_[-1][0] and open_[-1][1] and not isinstance(event, ScalarEvent):
+                    return (line, None, "a key is a list or a group of keys ([..] or {..} before "
+                            "a colon): write each field as name: value, and put a text with "
+                            "brackets in quotes")
+            if isinstance(event, CollectionStartEvent):
+                if len(open_) >= MAX_YAML_DEPTH:
+                    return (line, None, f"the front matter is nested more than {MAX_YAML_DEPTH} "
+                            "levels deep: a story needs at most 3 (consent: platforms: [..]); "
+                            "put a text with brackets in quotes")
+                open_.append([isinstance(event, MappingStartEvent), True])
+            elif isinstance(event, ScalarEvent) and open_ and open_[-1][0]:
+                open_[-1][1] = not open_[-1][1]
+            elif isinstance(event, CollectionEndEvent) and open_:
+                open_.pop()
+                if open_ and open_[-1][0]:
+                    open_[-1][1] = not open_[-1][1]
+    except YAMLError:
+        return None  # the loader reports the syntax error, with its line
+    except Exception:  # ruamel raises odd errors on pathological input
+        return (None, None, "front matter could not be read: fix its syntax")
+    return None
 
 
 def _decode(raw: bytes, problem: Any) -> str | None:
@@ -338,25 +537,34 @@ def _check_photo(
         problem(line, "photo", "is an absolute path: give it relative to the repository, "
                 "e.g. assets/photos/marieke.jpg")
         return None, b""
-    root = project.root.resolve()
-    path = (root / given).resolve()
-    if not path.is_relative_to(root):
+    try:
+        path = resolve_inside(project.root / given, project.root)
+    except FileRefused as exc:
+        problem(line, "photo", f"{given!r} {exc}")
+        return None, b""
+    if path is None:
         problem(line, "photo", f"{given!r} leads outside the repository (via '..' or a symlink): "
                 "copy the photo into the repository, e.g. assets/photos/")
         return None, b""
-    if not path.is_file():
+    if not path.exists():
         problem(line, "photo", f"{given!r} does not exist: check the path and the file name")
+        return None, b""
+    try:
+        data = read_bounded(path, MAX_PHOTO_BYTES, too_large=(
+            "export it smaller (a JPEG of 12 megapixels is about 5 MB)"))
+    except FileRefused as exc:
+        problem(line, "photo", f"{given!r} {exc}")
         return None, b""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:  # reads the header only
+            with Image.open(io.BytesIO(data)) as image:  # reads the header only
                 fmt, (width, height) = image.format, image.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         problem(line, "photo", f"{given!r} is absurdly large (a decompression bomb?): "
                 "use a photo of at most 40 megapixels")
         return None, b""
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         problem(line, "photo", f"{given!r} is not an image Pillow can read: "
                 "export it as JPEG or PNG")
         return None, b""
@@ -367,4 +575,4 @@ def _check_photo(
         problem(line, "photo", f"{given!r} is {width}x{height} ({width * height / 1e6:.0f} "
                 "megapixels): scale it down to at most 40 megapixels")
         return None, b""
-    return path, path.read_bytes()
+    return path, data

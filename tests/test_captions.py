@@ -303,7 +303,7 @@ def test_mastodon_limit_is_a_setting() -> None:
 
 
 def test_mastodon_counts_urls_as_23_when_fitting() -> None:
-    long_url = "https://www.example.org/" + "x" * 600
+    long_url = "https://www.example.org/" + "x" * 240 + "/" + "y" * 240
     story = make_story(f"Kijk op {long_url} voor meer.")
     caption = compose_caption(story, "mastodon", SETTINGS)
     assert not caption.shortened

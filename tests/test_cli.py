@@ -25,10 +25,19 @@ def test_check_passes_on_the_example_stories() -> None:
     result = run("check")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[-1] == "ok: 8 story files, 7 planned, 1 spare; 0 error(s), 15 warning(s)"
-    # The only warnings: captions shortened for X and Bluesky (and Mastodon), each with its fix.
-    assert len(lines) == 16
+    assert lines[-1] == "ok: 8 story files, 7 planned, 1 spare; 0 error(s), 16 warning(s)"
+    # The warnings: captions shortened for X and Bluesky (and Mastodon), each with its fix,
+    # and the reserve story, named, with why it has no day.
+    assert len(lines) == 17
+    spare = [line for line in lines if "reserve story" in line]
+    assert spare == [
+        "warning: stories/08-ingrid.md: is a reserve story and is not posted: every day has a "
+        "story: there are 8 stories for the 7 days; 01-marieke (2027-03-08), 07-els (2027-03-14) "
+        "have their day, and the other days go to the stories without day: in file-name order. "
+        "To post it, give it a free day with day:, or take another story out"]
     for line in lines[:-1]:
+        if line in spare:
+            continue
         assert line.startswith("warning: stories/0") and " caption is shortened to " in line
         assert "to choose the words yourself, add `" in line
 
@@ -38,14 +47,18 @@ def test_check_json_on_the_example_stories() -> None:
     assert result.exit_code == 0
     document = json.loads(result.stdout)
     assert document["ok"] is True and document["errors"] == []
-    assert len(document["warnings"]) == 15
+    assert len(document["warnings"]) == 16
     assert {w["field"] for w in document["warnings"]} <= {None, "x", "bluesky", "mastodon"}
     assert document["stories"][0] == {
         "file": "stories/01-marieke.md", "id": "01-marieke", "day": "2027-03-08", "spare": False,
+        "fate": "planned", "reason": None,
     }
-    assert document["stories"][-1] == {
+    last = document["stories"][-1]
+    assert {k: last[k] for k in ("file", "id", "day", "spare", "fate")} == {
         "file": "stories/08-ingrid.md", "id": "08-ingrid", "day": None, "spare": True,
+        "fate": "spare",
     }
+    assert last["reason"].startswith("every day has a story: there are 8 stories for the 7 days")
 
 
 def test_check_on_broken_stories_lists_each_and_exits_1(campaign_dir) -> None:
@@ -79,14 +92,19 @@ def test_check_json_still_reports_the_good_ones(campaign_dir) -> None:
         "file": "stories/story_missing_title.md", "line": None, "field": "title",
         "message": 'is required: add it e.g. "title: Twee jaar zoeken naar een diagnose"',
     }]
-    assert [s["id"] for s in document["stories"]] == ["story_valid_minimal"]
+    fates = {s["id"]: s["fate"] for s in document["stories"]}
+    assert fates == {"story_valid_minimal": "planned", "story_missing_title": "invalid",
+                     "not_an_image": "ignored"}  # every file in stories/ has its fate
     assert len(document["warnings"]) == 6  # six empty days
 
 
 def test_a_story_refused_by_the_planner_is_not_listed_as_good(campaign_dir) -> None:
     root = campaign_dir("story_day_taken_a.md", "story_day_taken_b.md")
     document = json.loads(run("check", "--json", config=root / "campaign.toml").stdout)
-    assert [s["id"] for s in document["stories"]] == ["story_day_taken_a"]
+    planned = [s["id"] for s in document["stories"] if s["fate"] == "planned"]
+    assert planned == ["story_day_taken_a"]
+    [refused] = [s for s in document["stories"] if s["id"] == "story_day_taken_b"]
+    assert refused["fate"] == "invalid" and "already has a story" in refused["reason"]
     assert document["errors"][0]["file"] == "stories/story_day_taken_b.md"
 
 

@@ -95,7 +95,8 @@ def test_consent_expired_on_the_explicit_day_is_an_error() -> None:
 
 
 def test_a_story_without_day_goes_to_the_first_day_its_consent_covers() -> None:
-    plan = build_plan([story("late", signed=date(2027, 3, 10))], settings(), NOW)
+    during = datetime(2027, 3, 10, 6, 0, tzinfo=UTC)
+    plan = build_plan([story("late", signed=date(2027, 3, 10))], settings(), during)
     assert plan.days[date(2027, 3, 10)] == "late"
     assert plan.days[date(2027, 3, 8)] is None
 

@@ -128,7 +128,7 @@ def test_invalid_story_file_is_not_posted(ctx: Publishing, ledger: Ledger, proje
                                           sandbox: Sandbox) -> None:
     approve(project, ledger)
     path = project.stories_dir / f"{STORY}.md"
-    path.write_text(path.read_text().replace("signed: 2026-11-30", "signed: gisteren"))
+    path.write_text(path.read_text().replace("signed: 2026-10-30", "signed: gisteren"))
     with pytest.raises(PostRefused, match="not valid"):
         publish_post(ctx, STORY, PLATFORMS[0], NOW)
     assert sandbox.posts() == []
@@ -235,10 +235,13 @@ def test_status_json_shape(project: Project, ledger: Ledger) -> None:
     from campaign.status import status_report
 
     document = status_report(project, ledger, NOW)
-    assert set(document) == {"scheduler", "paused", "posts"}
+    # SPEC §10's keys, and what it may grow by: each story file's fate, each post's reason.
+    assert set(document) == {"scheduler", "paused", "posts", "stories"}
     assert document["scheduler"]["alive"] is False
     first = document["posts"][0]
     assert set(first) == {"story", "platform", "due", "state", "remote_id", "url", "attempts",
-                          "last_error"}
+                          "last_error", "reason"}
     assert first["state"] == "held"  # require_approval, nothing approved yet
+    assert "not approved" in first["reason"]
+    assert {"file", "id", "fate", "day", "reason", "since"} <= set(document["stories"][0])
     json.dumps(document)

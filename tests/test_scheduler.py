@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from campaign.alerts import Alerter
+from campaign.check import run_check
 from campaign.config import Project, load_project
 from campaign.ledger import Ledger
 from campaign.models import PLATFORMS
@@ -247,21 +248,28 @@ def test_a_story_that_becomes_invalid_is_not_posted_and_alerted(tmp_path: Path,
 
     def break_joost_then_wait(ledger: Ledger) -> bool:
         day_one_done = day_one_final(ledger)
-        if day_one_done and "signed: 2026-12-05" in joost.read_text(encoding="utf-8"):
+        if day_one_done and "signed: 2026-11-05" in joost.read_text(encoding="utf-8"):
             joost.write_text(joost.read_text(encoding="utf-8").replace(
-                "signed: 2026-12-05", "signed: vijf december"), encoding="utf-8")
+                "signed: 2026-11-05", "signed: vijf december"), encoding="utf-8")
         # Wait for the alert, and until joost's day (the 9th) is over in campaign time.
-        alerted = any(e.kind == "alerted" and (e.detail or "").startswith("invalid:02-joost")
+        alerted = any(e.kind == "alerted"
+                      and (e.detail or "").startswith("fate:stories/02-joost.md:invalid")
                       for e in ledger.events())
         beat = ledger.heartbeat()
         return alerted and beat is not None and beat.at > datetime(2027, 3, 10, tzinfo=UTC)
 
     alerts = run_scheduler(project, sandbox, local(0), 3, break_joost_then_wait)
-    [alert] = [a for a in alerts if a.startswith("02-joost became invalid")]
+    [alert] = [a for a in alerts if a.startswith("02-joost has an error and will not be posted")]
     assert "consent.signed" in alert and "YYYY-MM-DD" in alert
     assert not any("Joost" in p["caption"] for p in sandbox.posts())
     with Ledger.open(project.ledger_path) as ledger:
-        assert {r.state for r in ledger.posts("02-joost")} <= {"planned", "missed"}
+        records = ledger.posts("02-joost")
+        # At the end of its day, every post of the broken story is missed, with the reason,
+        # and one alert says so: nothing is left pending and nothing is lost without a word.
+        assert {r.state for r in records} == {"missed"}
+        assert all("the story file has an error" in (r.last_error or "") for r in records)
+    [missed] = [a for a in alerts if a.startswith("MISSED: 02-joost")]
+    assert "the story file has an error" in missed
 
 
 def test_an_edited_campaign_toml_reaches_the_publishers(tmp_path: Path, sandbox: Sandbox) -> None:
@@ -282,3 +290,44 @@ def test_an_edited_campaign_toml_reaches_the_publishers(tmp_path: Path, sandbox:
         assert after is not before
         assert after.settings.username == "ZeldzaamNL"  # type: ignore[attr-defined]
         assert scheduler.project.settings.platforms.x.username == "ZeldzaamNL"  # type: ignore[union-attr]
+
+
+def test_hostile_files_dropped_in_mid_week_never_stop_the_others(tmp_path: Path,
+                                                                  sandbox: Sandbox) -> None:
+    """Issue 13: each file that used to hang `check` or kill the watch job, dropped into
+    stories/ on day two; every other post still goes out on time, and an alert names each."""
+    from tests.test_check import HOSTILE, _special_files
+
+    project = campaign_copy(tmp_path, stories=["01-marieke", "02-joost", "03-fatima"])
+    config = project.config_file
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "end = 2027-03-14", "end = 2027-03-10"), encoding="utf-8")
+    project = load_project(config)
+    stories = project.stories_dir
+    names: list[str] = []
+
+    def drop_then_wait(ledger: Ledger) -> bool:
+        if not names and day_one_final(ledger):
+            names.extend(_special_files(stories))
+            for name, _words in HOSTILE:
+                shutil.copy2(REPO / "tests" / "fixtures" / "stories" / name, stories / name)
+                names.append(name)
+        alerted = " ".join(e.detail or "" for e in ledger.events() if e.kind == "alerted")
+        beat = ledger.heartbeat()
+        return (bool(names) and all(n in alerted for n in names)
+                and beat is not None and beat.at > datetime(2027, 3, 11, tzinfo=UTC))
+
+    alerts = run_scheduler(project, sandbox, local(0), 12, drop_then_wait)
+    for name in names:
+        assert [a for a in alerts if f"stories/{name}" in a], f"no alert names {name}"
+    with Ledger.open(project.ledger_path) as ledger:
+        records = [r for r in ledger.posts() if r.story_id in ("02-joost", "03-fatima")]
+        planned = [p for p in run_check(project, local(0)).plan.posts
+                   if p.story_id in ("02-joost", "03-fatima")]
+        assert len(records) == len(planned) > 0
+        assert {r.state for r in records} == {"posted"}
+        # On time: none later than a campaign hour (0.5 s of wall time at 12 s a day).
+        late = max((r.posted_at - r.due).total_seconds() for r in records  # type: ignore[operator]
+                   if r.posted_at and r.due)
+        assert late < 3600, f"a post was {late / 60:.0f} campaign minutes late"
+        assert not [r for r in ledger.posts() if r.story_id.startswith(("09-", "10-", "11-", "12-"))]
