@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +43,7 @@ from campaign.rehearsal import load_faults, rehearse
 from campaign.scheduler import RealClock, Scheduler
 from campaign.secrets import RedactingFilter, quiet_leaky_loggers
 from campaign.status import status_report
+from campaign.stories import find_story_file, unknown_story
 
 INTERNAL_FAULT = 70
 
@@ -265,6 +266,67 @@ def _ledger(project: Project) -> Ledger:
     return Ledger.open(project.ledger_path)
 
 
+RehearsalOption = Annotated[bool, typer.Option(
+    "--rehearsal", help="Act on the rehearsal that is running (or the latest, or --workdir).")]
+RealOption = Annotated[bool, typer.Option(
+    "--real", help="Act on the real campaign even while a rehearsal is running.")]
+WorkdirOption = Annotated[Path | None, typer.Option(
+    "--workdir", help="With --rehearsal: that rehearsal's folder (state/rehearsals/...).")]
+
+
+@dataclass
+class Target:
+    """What a control command acts on: the real campaign, or a rehearsal (with its clock
+    and its sandbox)."""
+
+    project: Project
+    now: datetime
+    env: dict[str, str]
+    rehearsal: bool = False
+    platform_time: Callable[[datetime], datetime] = lambda moment: moment
+    clock: Callable[[], datetime] | None = None  # the time again, later (a rehearsal's clock)
+
+    def publishing(self, ledger: Ledger) -> Publishing:
+        return Publishing(project=self.project, ledger=ledger, env=self.env,
+                          rehearsal=self.rehearsal, platform_time=self.platform_time,
+                          publisher_options={"instagram": {"poll_interval": 0.02}}
+                          if self.rehearsal else {})
+
+
+def _target(ctx: typer.Context, rehearsal: bool, real: bool, workdir: Path | None,
+            doing: str | None) -> Target:
+    """The campaign a control command acts on: the real one, or a rehearsal.
+
+    While a rehearsal runs, a command that changes something (`doing`) must say which
+    one it means: nothing tried during a rehearsal reaches the real ledger by accident.
+    """
+    from campaign.errors import UserError
+    from campaign.rehearsal import open_rehearsal, running_rehearsals
+
+    options: Options = ctx.obj
+    project = _project(ctx)
+    if rehearsal and real:
+        raise UserError("give --rehearsal or --real, not both")
+    if rehearsal or workdir is not None:
+        target = open_rehearsal(project, workdir)
+        err.print(f"rehearsal: {project.relative(target.workdir)}", markup=False)
+        return Target(target.project, options.now or target.clock.now(), target.env,
+                      rehearsal=True, platform_time=target.clock.wall,
+                      clock=None if options.now else target.clock.now)
+    if not real and doing:
+        running = running_rehearsals(project)
+        if running:
+            folder, pid = running[0]
+            raise UserError(
+                f"a rehearsal is running ({project.relative(folder)}, pid {pid}): to {doing} "
+                f"the rehearsal, add --rehearsal; to {doing} the real campaign, add --real")
+    return Target(project, options.clock(), dict(os.environ))
+
+
+def _known_to_ledger(project: Project, story: str) -> bool:
+    return story in read_facts(project.ledger_path).pinned
+
+
 def _actor(by: str | None) -> str:
     return by or os.environ.get("USER") or "unknown"
 
@@ -274,6 +336,9 @@ def post(
     ctx: typer.Context,
     story: Annotated[str, typer.Argument(help="The story id: its file name without .md.")],
     platform: Annotated[Platform, typer.Option("--platform", "-p", help="Where to post it.")],
+    rehearsal: RehearsalOption = False,
+    real: RealOption = False,
+    workdir: WorkdirOption = None,
 ) -> None:
     """Publish one post now, through the same path as the scheduler.
 
@@ -284,15 +349,14 @@ def post(
     Example:
 
         campaign post 01-marieke --platform mastodon
+        campaign post 01-marieke --platform mastodon --rehearsal
     """
-    options: Options = ctx.obj
     with _handled():
-        project = _project(ctx)
-        with _ledger(project) as ledger:
-            now = options.clock()
-            publishing = Publishing(project=project, ledger=ledger)
+        target = _target(ctx, rehearsal, real, workdir, "post in")
+        with _ledger(target.project) as ledger:
             # A person asked for it: a failed or missed post may go out again.
-            outcome = publish_post(publishing, story, platform, now, reopen_by=_actor(None))
+            outcome = publish_post(target.publishing(ledger), story, platform, target.now,
+                                   reopen_by=_actor(None))
     where = f" {outcome.url}" if outcome.url else ""
     typer.echo(f"{outcome.state}: {story} on {platform}:{where} {outcome.message}".rstrip())
     if outcome.state != "posted":
@@ -303,19 +367,26 @@ def post(
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Write the status as JSON.")] = False,
+    rehearsal: RehearsalOption = False,
+    workdir: WorkdirOption = None,
 ) -> None:
     """Every post's state, platform id and URL, attempts and last error; the scheduler's heartbeat.
+
+    Also every story file's fate (planned, reserve, error, withdrawn, not read).
 
     Example:
 
         campaign status
         campaign status --json
+        campaign status --rehearsal
     """
-    options: Options = ctx.obj
+    from campaign.rehearsal import running_rehearsals
+
     with _handled():
-        project = _project(ctx)
-        with _ledger(project) as ledger:
-            document = status_report(project, ledger, options.clock())
+        target = _target(ctx, rehearsal, False, workdir, None)
+        with _ledger(target.project) as ledger:
+            document = status_report(target.project, ledger, target.now, clock=target.clock)
+        running = [] if target.rehearsal else running_rehearsals(target.project)
     if as_json:
         _print_json(document)
         return
@@ -333,8 +404,15 @@ def status(
         table.add_column(column)
     for entry in document["posts"]:
         table.add_row(entry["due"] or "-", entry["platform"], entry["story"], entry["state"],
-                      str(entry["attempts"]), entry["url"] or entry["last_error"] or "")
+                      str(entry["attempts"]),
+                      entry["url"] or entry["last_error"] or entry["reason"] or "")
     Console(width=max(120, Console().width)).print(table)
+    for entry in document["stories"]:
+        if entry["attention"] or entry["fate"] == "withdrawn":
+            typer.echo(f"{entry['file']}: {entry['fate']}: {entry['reason'] or ''}".rstrip(": "))
+    if running:
+        typer.echo(f"a rehearsal is running ({target.project.relative(running[0][0])}): "
+                   "see it with `campaign status --rehearsal`")
 
 
 @app.command()
@@ -342,6 +420,9 @@ def approve(
     ctx: typer.Context,
     story: Annotated[str, typer.Argument(help="The story id: its file name without .md.")],
     by: Annotated[str, typer.Option("--by", help="Who approves (recorded in the ledger).")],
+    rehearsal: RehearsalOption = False,
+    real: RealOption = False,
+    workdir: WorkdirOption = None,
 ) -> None:
     """Record that this version of the story is approved for posting (four eyes).
 
@@ -352,15 +433,14 @@ def approve(
 
         campaign approve 01-marieke --by "Anna de Vries"
     """
-    options: Options = ctx.obj
     with _handled():
-        project = _project(ctx)
-        reading = read_story_bounded(project, story)
+        target = _target(ctx, rehearsal, real, workdir, "approve in")
+        reading = read_story_bounded(target.project, story)
         if reading.story is None:
             raise PostRefused("; ".join(p.format() for p in reading.problems)
                               + ": fix the story before approving it")
-        with _ledger(project) as ledger:
-            ledger.approve(story, reading.story.content_hash, by, options.clock())
+        with _ledger(target.project) as ledger:
+            ledger.approve(story, reading.story.content_hash, by, target.now)
     typer.echo(f"approved: {story} (version {reading.story.content_hash[:12]}) by {by}")
 
 
@@ -368,14 +448,18 @@ def approve(
 def pause(
     ctx: typer.Context,
     by: Annotated[str | None, typer.Option("--by", help="Who pauses (recorded).")] = None,
+    rehearsal: RehearsalOption = False,
+    real: RealOption = False,
+    workdir: WorkdirOption = None,
 ) -> None:
     """Stop all posting until `campaign resume`; a running scheduler honours it before every post.
 
     Example:
 
         campaign pause --by "Anna de Vries"
+        campaign pause --rehearsal
     """
-    _set_paused(ctx, True, by)
+    _set_paused(ctx, True, by, rehearsal, real, workdir)
     typer.echo("paused: nothing is posted until `campaign resume`")
 
 
@@ -383,23 +467,27 @@ def pause(
 def resume(
     ctx: typer.Context,
     by: Annotated[str | None, typer.Option("--by", help="Who resumes (recorded).")] = None,
+    rehearsal: RehearsalOption = False,
+    real: RealOption = False,
+    workdir: WorkdirOption = None,
 ) -> None:
     """Start posting again after `campaign pause`.
 
     Example:
 
         campaign resume --by "Anna de Vries"
+        campaign resume --rehearsal
     """
-    _set_paused(ctx, False, by)
+    _set_paused(ctx, False, by, rehearsal, real, workdir)
     typer.echo("resumed: posting goes on")
 
 
-def _set_paused(ctx: typer.Context, paused: bool, by: str | None) -> None:
-    options: Options = ctx.obj
+def _set_paused(ctx: typer.Context, paused: bool, by: str | None, rehearsal: bool, real: bool,
+                workdir: Path | None) -> None:
     with _handled():
-        project = _project(ctx)
-        with _ledger(project) as ledger:
-            ledger.set_paused(paused, _actor(by), options.clock())
+        target = _target(ctx, rehearsal, real, workdir, "pause" if paused else "resume")
+        with _ledger(target.project) as ledger:
+            ledger.set_paused(paused, _actor(by), target.now)
 
 
 @app.command()
@@ -407,6 +495,9 @@ def withdraw(
     ctx: typer.Context,
     story: Annotated[str, typer.Argument(help="The story id: its file name without .md.")],
     by: Annotated[str | None, typer.Option("--by", help="Who records the withdrawal.")] = None,
+    rehearsal: RehearsalOption = False,
+    real: RealOption = False,
+    workdir: WorkdirOption = None,
 ) -> None:
     """Consent withdrawn: cancel the story's pending posts and delete its published ones.
 
@@ -417,13 +508,13 @@ def withdraw(
 
         campaign withdraw 04-henk --by "Anna de Vries"
     """
-    options: Options = ctx.obj
     with _handled():
-        project = _project(ctx)
+        target = _target(ctx, rehearsal, real, workdir, "withdraw a story from")
+        project, now = target.project, target.now
+        if find_story_file(project, story) is None and not _known_to_ledger(project, story):
+            raise PostRefused(unknown_story(project, story))
         with _ledger(project) as ledger:
-            now = options.clock()
-            report = withdraw_story(Publishing(project=project, ledger=ledger), story,
-                                    _actor(by), now)
+            report = withdraw_story(target.publishing(ledger), story, _actor(by), now)
             # Once per withdrawal; if it cannot be delivered now, a running scheduler retries it.
             Alerter(project.settings.alerts, ledger, dict(os.environ),
                     campaign_name=project.settings.campaign.name).alert(
@@ -571,7 +662,8 @@ def _print_rehearsal(summary: dict[str, Any]) -> None:
             typer.echo(f"  {post['state'].upper()}: {post['story']} on {post['platform']}: {why}")
     for story in summary.get("stories", []):
         if story["attention"] or story["fate"] == "withdrawn":
-            typer.echo(f"  {story['fate'].upper()}: {story['file']}: {story['reason'] or ''}")
+            why = story["reason"] or ("consent withdrawn" if story["fate"] == "withdrawn" else "")
+            typer.echo(f"  {story['fate'].upper()}: {story['file']}: {why}")
     summaries = [a for a in summary["alerts"] if a.startswith("Daily summary")]
     for alert in summary["alerts"]:
         if alert not in summaries:

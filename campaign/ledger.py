@@ -231,12 +231,17 @@ class Ledger:
                 f"{self.path} was written by a newer campaign (schema {version}, this one "
                 f"knows {SCHEMA_VERSION}): upgrade campaign"
             )
-        for number in range(version, SCHEMA_VERSION):
+        while version < SCHEMA_VERSION:
             with self._transaction():
-                for statement in _MIGRATIONS[number].split(";"):
+                # Read again inside the write lock: another process may be migrating too.
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version >= SCHEMA_VERSION:
+                    break
+                for statement in _MIGRATIONS[version].split(";"):
                     if statement.strip():
                         self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {number + 1}")
+                self._db.execute(f"PRAGMA user_version = {version + 1}")
+            version += 1
 
     def close(self) -> None:
         self._db.close()

@@ -11,8 +11,10 @@ Rules (SPEC §3, §7, §11):
 - then a story's explicit `day`; two stories on one day, or a day outside the
   campaign, is an error on the later file (or on the one that is not pinned);
 - the other stories fill the free days in file-name order, each on the first
-  free day on which its consent is valid; the rest are spares, each with the
-  reason in plain words (which day it would have had, and who has it);
+  free day on which its consent is valid and whose first post is not further
+  in the past than the catch-up grace (so a reserve story never takes over a
+  day that is already over); the rest are spares, each with the reason in
+  plain words (which day it would have had, and which story took it);
 - a day without a story is a warning;
 - a story goes only to platforms that are enabled and within its consent;
 - each due time is the local post time in the campaign's zone, kept as aware
@@ -23,7 +25,7 @@ Rules (SPEC §3, §7, §11):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from campaign.config import CONFIG_FILE, Settings
 from campaign.models import Plan, Platform, Post, Problem, Story
@@ -78,9 +80,10 @@ def build_plan(
         else:
             usable.append(story)
 
-    assigned, spares = _assign(usable, settings, pinned, reserved, error)
+    open_days = _open_days(settings, now)
+    assigned, spares = _assign(usable, settings, pinned, reserved, error, open_days)
     spare_reasons = {
-        story_id: _spare_reason(story_id, usable, settings, pinned, reserved)
+        story_id: _spare_reason(story_id, usable, settings, pinned, reserved, open_days)
         for story_id in spares
     }
 
@@ -149,12 +152,21 @@ def _consent_message(story: Story, day: date) -> str:
             "renew the consent or choose an earlier day")
 
 
+def _open_days(settings: Settings, now: datetime) -> set[date]:
+    """The days a story without `day:` may still be given: those whose first post is not
+    yet further in the past than the catch-up grace (before the week: every day)."""
+    grace = timedelta(minutes=settings.campaign.catch_up_grace_minutes)
+    times = [settings.post_time(p) for p in settings.enabled_platforms()] or [time(0)]
+    return {d for d in settings.days() if due_time(d, min(times), settings) + grace > now}
+
+
 def _assign(
     stories: Sequence[Story],
     settings: Settings,
     pinned: Mapping[str, date],
     reserved: Mapping[date, str],
     error: Callable[[Story, str, str], None],
+    open_days: set[date],
 ) -> tuple[dict[date, Story], list[str]]:
     """Which story on which day, and the spares (see the module docstring for the order)."""
     days = settings.days()
@@ -200,7 +212,7 @@ def _assign(
                   .replace("the story's day", "every day of the campaign, e.g."))
             continue
         valid = [d for d in days if d not in assigned and d not in reserved
-                 and story.consent.valid_on(d)]
+                 and d in open_days and story.consent.valid_on(d)]
         if valid:
             assigned[valid[0]] = story
         else:
@@ -209,7 +221,8 @@ def _assign(
 
 
 def _spare_reason(story_id: str, stories: Sequence[Story], settings: Settings,
-                  pinned: Mapping[str, date], reserved: Mapping[date, str]) -> str:
+                  pinned: Mapping[str, date], reserved: Mapping[date, str],
+                  open_days: set[date]) -> str:
     """Why a story is a spare, in plain words: which day it lost, and to which story.
 
     Tries the week without each story later in file-name order that asks for its
@@ -225,13 +238,18 @@ def _spare_reason(story_id: str, stories: Sequence[Story], settings: Settings,
              and pinned.get(s.id) != s.day]
     for other in reversed(dated):
         assigned, _spares = _assign([s for s in stories if s is not other], settings, pinned,
-                                    reserved, ignore)
+                                    reserved, ignore, open_days)
         lost = next((d for d, s in assigned.items() if s.id == story_id), None)
         if lost is not None:
             return (f"every day has a story; without {other.id}, which asks for {other.day} "
                     f"with day:, it would have been posted on {lost}")
     taken = [s for s in stories if s.day is not None or s.id in pinned]
     count = f"there are {len(stories)} stories for the {len(days)} days"
+    past = [d for d in days if d not in open_days and not any(
+        s.day == d or pinned.get(s.id) == d for s in stories)]
+    if past:
+        count += (f" and {', '.join(d.isoformat() for d in past)} "
+                  f"{'is' if len(past) == 1 else 'are'} over")
     if taken:
         names = ", ".join(f"{s.id} ({s.day or pinned.get(s.id)})" for s in taken)
         return (f"every day has a story: {count}; {names} have their day, and the other days "

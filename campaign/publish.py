@@ -30,13 +30,14 @@ import signal
 import sys
 import zlib
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import requests
 
 from campaign.captions import compose_alt_text, compose_caption
-from campaign.cards import card_format, cards_dir, render_card
+from campaign.cards import card_format, render_card
 from campaign.config import Project
 from campaign.errors import (
     CampaignError,
@@ -48,7 +49,7 @@ from campaign.errors import (
 )
 from campaign.guard import run_bounded
 from campaign.ledger import Ledger, PostRecord, publish_lock
-from campaign.models import Platform, Post, Story
+from campaign.models import CARD_SIZES, Platform, Post, Story
 from campaign.planner import story_platforms
 from campaign.publishers import make_publisher
 from campaign.publishers.base import DeleteByHand, Publisher, PublishRequest, RecentPost
@@ -424,10 +425,50 @@ def withdraw_story(ctx: Publishing, story_id: str, by: str | None, now: datetime
     ledger.withdraw(story_id, by, now)  # first: no publish starts after this line
     with publish_lock(ledger.path):
         report = _withdraw_posts(ctx, story_id, by, now)
-    for candidate in cards_dir(ctx.project).glob(f"{story_id}-*"):
-        candidate.unlink(missing_ok=True)
-        report.removed_files += 1
+    report.removed_files += remove_story_files(ctx.project, story_id, ledger, now)
     return report
+
+
+def remove_story_files(project: Project, story_id: str, ledger: Ledger, now: datetime) -> int:
+    """A withdrawn story vanishes from every card folder and page (SPEC, patient data):
+    its cards (and their cache notes) in the build folder and in every rehearsal's, the
+    preview written again without it, and the saved feeds of rehearsals that showed it.
+    Returns how many files went."""
+    import shutil
+
+    from campaign.check import run_check
+    from campaign.preview import write_preview
+
+    names = {f"{story_id}-{fmt}{suffix}" for fmt in CARD_SIZES for suffix in (".jpg", ".png", ".json")}
+    builds = [project.build_dir]
+    rehearsals = project.root / "state" / "rehearsals"
+    workdirs = sorted(p for p in rehearsals.iterdir() if p.is_dir()) if rehearsals.is_dir() else []
+    builds += [w / "build" for w in workdirs]
+    removed = 0
+    for build in builds:
+        for folder in (build / "cards", build / "preview" / "cards"):
+            for name in names:
+                if (folder / name).is_file():
+                    (folder / name).unlink()
+                    removed += 1
+    title = None
+    path = find_story_file(project, story_id)
+    if path is not None:
+        with suppress(Exception):
+            reading = run_bounded(read_story, path, project)
+            title = reading.story.title if reading.story else None
+    for workdir in workdirs:
+        feeds = workdir / "feeds"
+        if title and feeds.is_dir() and any(
+            html.escape(title) in page.read_text(encoding="utf-8", errors="replace")
+            for page in feeds.glob("*.html")
+        ):
+            removed += sum(1 for _ in feeds.rglob("*") if _.is_file())
+            shutil.rmtree(feeds, ignore_errors=True)
+    page = project.build_dir / "preview" / "index.html"
+    if page.is_file():  # written again without the story; its cards go with it
+        write_preview(run_check(project, now, facts=ledger.facts()), now)
+    return removed
 
 
 def _withdraw_posts(ctx: Publishing, story_id: str, by: str | None, now: datetime) -> WithdrawReport:

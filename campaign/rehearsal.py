@@ -33,7 +33,7 @@ from campaign.cards import render_all
 from campaign.check import CheckCache, run_check
 from campaign.config import AlertSettings, PathSettings, Project
 from campaign.errors import UserError
-from campaign.ledger import Ledger, SchedulerLock, read_facts
+from campaign.ledger import FileLock, Ledger, SchedulerLock, read_facts
 from campaign.publish import Publishing
 from campaign.sandbox import Fault, Sandbox, SandboxError
 from campaign.scheduler import CompressedClock, Scheduler
@@ -97,6 +97,75 @@ def rehearsal_project(project: Project, workdir: Path) -> Project:
     return Project(root=project.root, settings=settings, config_file=project.config_file)
 
 
+def rehearsals_dir(project: Project) -> Path:
+    return project.root / "state" / "rehearsals"
+
+
+def running_rehearsals(project: Project) -> list[tuple[Path, str]]:
+    """(workdir, pid) of every rehearsal whose scheduler is running now, newest first."""
+    folder = rehearsals_dir(project)
+    found: list[tuple[Path, str]] = []
+    if not folder.is_dir():
+        return found
+    for workdir in sorted(folder.iterdir(), reverse=True):
+        lock_file = workdir / "ledger.sqlite.lock"
+        if not lock_file.is_file():
+            continue
+        lock = FileLock(lock_file)
+        holder = lock.try_acquire()
+        if holder is None:
+            lock.release()  # nobody held it: that rehearsal has ended
+        else:
+            found.append((workdir, holder))
+    return found
+
+
+@dataclass
+class RehearsalTarget:
+    """A rehearsal, as a control command (`pause`, `status`, `post` ...) acts on it."""
+
+    workdir: Path
+    project: Project
+    clock: CompressedClock
+    env: dict[str, str]
+
+
+def open_rehearsal(project: Project, workdir: Path | None = None) -> RehearsalTarget:
+    """The rehearsal `find_rehearsal` names, with its campaign clock and its sandbox."""
+    folder = find_rehearsal(project, workdir)
+    origin = datetime.combine(project.settings.campaign.start, time(0),
+                              tzinfo=project.settings.tz).astimezone(UTC)
+    saved = folder / "rehearsal.json"
+    if saved.is_file():
+        clock = _clock(folder, origin, 8.0)
+    else:
+        clock = CompressedClock(origin=origin, day_seconds=8.0)
+    env_file = folder / "sandbox.json"
+    own = json.loads(env_file.read_text(encoding="utf-8")) if env_file.is_file() else {}
+    return RehearsalTarget(folder, rehearsal_project(project, folder), clock,
+                           {**os.environ, **own})
+
+
+def find_rehearsal(project: Project, workdir: Path | None = None) -> Path:
+    """The rehearsal a control command acts on: `workdir`, else the one running now,
+    else the latest. UserError when there is none."""
+    if workdir is not None:
+        if not (workdir / "ledger.sqlite").is_file():
+            raise UserError(f"{workdir} is not a rehearsal folder (it has no ledger.sqlite): "
+                            f"the rehearsals are in {project.relative(rehearsals_dir(project))}/")
+        return workdir.resolve()
+    running = running_rehearsals(project)
+    if running:
+        return running[0][0]
+    folder = rehearsals_dir(project)
+    past = sorted(p for p in folder.iterdir() if (p / "ledger.sqlite").is_file()) \
+        if folder.is_dir() else []
+    if not past:
+        raise UserError("there is no rehearsal yet: start one with "
+                        "`campaign run --sandbox --day-seconds 6 --until-done`")
+    return past[-1]
+
+
 class _SandboxHandle:
     """The rehearsal's sandbox: one started in this process, or one already running
     (`campaign sandbox`) that the environment points at, which outlives a killed run."""
@@ -124,7 +193,11 @@ class _SandboxHandle:
 
     def env(self) -> dict[str, str]:
         # An external sandbox's variables come from the environment (its --env-file).
-        return {**os.environ, **(self.own.env() if self.own is not None else {})}
+        return {**os.environ, **self.own_env()}
+
+    def own_env(self) -> dict[str, str]:
+        """The variables of the sandbox this rehearsal started (sandbox credentials only)."""
+        return self.own.env() if self.own is not None else {}
 
     def add_fault(self, fault: Fault) -> None:
         if self.own is not None:
@@ -197,6 +270,11 @@ def rehearse(
     sandbox = _SandboxHandle(sandbox_url)
     sandbox.start()
     clock = _clock(workdir, origin, day_seconds)  # after the preparation: day one starts now
+    # So that `campaign post --rehearsal` reaches this rehearsal's sandbox. Only the
+    # sandbox's own variables (its made-up credentials), never the real environment.
+    target = workdir / "sandbox.json"
+    target.write_text(json.dumps(sandbox.own_env()), encoding="utf-8")
+    target.chmod(0o600)
     alerts: list[str] = []
     try:
         for fault in faults:

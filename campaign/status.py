@@ -10,6 +10,7 @@ withdrawal, a removed file) stay in the list with the reason in `reason`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,11 +37,14 @@ def scheduler_alive(beat: Heartbeat | None, now: datetime) -> bool:
 
 
 def status_report(project: Project, ledger: Ledger, now: datetime,
-                  report: CheckReport | None = None) -> dict[str, Any]:
+                  report: CheckReport | None = None,
+                  clock: Callable[[], datetime] | None = None) -> dict[str, Any]:
     """SPEC §10 `status --json`: every post of the week, with the reason for any that is
     not going out, and every story file's fate (SPEC §11).
 
     The week is `run_check` with the ledger's facts: the plan `check` and `run` show.
+    `clock` gives the time again for the heartbeat's age, after the week was read (a
+    rehearsal's campaign clock moves hours in the second that takes).
     """
     settings = project.settings
     tz = settings.tz
@@ -78,6 +82,8 @@ def status_report(project: Project, ledger: Ledger, now: datetime,
     posts.sort(key=lambda p: (p["due"] or "", p["platform"]))
 
     beat = ledger.heartbeat()
+    if clock is not None:
+        now = clock()
     return {
         "scheduler": {
             "alive": scheduler_alive(beat, now),

@@ -76,6 +76,25 @@ class _FrontMatter(BaseModel):
         platforms: list[Platform] | None = None
         expires: date | None = None
 
+        @field_validator("platforms", mode="before")
+        @classmethod
+        def _platforms(cls, values: Any) -> Any:
+            if not isinstance(values, list):
+                return values
+            known = ", ".join(PLATFORMS)
+            for value in values:
+                if not isinstance(value, str) or value in PLATFORMS:
+                    continue
+                lower = value.strip().lower()
+                if lower in ("twitter", "x.com", "twitter/x"):
+                    raise ValueError(f"{value!r}: X is written x (platform names are lower case): "
+                                     f"use one of {known}")
+                if lower in PLATFORMS:
+                    raise ValueError(f"{value!r}: platform names are written in lower case: "
+                                     f"write {lower}")
+                raise ValueError(f"{value!r} is not a platform campaign posts to: use one of {known}")
+            return values
+
         @model_validator(mode="after")
         def _expires_after_signed(self) -> _FrontMatter.ConsentModel:
             if self.expires is not None and self.expires < self.signed:

@@ -121,3 +121,87 @@ def test_a_word_document_renamed_to_md_says_so(campaign_dir) -> None:
     [error] = check_story(path, project).reading.errors
     assert error.message.startswith("this is a Word or office document, not a text file")
     assert "save it as plain text" in error.message
+
+
+# -- issue 14: one plan for everyone ------------------------------------------------------
+
+NEWCOMER = ("---\ntitle: Nieuw\nname: Nieuw\nquote: Nieuw.\nday: 2027-03-10\n"
+            "consent:\n  signed: 2026-10-30\n  reference: R-11\n---\nNieuw verhaal.\n")
+
+
+def _weeks_of_every_command(root: Path, now: str) -> dict[str, dict[str, str | None]]:
+    """day -> story, as `check`, `plan`, `status`, `preview` and the scheduler each show it."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from campaign.alerts import Alerter
+    from campaign.cli import app
+    from campaign.ledger import Ledger
+    from campaign.publish import Publishing
+    from campaign.scheduler import RealClock, Scheduler
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(app, ["--config", str(root / "campaign.toml"), "--now", now,
+                                          *args])
+        return result.stdout
+
+    weeks: dict[str, dict[str, str | None]] = {}
+    check = json.loads(run("check", "--json"))
+    weeks["check"] = {s["day"]: s["id"] for s in check["stories"] if s["fate"] == "planned"}
+    weeks["plan"] = {d: s for d, s in json.loads(run("plan", "--json"))["days"].items() if s}
+    status = json.loads(run("status", "--json"))
+    weeks["status"] = {s["day"]: s["id"] for s in status["stories"] if s["fate"] == "planned"}
+    page = Path(run("preview").strip()).read_text(encoding="utf-8")
+    weeks["preview"] = dict(re.findall(
+        r'<section id="day-(\d{4}-\d\d-\d\d)".*?story <code>([^<]+)</code>', page, re.DOTALL))
+    project = load_project(root / "campaign.toml")
+    with Ledger.open(project.ledger_path) as ledger:
+        scheduler = Scheduler(project, ledger, Publishing(project=project, ledger=ledger),
+                              Alerter(project.settings.alerts.model_copy(update={"email_to": []}),
+                                      ledger, {}), RealClock())
+        scheduler.rebuild(datetime.fromisoformat(now))
+        weeks["run"] = {p.day.isoformat(): p.story_id for p in scheduler.posts.values()}
+    return weeks
+
+
+def test_check_plan_status_preview_and_run_show_the_same_week(repo_copy: Path) -> None:
+    """The week as it was: a scheduler planned it (the ledger pinned its days), then a
+    newcomer asks for a day the ledger already gave. Every command shows one week."""
+    before = _weeks_of_every_command(repo_copy, "2027-03-07T12:00:00+01:00")  # pins the days
+    (repo_copy / "stories" / "11-nieuw.md").write_text(NEWCOMER, encoding="utf-8")
+    weeks = _weeks_of_every_command(repo_copy, "2027-03-08T12:00:00+01:00")
+    assert weeks["check"] == before["run"]  # the newcomer shifted nobody
+    for name, week in weeks.items():
+        assert week == weeks["check"], f"{name} shows another week"
+    assert weeks["check"]["2027-03-10"] == "03-fatima"
+    assert "11-nieuw" not in weeks["check"].values()
+
+
+def test_the_newcomer_is_told_why_in_check_and_alerted_in_run(repo_copy: Path) -> None:
+    from campaign.alerts import Alerter
+    from campaign.ledger import Ledger
+    from campaign.publish import Publishing
+    from campaign.scheduler import RealClock, Scheduler
+
+    project = load_project(repo_copy / "campaign.toml")
+    alerts: list[str] = []
+    with Ledger.open(project.ledger_path) as ledger:
+        scheduler = Scheduler(project, ledger, Publishing(project=project, ledger=ledger),
+                              Alerter(project.settings.alerts.model_copy(update={"email_to": []}),
+                                      ledger, {}, extra_sink=alerts.append), RealClock())
+        scheduler.rebuild(datetime(2027, 3, 7, 12, tzinfo=UTC))
+        (repo_copy / "stories" / "11-nieuw.md").write_text(NEWCOMER, encoding="utf-8")
+        scheduler.rebuild(datetime(2027, 3, 8, 12, tzinfo=UTC))
+        scheduler.rebuild(datetime(2027, 3, 8, 12, 1, tzinfo=UTC))  # once, not every time
+        report = run_check(project, datetime(2027, 3, 8, 12, tzinfo=UTC), facts=ledger.facts())
+    [error] = [p for p in report.errors if p.file == "stories/11-nieuw.md"]
+    assert (error.line, error.field) == (5, "day")
+    assert error.message.startswith("2027-03-10 already has a story (stories/03-fatima.md): "
+                                    "choose another day")
+    told = [a for a in alerts if "11-nieuw" in a]
+    assert told == [f"11-nieuw has an error and will not be posted until it is fixed: "
+                    f"stories/11-nieuw.md: line 5: day: {error.message}"]
+    # The reserve story was alerted once at the start, named with why it has no day.
+    assert len([a for a in alerts if a.startswith("08-ingrid (stories/08-ingrid.md) is a "
+                                                   "reserve story")]) == 1

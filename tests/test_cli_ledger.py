@@ -110,3 +110,65 @@ def test_approve_post_pause_resume_status_withdraw(setup: Any) -> None:
     assert run("post", "01-marieke", "--platform", "x").exit_code == 1
     assert run("withdraw", "01-marieke").exit_code == 0
     assert len(alerts) == 1  # one alert per withdrawal, not one per command
+
+
+def test_a_withdrawn_story_vanishes_from_plan_cards_preview_and_shows_its_end_states(
+        setup: Any) -> None:
+    run, _sandbox, _alerts = setup
+    assert run("render").exit_code == 0
+    page = Path(run("preview").stdout.strip())
+    build = page.parent.parent
+    assert list((build / "cards").glob("04-henk-*.jpg"))
+    assert list((build / "preview" / "cards").glob("04-henk-*.jpg"))
+    assert run("approve", "04-henk", "--by", "Anna").exit_code == 0
+    assert run("post", "04-henk", "--platform", "x").exit_code == 0
+
+    assert run("withdraw", "04-henk", "--by", "Anna").exit_code == 0
+    assert not list(build.rglob("04-henk-*")), "no card of it is left in the build folder"
+    text = page.read_text(encoding="utf-8")
+    assert "04-henk" not in text and "Henk" not in text  # the preview was written again
+    plan = json.loads(run("plan", "--json").stdout)
+    assert not [p for p in plan["posts"] if p["story"] == "04-henk"]
+    assert "04-henk" not in plan["days"].values()
+    assert run("render").exit_code == 0
+    assert not list(build.rglob("04-henk-*")), "render never draws it again"
+    status = json.loads(run("status", "--json").stdout)
+    henk = {p["platform"]: p for p in status["posts"] if p["story"] == "04-henk"}
+    assert henk["x"]["state"] == "deleted" and henk["x"]["reason"] == "consent withdrawn"
+    assert set(henk) == {"x"}  # the one post the ledger knew of, in its end state
+    [fate] = [s for s in status["stories"] if s["id"] == "04-henk"]
+    assert fate["fate"] == "withdrawn"
+    check = json.loads(run("check", "--json").stdout)
+    assert [s["fate"] for s in check["stories"] if s["id"] == "04-henk"] == ["withdrawn"]
+
+
+def test_control_commands_reach_a_running_rehearsal_and_never_the_real_ledger_by_accident(
+        setup: Any, tmp_path: Path) -> None:
+    from campaign.config import load_project
+    from campaign.ledger import Ledger, SchedulerLock
+
+    run, _sandbox, _alerts = setup
+    root = tmp_path / "campaign"
+    project = load_project(root / "campaign.toml")
+    workdir = root / "state" / "rehearsals" / "20270308T090000"
+    workdir.mkdir(parents=True)
+    with SchedulerLock(workdir / "ledger.sqlite"), Ledger.open(workdir / "ledger.sqlite"):
+        refused = run("pause")
+        assert refused.exit_code == 1
+        assert "a rehearsal is running (state/rehearsals/20270308T090000, pid " in refused.stderr
+        assert "add --rehearsal" in refused.stderr and "add --real" in refused.stderr
+        assert run("withdraw", "01-marieke").exit_code == 1
+        assert not project.ledger_path.exists(), "the real ledger was not touched"
+
+        assert run("pause", "--rehearsal", "--by", "Piet").exit_code == 0
+        status = json.loads(run("status", "--rehearsal", "--json").stdout)
+        assert status["paused"] is True
+        assert "a rehearsal is running" in run("status").stdout
+        assert run("resume", "--rehearsal").exit_code == 0
+        assert json.loads(run("status", "--rehearsal", "--json").stdout)["paused"] is False
+        assert run("pause", "--real").exit_code == 0  # said on purpose: the real one
+    with Ledger.open(project.ledger_path) as real:
+        assert real.is_paused()
+    with Ledger.open(workdir / "ledger.sqlite") as rehearsal:
+        assert not rehearsal.is_paused()
+        assert [e.actor for e in rehearsal.events() if e.kind == "paused"] == ["Piet"]

@@ -160,3 +160,43 @@ def test_second_scheduler_is_refused_and_named_then_takes_over_after_a_crash(tmp
     lock = SchedulerLock(ledger_path)
     lock.acquire()  # the stale lock is taken over
     lock.release()
+
+
+def test_two_processes_opening_a_new_ledger_at_once_both_get_it(tmp_path: Path) -> None:
+    """`campaign status` started while `campaign run` creates the ledger: one migrates, the
+    other waits for it and finds the schema there (seen: 'table posts already exists')."""
+    import threading
+
+    path = tmp_path / "ledger.sqlite"
+    errors: list[Exception] = []
+
+    def open_it() -> None:
+        try:
+            Ledger.open(path).close()
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+
+
+def test_a_ledger_of_schema_1_gains_the_fates_table_and_keeps_its_posts(tmp_path: Path) -> None:
+    from campaign.ledger import _MIGRATIONS
+
+    path = tmp_path / "ledger.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[0])
+    db.execute("INSERT INTO posts (story_id, platform, day, state, updated_at) "
+               "VALUES ('01-a', 'x', '2027-03-08', 'posted', '2027-03-08T09:00:00+00:00')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Ledger.open(path) as ledger:
+        assert [r.state for r in ledger.posts()] == ["posted"]
+        ledger.set_fate("stories/01-a.md", "01-a", "planned", "2027-03-08", None, NOW)
+        assert ledger.fates()["stories/01-a.md"].kind == "planned"
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -118,3 +118,67 @@ def test_pinned_days_keep_a_running_week_stable() -> None:
 def test_planner_is_pure(tmp_path: Path) -> None:
     stories = [story(f"s{i}") for i in range(8)]
     assert build_plan(stories, settings(), NOW) == build_plan(stories, settings(), NOW)
+
+
+# -- issue 14: every story accounted for -------------------------------------------------
+
+def test_consent_that_expires_before_the_campaign_is_an_error_even_for_a_spare() -> None:
+    stories = [story(f"s{i}") for i in range(7)] + [story("late", expires=date(2027, 3, 1))]
+    plan = build_plan(stories, settings(), NOW)
+    [error] = [p for p in plan.problems if p.severity == "error"]
+    assert (error.file, error.field, error.line) == ("stories/late.md", "consent.expires", 10)
+    assert error.message.startswith("the consent expires on 2027-03-01, before the campaign "
+                                    "starts (2027-03-08): it is not posted; renew the consent")
+    assert "late" not in plan.spares
+
+
+def test_consent_signed_in_the_future_is_an_error() -> None:
+    plan = build_plan([story("a", signed=date(2026, 12, 24))], settings(), NOW)
+    [error] = [p for p in plan.problems if p.severity == "error"]
+    assert (error.field, error.line) == ("consent.signed", 8)
+    assert error.message == ("2026-12-24 is in the future (today is 2026-11-22): a consent form "
+                             "cannot be signed in the future; write the date that is on the "
+                             "signed form")
+    assert plan.posts == ()
+
+
+def test_a_dated_newcomer_pushes_a_story_out_and_the_spare_says_which_day_and_why() -> None:
+    stories = [story(f"0{i}") for i in range(1, 8)]
+    assert build_plan(stories, settings(), NOW).spares == ()
+    plan = build_plan([*stories, story("09-new", day=date(2027, 3, 10))], settings(), NOW)
+    assert plan.spares == ("07",)
+    assert plan.spare_reasons["07"] == ("every day has a story; without 09-new, which asks for "
+                                        "2027-03-10 with day:, it would have been posted on "
+                                        "2027-03-14")
+    [warning] = [p for p in plan.problems if p.file == "stories/07.md"]
+    assert warning.severity == "warning" and warning.message.startswith("is a reserve story")
+
+
+def test_a_pinned_day_is_kept_and_a_newcomer_asking_for_it_is_told_the_free_days() -> None:
+    stories = [story("a"), story("b"), story("c-new", day=date(2027, 3, 9))]
+    pinned = {"a": date(2027, 3, 8), "b": date(2027, 3, 9)}
+    plan = build_plan(stories, settings(), NOW, pinned=pinned)
+    assert plan.days[date(2027, 3, 9)] == "b"
+    [error] = [p for p in plan.problems if p.severity == "error"]
+    assert error.file == "stories/c-new.md" and error.field == "day"
+    assert error.message == ("2027-03-09 already has a story (stories/b.md): choose another day "
+                             "(free days: 2027-03-10, 2027-03-11, 2027-03-12, 2027-03-13, "
+                             "2027-03-14), or remove day: to let the planner choose")
+
+
+def test_a_day_kept_for_a_story_with_an_error_is_not_given_away() -> None:
+    plan = build_plan([story("spare")], settings(), NOW, pinned={"broken": date(2027, 3, 8)},
+                      reserved={date(2027, 3, 8): "stories/broken.md"})
+    assert plan.days[date(2027, 3, 8)] is None and plan.days[date(2027, 3, 9)] == "spare"
+    assert any(p.message.startswith("2027-03-08 is kept for stories/broken.md, which has an error")
+               for p in plan.problems)
+
+
+def test_a_reserve_story_never_takes_over_a_day_that_is_over() -> None:
+    # Thursday afternoon: the 8th to the 10th are over, and the 11th's first post (09:00)
+    # is more than the two hours' grace ago; the reserve story gets the 12th.
+    thursday = datetime(2027, 3, 11, 15, 0, tzinfo=UTC)
+    pinned = {"a": date(2027, 3, 8)}
+    plan = build_plan([story("a"), story("reserve")], settings(), thursday, pinned=pinned)
+    assert plan.days[date(2027, 3, 12)] == "reserve"
+    assert plan.days[date(2027, 3, 11)] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -14,16 +15,19 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from campaign.alerts import Alerter
 from campaign.check import run_check
 from campaign.config import Project, load_project
+from campaign.errors import PostRetryable
 from campaign.ledger import Ledger
 from campaign.models import PLATFORMS
 from campaign.publish import Publishing
-from campaign.publishers import supported_platforms
+from campaign.publishers import make_publisher, supported_platforms
+from campaign.publishers.base import CredentialCheck, Published, Publisher, PublishRequest, RecentPost
 from campaign.rehearsal import rehearse
 from campaign.sandbox import Fault, Sandbox
 from campaign.scheduler import CompressedClock, Scheduler
@@ -331,3 +335,115 @@ def test_hostile_files_dropped_in_mid_week_never_stop_the_others(tmp_path: Path,
                    if r.posted_at and r.due)
         assert late < 3600, f"a post was {late / 60:.0f} campaign minutes late"
         assert not [r for r in ledger.posts() if r.story_id.startswith(("09-", "10-", "11-", "12-"))]
+
+
+class _RetryOnce(Publisher):
+    """The real publisher, but its first post answers "try again" (issue 14's lost retry)."""
+
+    def __init__(self, real: Publisher) -> None:
+        self.real = real
+        self.platform = real.platform  # type: ignore[misc]
+        self.calls = 0
+
+    def publish(self, request: PublishRequest) -> Published:
+        self.calls += 1
+        if self.calls == 1:
+            raise PostRetryable(self.platform, "busy, try again", story=request.story_id)
+        return self.real.publish(request)
+
+    def recent_posts(self, since: datetime | None = None, limit: int = 20) -> list[RecentPost]:
+        return self.real.recent_posts(since, limit)
+
+    def delete(self, remote_id: str, *, story: str | None = None) -> None:
+        self.real.delete(remote_id, story=story)
+
+    def check_credentials(self) -> CredentialCheck:
+        return self.real.check_credentials()
+
+
+class _SlowAfterRetry(logging.Handler):
+    """Keeps the attempt's job running for a while after it scheduled its retry: the retry
+    falls due before that job returns, every time (the cause of issue 14's lost retry)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "retrying at" in record.getMessage():
+            time.sleep(0.4)
+
+
+def test_a_retry_due_while_its_attempt_still_runs_is_never_lost(tmp_path: Path,
+                                                                sandbox: Sandbox) -> None:
+    project = campaign_copy(tmp_path, stories=["01-marieke"])
+    wrapped: dict[str, _RetryOnce] = {}
+
+    def make(platform: str, *args: Any, **kwargs: Any) -> Publisher:
+        real = make_publisher(platform, *args, **kwargs)  # type: ignore[arg-type]
+        if platform != "facebook":
+            return real
+        wrapped[platform] = _RetryOnce(real)
+        return wrapped[platform]
+
+    # 600x: a backoff of 30 campaign seconds is 50 ms of wall time, well inside the 0.4 s.
+    clock = CompressedClock(origin=local(9, 59), day_seconds=144)
+    handler = _SlowAfterRetry()
+    scheduler_log = logging.getLogger("campaign.scheduler")
+    scheduler_log.addHandler(handler)
+    level = scheduler_log.level
+    scheduler_log.setLevel(logging.INFO)
+    try:
+        with Ledger.open(project.ledger_path) as ledger, Ledger.open(project.ledger_path) as reader:
+            publishing = Publishing(project=project, ledger=ledger, env=sandbox.env(),
+                                    rehearsal=True, make=make,
+                                    publisher_options={"instagram": {"poll_interval": 0.01}},
+                                    platform_time=clock.wall)
+            alerter = Alerter(project.settings.alerts.model_copy(update={"email_to": []}), ledger,
+                              sandbox.env())
+            scheduler = Scheduler(project, ledger, publishing, alerter, clock, poll_seconds=0.05)
+            scheduler.start()
+            try:
+                wait_for(lambda: (reader.post("01-marieke", "facebook") or _NONE).state
+                         in ("posted", "missed", "failed"), "the facebook post", timeout=30)
+            finally:
+                scheduler.stop()
+            record = reader.post("01-marieke", "facebook")
+    finally:
+        scheduler_log.removeHandler(handler)
+        scheduler_log.setLevel(level)
+    assert record is not None and record.state == "posted", record
+    assert record.attempts == 2 and wrapped["facebook"].calls == 2
+
+
+class _Nothing:
+    state = None
+
+
+_NONE = _Nothing()
+
+
+def test_the_rehearsal_summary_accounts_for_every_post_of_a_story_broken_mid_week(
+        tmp_path: Path) -> None:
+    import threading
+
+    project = campaign_copy(tmp_path)
+    fatima = project.stories_dir / "03-fatima.md"
+    workdir = tmp_path / "rehearsal"
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(rehearse(
+        project, day_seconds=4, until_done=True, faults=[], workdir=workdir,
+        install_signals=False)), daemon=True)
+    thread.start()
+    wait_for(lambda: (workdir / "ledger.sqlite").is_file(), "the rehearsal's ledger")
+    with Ledger.open(workdir / "ledger.sqlite") as ledger:
+        wait_for(lambda: any(r.state == "posted" for r in ledger.posts()), "the first post")
+    fatima.write_text(fatima.read_text(encoding="utf-8").replace("title:", "titel:"),
+                      encoding="utf-8")
+    thread.join(120)
+    [done] = result
+    summary = done.summary
+    theirs = [p for p in summary["posts"] if p["story"] == "03-fatima"]
+    assert theirs and {p["state"] for p in theirs} == {"missed"}
+    assert all(p["last_error"].startswith("not posted: the story file has an error")
+               for p in theirs)
+    # Every post of the plan is in the summary, whatever became of it.
+    assert len(summary["posts"]) == summary["states"]["posted"] + len(theirs)
+    [fate] = [s for s in summary["stories"] if s["id"] == "03-fatima"]
+    assert fate["fate"] == "invalid" and "title: is required" in fate["reason"]

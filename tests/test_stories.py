@@ -43,7 +43,8 @@ def test_valid_minimal_story_is_read(campaign_dir) -> None:
         ("story_missing_consent.md", None, "consent", "is required"),
         ("story_consent_signed_not_a_date.md", 6, "consent.signed", "YYYY-MM-DD"),
         ("story_consent_expires_before_signed.md", 5, "consent", "expires is before signed"),
-        ("story_consent_platform_unknown.md", 8, "consent.platforms[1]", "must be one of"),
+        ("story_consent_platform_unknown.md", 8, "consent.platforms",
+         "'myspace' is not a platform campaign posts to: use one of x, facebook,"),
         ("story_day_not_a_date.md", 5, "day", "YYYY-MM-DD"),
         ("story_unknown_field.md", 5, "titel", "unknown key"),
         ("story_photo_outside_repo.md", 5, "photo", "outside the repository"),
@@ -83,7 +84,7 @@ def test_error_line_reads_like_the_spec(campaign_dir) -> None:
 def test_every_problem_of_a_file_is_listed(campaign_dir) -> None:
     reading = read(campaign_dir, "story_several_errors.md")
     fields = sorted(p.field or "" for p in reading.errors)
-    assert fields == ["age", "consent.platforms[0]", "link"]
+    assert fields == ["age", "consent.platforms", "link"]
 
 
 def test_python_tag_stays_inert(campaign_dir, tmp_path: Path) -> None:
@@ -141,3 +142,32 @@ def test_example_stories_are_all_valid() -> None:
     assert [p.format() for r in readings for p in r.problems] == []
     with_photo = [r.story for r in readings if r.story and r.story.photo]
     assert len(with_photo) >= 2
+
+
+# -- issue 14: files that look like stories are never ignored without a word ---------------
+
+def test_story_file_names_people_really_save(campaign_dir) -> None:
+    from campaign.stories import scan_stories
+
+    root = campaign_dir()
+    stories = root / "stories"
+    body = "---\ntitle: T\nname: N\nquote: Q\nconsent: {signed: 2026-10-30, reference: R}\n---\nB\n"
+    for name in ("16-hoofdletter.MD", "18-lang.markdown", "17-tekst.md.txt", "19-brief.docx",
+                 "_concept.md", "README.md", "20-dubbel.md", "20-dubbel.MD", "01-a.md~",
+                 ".~lock.01-a.md#"):
+        (stories / name).write_text(body, encoding="utf-8")
+    project = load_project(root / "campaign.toml")
+    paths, ignored = scan_stories(project)
+    assert [p.name for p in paths] == ["16-hoofdletter.MD", "18-lang.markdown", "20-dubbel.MD"]
+    said = {i.file.removeprefix("stories/"): (i.severity, i.reason) for i in ignored}
+    assert said["17-tekst.md.txt"] == ("warning", "is saved as .txt (Notepad does this), so it is "
+                                       "not read: save it as plain text (UTF-8) named 17-tekst.md")
+    assert said["19-brief.docx"][0] == "warning" and "named 19-brief.md" in said["19-brief.docx"][1]
+    assert said["20-dubbel.md"] == ("error", "has the same name as stories/20-dubbel.MD: rename "
+                                    "one of them (each story needs its own name)")
+    assert said["_concept.md"] == (None, "its name starts with _, so it is a draft: rename it "
+                                   "to concept.md to post it")
+    assert said["README.md"][0] is None and said["not_an_image.jpg"][0] is None
+    assert "01-a.md~" not in said and ".~lock.01-a.md#" not in said  # editors' leftovers
+    story = read_story(stories / "16-hoofdletter.MD", project).story
+    assert story is not None and story.id == "16-hoofdletter"
