@@ -85,7 +85,7 @@ def reference_story(photo: Path) -> Story:
         id="reference", file="stories/reference.md", title="Twee jaar zoeken naar een diagnose",
         name="Marieke", quote=QUOTE_25, body="", age=47, diagnosis="GIST", photo=photo,
         photo_alt="Marieke op een bankje", photo_focus=(0.5, 0.4),
-        consent=Consent(signed=date(2026, 11, 30), reference="B-1", platforms=None, expires=None),
+        consent=Consent(signed=date(2026, 10, 30), reference="B-1", platforms=None, expires=None),
     )
 
 

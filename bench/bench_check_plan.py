@@ -26,7 +26,7 @@ age: {age}
 diagnosis: Zeldzame tumor
 quote: Een citaat van persoon {i}, over zoeken, vinden en doorgaan.
 consent:
-  signed: 2026-11-30
+  signed: 2026-10-30
   reference: BENCH-{i:05d}
 hashtags: [ZeldzameKanker]
 link: https://www.example.org/verhalen/{i}

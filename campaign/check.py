@@ -64,10 +64,7 @@ def check_story(path: Path, project: Project) -> StoryCheck:
 def _over_budget(path: Path, project: Project, exc: Exception) -> StoryCheck:
     shown = project.relative(path)
     if isinstance(exc, OverBudget):
-        why = {
-            "time": f"checking it {exc}",
-            "memory": f"checking it {exc}",
-        }.get(exc.kind, "checking it stopped unexpectedly")
+        why = "checking it stopped unexpectedly" if exc.kind == "crash" else f"checking it {exc}"
         message = (f"could not be checked: {why}, so it is not posted. The file is probably "
                    "damaged or holds something very unusual (thousands of symbols, a pasted "
                    "file): open it, keep only the story, and save it again as plain text")

@@ -432,6 +432,7 @@ def approve(
     Example:
 
         campaign approve 01-marieke --by "Anna de Vries"
+        campaign approve 01-marieke --by "Anna de Vries" --rehearsal
     """
     with _handled():
         target = _target(ctx, rehearsal, real, workdir, "approve in")
@@ -507,6 +508,7 @@ def withdraw(
     Example:
 
         campaign withdraw 04-henk --by "Anna de Vries"
+        campaign withdraw 04-henk --rehearsal
     """
     with _handled():
         target = _target(ctx, rehearsal, real, workdir, "withdraw a story from")

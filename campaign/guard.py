@@ -20,6 +20,7 @@ this process, bounded only by construction.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -94,6 +95,7 @@ def _serve(connection: Connection, parent_end: Connection | None, memory: int) -
         try:
             result: tuple[str, Any] = ("ok", function(*args))
         except MemoryError:
+            gc.collect()  # what the function held is garbage now: room to answer
             result = ("memory", None)
         except Exception as exc:  # raised again in the parent
             result = ("raised", exc)
@@ -166,6 +168,8 @@ class Worker:
                 self._stop()
                 raise OverBudget("crash", "stopped without an answer") from None
         if kind == "memory":
+            with self._lock:
+                self._stop()  # it is on its way out: the next call starts a fresh one
             raise OverBudget("memory", f"needed more than {self.memory // (1024 * 1024)} MB of memory")
         if kind == "raised":
             raise value
@@ -180,9 +184,10 @@ class Worker:
 _default = Worker()
 
 
-def run_bounded(function: Callable[..., T], *args: Any, seconds: float = STORY_SECONDS) -> T:
-    """`function(*args)` in this process's story worker, within `seconds` and STORY_MEMORY.
+def run_bounded(function: Callable[..., T], *args: Any, seconds: float | None = None) -> T:
+    """`function(*args)` in this process's story worker, within `seconds` (default
+    STORY_SECONDS) and STORY_MEMORY.
 
     `function` must be a module-level function, and its arguments and result picklable.
     """
-    return _default.call(function, *args, seconds=seconds)
+    return _default.call(function, *args, seconds=STORY_SECONDS if seconds is None else seconds)

@@ -205,3 +205,16 @@ def test_the_newcomer_is_told_why_in_check_and_alerted_in_run(repo_copy: Path) -
     # The reserve story was alerted once at the start, named with why it has no day.
     assert len([a for a in alerts if a.startswith("08-ingrid (stories/08-ingrid.md) is a "
                                                    "reserve story")]) == 1
+
+
+def test_a_file_over_the_story_budget_is_invalid_with_the_fix(campaign_dir, monkeypatch) -> None:
+    import campaign.guard
+
+    root = campaign_dir("story_valid_minimal.md")
+    monkeypatch.setattr(campaign.guard, "STORY_SECONDS", 0.000001)  # nothing fits in this
+    report = run_check(load_project(root / "campaign.toml"), NOW)
+    [error] = [p for p in report.errors if p.file == "stories/story_valid_minimal.md"]
+    assert error.message.startswith("could not be checked: checking it took longer than 1e-06 "
+                                    "seconds, so it is not posted.")
+    assert "save it again as plain text" in error.message
+    assert report.fate("story_valid_minimal").kind == "invalid"  # type: ignore[union-attr]
