@@ -294,6 +294,54 @@ _EXAMPLES = {
 }
 
 
+_TOML_KEY = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*=\s*(.*?)\s*(#.*)?$")
+_TOML_TABLE = re.compile(r"^\s*\[+\s*([\w.-]+)\s*\]+")
+_LOOKS_LIKE_DATE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
+_LOOKS_LIKE_TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
+
+
+def toml_problem(shown: str, text: str, line: int | None, error: str) -> Problem:
+    """A TOML syntax error as the key it is on and the form that value needs."""
+    lines = text.split("\n")
+    source = lines[line - 1] if line and line <= len(lines) else ""
+    found = _TOML_KEY.match(source)
+    if not found:
+        return Problem(shown, line, None, f"is not valid TOML ({error}): fix the syntax on that line")
+    table = ""
+    for earlier in reversed(lines[: (line or 1) - 1]):
+        header = _TOML_TABLE.match(earlier)
+        if header:
+            table = header.group(1) + "."
+            break
+    key, value = found.group(1), found.group(2)
+    field = table + key
+    date_like = _LOOKS_LIKE_DATE.match(value)
+    time_like = _LOOKS_LIKE_TIME.match(value)
+    if date_like:
+        day, month, year = (int(g) for g in date_like.groups())
+        try:
+            shown_date = date(year, month, day).isoformat()
+        except ValueError:
+            shown_date = "2027-03-08"
+        message = (f"{value} is not a date in the form TOML needs: write it year-month-day, "
+                   f"without quotes, like this: {key} = {shown_date}")
+    elif time_like:
+        message = (f"write a time of day in quotes, with two digits for the hour: "
+                   f'{key} = "{int(time_like.group(1)):02d}:{time_like.group(2)}"')
+    elif (value and value[0] not in "\"'[{0123456789tf-+") or value in ("ja", "nee", "yes", "no"):
+        if value.lower() in ("ja", "yes", "waar", "on"):
+            message = f"write true or false: {key} = true"
+        elif value.lower() in ("nee", "no", "onwaar", "off"):
+            message = f"write true or false: {key} = false"
+        else:
+            message = f'a text needs quotes around it: {key} = "{value}"'
+    elif value.count('"') % 2 or value.count("'") % 2:
+        message = f"a quote is not closed: {key} = \"...\" needs a quote at both ends"
+    else:
+        message = f"is not valid TOML ({error}): fix the value"
+    return Problem(shown, line, field, message)
+
+
 def load_project(config_file: Path) -> Project:
     """Read and validate campaign.toml; raise ConfigError listing every problem."""
     shown = config_file.name
@@ -311,9 +359,7 @@ def load_project(config_file: Path) -> Project:
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         line = int(match.group(1)) if match else None
-        raise ConfigError(
-            [Problem(shown, line, None, f"is not valid TOML ({exc}): fix the syntax on that line")]
-        ) from None
+        raise ConfigError([toml_problem(shown, text, line, str(exc))]) from None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

@@ -60,7 +60,7 @@ class SecretMissing(UserError):
         super().__init__(
             f"{platform}: the environment variable {name} is not set: add it to the "
             "environment or to the .env file in the repository root (see the README, "
-            f'"Secrets"), or disable {platform} in campaign.toml'
+            f'"Environment variables"), or disable {platform} in campaign.toml'
         )
 
 

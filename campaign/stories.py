@@ -79,21 +79,24 @@ class _FrontMatter(BaseModel):
         @field_validator("platforms", mode="before")
         @classmethod
         def _platforms(cls, values: Any) -> Any:
-            if not isinstance(values, list):
+            if not isinstance(values, list) or all(v in PLATFORMS for v in values):
                 return values
             known = ", ".join(PLATFORMS)
+            fixed: list[str] = []
             for value in values:
-                if not isinstance(value, str) or value in PLATFORMS:
-                    continue
-                lower = value.strip().lower()
+                lower = str(value).strip().lower()
                 if lower in ("twitter", "x.com", "twitter/x"):
-                    raise ValueError(f"{value!r}: X is written x (platform names are lower case): "
-                                     f"use one of {known}")
-                if lower in PLATFORMS:
-                    raise ValueError(f"{value!r}: platform names are written in lower case: "
-                                     f"write {lower}")
-                raise ValueError(f"{value!r} is not a platform campaign posts to: use one of {known}")
-            return values
+                    fixed.append("x")
+                elif lower in PLATFORMS:
+                    fixed.append(lower)
+                else:
+                    raise ValueError(f"{value!r} is not a platform campaign posts to: use one of "
+                                     f"{known}")
+            twitter = any(str(v).strip().lower() != "x" and f == "x"
+                          for v, f in zip(values, fixed, strict=True))
+            raise ValueError("platform names are written in lower case"
+                             + (", and X (Twitter) is written x" if twitter else "")
+                             + f": write platforms: [{', '.join(fixed)}]")
 
         @model_validator(mode="after")
         def _expires_after_signed(self) -> _FrontMatter.ConsentModel:
@@ -332,10 +335,12 @@ def read_story(path: Path, project: Project) -> StoryReading:
 
     split = _split_front_matter(text)
     if split is None:
-        problem(
-            1, None,
-            'has no front matter: start the file with a line "---", the fields, and another "---"',
-        )
+        if text.lstrip("\ufeff").splitlines()[:1] == ["---"]:
+            problem(1, None, 'the front matter is not closed: add a line "---" after the last '
+                    "field, before the story's text")
+        else:
+            problem(1, None, 'has no front matter: start the file with a line "---", the '
+                    'fields, and another "---"')
         return reading
     yaml_text, body = split
     # YAML refuses raw control characters with a puzzling message; they are removed
@@ -349,16 +354,21 @@ def read_story(path: Path, project: Project) -> StoryReading:
     try:
         data = YAML(typ="rt", pure=True).load(yaml_text)
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 2 if mark is not None else None
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        problem(line, None, f"front matter is not valid YAML ({what}): fix that line")
+        problem(*_yaml_error(exc, yaml_text))
         return reading
     except Exception as exc:  # ruamel raises odd errors on pathological input
         problem(None, None, f"front matter could not be read ({type(exc).__name__}): fix its syntax")
         return reading
     if not isinstance(data, CommentedMap):
         problem(2, None, "front matter must be a list of fields (key: value), one per line")
+        return reading
+    comments = _comment_values(yaml_text, data)
+    for comment_line, key in comments:
+        fix = ("write hashtags without #: hashtags: [GIST]" if key == "hashtags"
+               else f'put it in quotes: {key}: "#..."')
+        problem(comment_line, key, "the value starts with #, which YAML reads as a comment, so it "
+                f"is empty: {fix}")
+    if comments:
         return reading
 
     lines: dict[str, int] = {}
@@ -473,6 +483,82 @@ def _yaml_shape_problem(yaml_text: str) -> tuple[int | None, str | None, str] | 
     except Exception:  # ruamel raises odd errors on pathological input
         return (None, None, "front matter could not be read: fix its syntax")
     return None
+
+
+_KEY_VALUE = re.compile(r"^(\s*)([A-Za-z_][\w.]*):\s*(.*?)\s*$")
+
+
+def _yaml_error(exc: YAMLError, yaml_text: str) -> tuple[int | None, str | None, str]:
+    """(line, field, message) for a YAML syntax error, saying what to do about the mistakes
+    people really make: a colon in a text, a tab, a '#' in a list of hashtags."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    what = str(getattr(exc, "problem", None) or str(exc).splitlines()[0])
+    if mark is None:
+        return None, None, f"front matter is not valid YAML ({what}): fix its syntax"
+    lines = yaml_text.split("\n")
+    index = min(mark.line, len(lines) - 1)
+    # A flow list that is never closed is reported where the text ends: look back for it.
+    while index > 0 and not lines[index].strip():
+        index -= 1
+    text = lines[index] if lines else ""
+    line = index + 2  # 1-based, after the opening '---'
+    found = _KEY_VALUE.match(text)
+    key = _dotted_key(lines, index) if found else None
+    value = found.group(3) if found else ""
+    if "\t" in what or "\t" in text:
+        column = text.index("\t") + 1 if "\t" in text else mark.column + 1
+        return line, key, (f"there is a tab at column {column}: YAML only takes spaces there: "
+                           "replace the tab with spaces (two for each level)")
+    if "mapping values are not allowed" in what and found and ": " in value:
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        name = found.group(2)
+        return line, key, (f"the text has a colon (:), which YAML reads as the start of another "
+                           f'field: put the whole text in quotes, like this: {name}: "{quoted}"')
+    if "#" in text and ("[" in text or "expected the node content" in what):
+        return line, key, ("a # starts a comment in YAML, so the rest of the line is not read: "
+                           "write hashtags without # (hashtags: [GIST, ZeldzameKanker]), or put "
+                           "each in quotes ('#GIST')")
+    if "expected ',' or ']'" in what or "expected ',' or '}'" in what:
+        opener, closer = ("[", "]") if "']'" in what else ("{", "}")
+        for earlier in range(index, -1, -1):
+            if lines[earlier].count(opener) > lines[earlier].count(closer):
+                name = _dotted_key(lines, earlier)
+                return earlier + 2, name, (
+                    f"the {opener} on this line is never closed: end the list with {closer} on "
+                    f"the same line, or, if it is text, put it in quotes: "
+                    f'{(name or "name").rsplit(".", 1)[-1]}: "..."')
+    if found and value[:1] in ('"', "'", "“", "‘") and "quote" not in what:
+        return line, key, (f"the quotes around the value do not match or are not closed "
+                           f"({what}): use straight quotes \" at both ends, or none")
+    return line, key, f"front matter is not valid YAML ({what}): fix that line"
+
+
+def _dotted_key(lines: list[str], index: int) -> str | None:
+    """The dotted path of the key on `lines[index]`, from the keys it is indented under."""
+    found = _KEY_VALUE.match(lines[index].replace("\t", "  "))
+    if not found:
+        return None
+    path, indent = [found.group(2)], len(found.group(1))
+    for earlier in reversed(lines[:index]):
+        parent = _KEY_VALUE.match(earlier.replace("\t", "  "))
+        if parent and len(parent.group(1)) < indent:
+            path.insert(0, parent.group(2))
+            indent = len(parent.group(1))
+            if indent == 0:
+                break
+    return ".".join(path)
+
+
+def _comment_values(yaml_text: str, data: CommentedMap) -> list[tuple[int, str]]:
+    """(line, key) of each field whose value was read as empty because it starts with '#'."""
+    found = []
+    for number, text in enumerate(yaml_text.split("\n")):
+        match = _KEY_VALUE.match(text)
+        if match and not match.group(1) and match.group(3).startswith("#"):
+            key = match.group(2)
+            if key in data and data[key] is None:
+                found.append((number + 2, key))
+    return found
 
 
 def _decode(raw: bytes, problem: Any) -> str | None:

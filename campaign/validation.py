@@ -6,6 +6,7 @@ report `file:line: dotted.key: what is wrong and what to do`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -75,6 +76,50 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+_QUOTES = "“”„‘’‚\"'«»"
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
+_MONTHS = {name: number for number, names in enumerate([
+    ("januari", "jan", "january"), ("februari", "feb", "february"), ("maart", "mrt", "march", "mar"),
+    ("april", "apr"), ("mei", "may"), ("juni", "jun", "june"), ("juli", "jul", "july"),
+    ("augustus", "aug", "august"), ("september", "sep", "sept"), ("oktober", "okt", "october", "oct"),
+    ("november", "nov"), ("december", "dec"),
+], start=1) for name in names}
+_WORDS_DATE = re.compile(r"^(\d{1,2})\s+([a-z]+)\.?\s+(\d{4})$")
+
+
+def date_hint(key: str, value: object) -> str:
+    """What to say about a date that is not a date, showing the date in the form it needs."""
+    import datetime
+
+    example = "is not a date: write it as YYYY-MM-DD, e.g. 2027-03-09"
+    if not isinstance(value, str):
+        return example
+    text = value.strip()
+    bare = text.strip(_QUOTES).strip()
+    shown: str | None = None
+    with contextlib.suppress(ValueError):
+        shown = datetime.date.fromisoformat(bare).isoformat()
+    if shown is not None and bare != text:
+        which = "curly quotes, which Word adds" if text[0] in "“„‘‚«" else "quotes"
+        return (f"the date is between {which} ({text[0]}{text[-1]}): write it without quotes, "
+                f"like this: {key}: {shown}")
+    numbers = _DAY_MONTH_YEAR.match(bare)
+    words = _WORDS_DATE.match(bare.lower())
+    try:
+        if numbers:
+            day, month, year = (int(g) for g in numbers.groups())
+            shown = datetime.date(year, month, day).isoformat()
+        elif words and words.group(2) in _MONTHS:
+            shown = datetime.date(int(words.group(3)), _MONTHS[words.group(2)],
+                                  int(words.group(1))).isoformat()
+    except ValueError:
+        shown = None
+    if shown is not None:
+        return (f"{text!r} is day-month-year; write dates year-month-day, like this: "
+                f"{key}: {shown}")
+    return example
+
+
 def describe(error: ErrorDetails, model: type[BaseModel], example: str = "") -> str:
     """One pydantic error as a sentence that says what is wrong and the fix."""
     kind = error["type"]
@@ -91,7 +136,7 @@ def describe(error: ErrorDetails, model: type[BaseModel], example: str = "") -> 
             + (f" (known keys here: {', '.join(keys)})" if keys else "")
         )
     if kind.startswith("date"):
-        return "is not a date: write it as YYYY-MM-DD, e.g. 2027-03-09"
+        return date_hint(key, error.get("input"))
     if kind.startswith("time"):
         return "is not a time of day: write it as HH:MM, e.g. 10:00"
     if kind in ("int_type", "int_parsing", "int_from_float"):

@@ -165,3 +165,29 @@ def test_python_dash_m_and_console_script_run() -> None:
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["ok"] is True
     assert out.stderr == ""
+
+
+def test_every_message_that_points_to_the_readme_names_a_heading_that_exists() -> None:
+    """Issue 21: a message pointed to "the README, Secrets", which does not exist."""
+    import re
+
+    headings = {line.lstrip("#").strip().strip("`")
+                for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+                if line.startswith("#")}
+    pointers: list[tuple[str, str]] = []
+    for path in (REPO / "campaign").rglob("*.py"):
+        text = path.read_text(encoding="utf-8").replace('\\"', '"')
+        for match in re.finditer(r"README,? ([\"'])?([A-Z][^\"')]*)\1?\)", text):
+            pointers.append((path.name, match.group(2).strip()))
+    assert pointers, "the pattern finds the README pointers in messages"
+    for module, heading in pointers:
+        assert heading in headings, f"{module} points to the README section {heading!r}"
+
+
+def test_a_story_id_typed_wrong_says_which_exist_and_the_nearest(repo_copy: Path) -> None:
+    result = run("approve", "01-mariek", "--by", "Anna", config=repo_copy / "campaign.toml")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "01-mariek: there is no story '01-mariek' in stories/: did you mean 01-marieke? The "
+        "stories are: 01-marieke, 02-joost, 03-fatima, 04-henk, 05-sanne, 06-ahmed, 07-els, "
+        "08-ingrid (the file name without .md).")

@@ -73,10 +73,30 @@ def test_bad_colour_and_bad_time_are_both_listed(tmp_path: Path) -> None:
     assert any("platforms.instagram.post_time" in p and "HH:MM" in p for p in problems)
 
 
-def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+def test_toml_syntax_error_names_the_line_the_key_and_the_form(tmp_path: Path) -> None:
     path = write_config(tmp_path, 'language = "nl"', 'language = "nl')
     [problem] = problems_of(path)
-    assert problem.startswith(f"campaign.toml:{line_of(path, 'language =')}: is not valid TOML")
+    assert problem == (f"campaign.toml:{line_of(path, 'language =')}: campaign.language: a quote "
+                       'is not closed: language = "..." needs a quote at both ends')
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("start = 2027-03-08", "start = 8-3-2027",
+     "campaign.start: 8-3-2027 is not a date in the form TOML needs: write it year-month-day, "
+     "without quotes, like this: start = 2027-03-08"),
+    ('post_time = "10:00"', "post_time = 9:00",
+     'campaign.post_time: write a time of day in quotes, with two digits for the hour: '
+     'post_time = "09:00"'),
+    ("require_approval = true", "require_approval = ja",
+     "campaign.require_approval: write true or false: require_approval = true"),
+    ('timezone = "Europe/Amsterdam"', "timezone = Europe/Amsterdam",
+     'campaign.timezone: a text needs quotes around it: timezone = "Europe/Amsterdam"'),
+])
+def test_toml_mistakes_name_the_key_and_the_expected_form(tmp_path: Path, old: str, new: str,
+                                                          message: str) -> None:
+    path = write_config(tmp_path, old, new)
+    [problem] = problems_of(path)
+    assert problem == f"campaign.toml:{line_of(path, new)}: {message}"
 
 
 def test_missing_config_says_where_to_run(tmp_path: Path) -> None:

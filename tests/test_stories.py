@@ -56,7 +56,7 @@ def test_valid_minimal_story_is_read(campaign_dir) -> None:
         ("story_bad_link.md", 5, "link", "not a web address"),
         ("story_age_not_a_number.md", 5, "age", "whole number"),
         ("story_python_tag.md", 5, "diagnosis", "YAML tags"),
-        ("story_bad_yaml.md", 4, None, "not valid YAML"),
+        ("story_bad_yaml.md", 3, "name", "the [ on this line is never closed"),
         ("story_no_front_matter.md", 1, None, "no front matter"),
         ("story_front_matter_is_a_list.md", 2, None, "key: value"),
         ("story_not_utf8.md", 2, None, "not UTF-8"),
@@ -171,3 +171,41 @@ def test_story_file_names_people_really_save(campaign_dir) -> None:
     assert "01-a.md~" not in said and ".~lock.01-a.md#" not in said  # editors' leftovers
     story = read_story(stories / "16-hoofdletter.MD", project).story
     assert story is not None and story.id == "16-hoofdletter"
+
+
+# -- issue 21: messages for the mistakes people really make (by exact text) ----------------
+
+MISTAKES = [
+    ("story_yaml_colon_in_quote.md",
+     'stories/story_yaml_colon_in_quote.md:4: quote: the text has a colon (:), which YAML reads '
+     'as the start of another field: put the whole text in quotes, like this: quote: "Nu weet '
+     'ik: luister naar je lijf"'),
+    ("story_yaml_tab.md",
+     "stories/story_yaml_tab.md:6: consent.signed: there is a tab at column 1: YAML only takes "
+     "spaces there: replace the tab with spaces (two for each level)"),
+    ("story_yaml_hash_in_hashtags.md",
+     "stories/story_yaml_hash_in_hashtags.md:8: hashtags: a # starts a comment in YAML, so the "
+     "rest of the line is not read: write hashtags without # (hashtags: [GIST, ZeldzameKanker]), "
+     "or put each in quotes ('#GIST')"),
+    ("story_yaml_hash_value.md",
+     "stories/story_yaml_hash_value.md:8: hashtags: the value starts with #, which YAML reads as "
+     "a comment, so it is empty: write hashtags without #: hashtags: [GIST]"),
+    ("story_front_matter_not_closed.md",
+     'stories/story_front_matter_not_closed.md:1: the front matter is not closed: add a line '
+     '"---" after the last field, before the story\'s text'),
+    ("story_day_in_curly_quotes.md",
+     "stories/story_day_in_curly_quotes.md:5: day: the date is between curly quotes, which Word "
+     "adds (“”): write it without quotes, like this: day: 2027-03-09"),
+    ("story_day_day_month_year.md",
+     "stories/story_day_day_month_year.md:5: day: '9-3-2027' is day-month-year; write dates "
+     "year-month-day, like this: day: 2027-03-09"),
+    ("story_consent_platforms_capitalised.md",
+     "stories/story_consent_platforms_capitalised.md:8: consent.platforms: platform names are "
+     "written in lower case, and X (Twitter) is written x: write platforms: [facebook, x]"),
+]
+
+
+@pytest.mark.parametrize(("name", "message"), MISTAKES)
+def test_each_real_mistake_gets_the_fix_in_plain_words(campaign_dir, name: str, message: str) -> None:
+    reading = read(campaign_dir, name)
+    assert [p.format() for p in reading.problems] == [message]

@@ -201,7 +201,7 @@ class GraphClient:
             kind = "has expired" if sub == 463 else "is not accepted"
             return PostRejected(
                 p, f"the access token {kind} {said}: create a new one and put it in "
-                f"{self.token_variable} (see the README, Secrets)", story=story,
+                f"{self.token_variable} (see the README, \"Environment variables\")", story=story,
             )
         if code == 10 or (code is not None and 200 <= code <= 299):
             return PostRejected(

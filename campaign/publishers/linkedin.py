@@ -56,7 +56,7 @@ _HASHTAG = re.compile(r"(?<!\w)#(?=\w*[^\W_])(\w+)")  # at least one letter or d
 _TEMPLATE = re.compile(r"\{hashtag\|\\?[#＃]\|((?:[^{}|\\]|\\.)*)\}")
 CREDENTIALS_FIX = (
     "create a new token for the organisation's admin (LinkedIn tokens last 60 days; scope "
-    f"w_organization_social) and put it in {TOKEN_VARIABLE} (see the README, Secrets)"
+    f"w_organization_social) and put it in {TOKEN_VARIABLE} (see the README, \"Environment variables\")"
 )
 
 
