@@ -50,10 +50,12 @@ INTERNAL_FAULT = 70
 app = typer.Typer(
     name="campaign",
     help="Run an awareness-week social media campaign of patient stories.\n\n"
-    "Example:\n\n    campaign check",
+    "Example:\n\n\b\n    campaign check",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help shows every flag as `--json <bool>` with click 8.2+.
+    rich_markup_mode=None,
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem, one line
 
@@ -136,6 +138,7 @@ def check(
 
     Example:
 
+    \b
         campaign check
         campaign check --json
     """
@@ -166,6 +169,7 @@ def plan(
 
     Example:
 
+    \b
         campaign plan
         campaign plan --json
     """
@@ -195,6 +199,7 @@ def render(
 
     Example:
 
+    \b
         campaign render
         campaign render --force
     """
@@ -348,6 +353,7 @@ def post(
 
     Example:
 
+    \b
         campaign post 01-marieke --platform mastodon
         campaign post 01-marieke --platform mastodon --rehearsal
     """
@@ -376,6 +382,7 @@ def status(
 
     Example:
 
+    \b
         campaign status
         campaign status --json
         campaign status --rehearsal
@@ -431,6 +438,7 @@ def approve(
 
     Example:
 
+    \b
         campaign approve 01-marieke --by "Anna de Vries"
         campaign approve 01-marieke --by "Anna de Vries" --rehearsal
     """
@@ -457,6 +465,7 @@ def pause(
 
     Example:
 
+    \b
         campaign pause --by "Anna de Vries"
         campaign pause --rehearsal
     """
@@ -476,6 +485,7 @@ def resume(
 
     Example:
 
+    \b
         campaign resume --by "Anna de Vries"
         campaign resume --rehearsal
     """
@@ -507,6 +517,7 @@ def withdraw(
 
     Example:
 
+    \b
         campaign withdraw 04-henk --by "Anna de Vries"
         campaign withdraw 04-henk --rehearsal
     """
@@ -542,18 +553,20 @@ def run(
     sandbox: Annotated[bool, typer.Option(
         "--sandbox", help="Rehearse against a local sandbox, with its own ledger.")] = False,
     day_seconds: Annotated[float | None, typer.Option(
-        "--day-seconds", help="Rehearsal only: wall-clock seconds per campaign day.")] = None,
+        "--day-seconds", metavar="N", help="Rehearsal only: wall-clock seconds per campaign day.")] = None,
     until_done: Annotated[bool, typer.Option(
         "--until-done", help="Exit once every planned post is final.")] = False,
     faults: Annotated[str | None, typer.Option(
-        "--faults", help="Rehearsal only: 'demo' or a JSON file of sandbox faults to inject.")] = None,
+        "--faults", metavar="demo|FILE",
+        help="Rehearsal only: 'demo' or a JSON file of sandbox faults to inject.")] = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Rehearsal only: write the summary as JSON.")] = False,
     workdir: Annotated[Path | None, typer.Option(
-        "--workdir", help="Rehearsal only: its folder; an existing one is resumed, clock and all.")
+        "--workdir", metavar="DIR",
+        help="Rehearsal only: its folder; an existing one is resumed, clock and all.")
     ] = None,
     sandbox_url: Annotated[str | None, typer.Option(
-        "--sandbox-url", envvar="CAMPAIGN_SANDBOX_URL",
+        "--sandbox-url", metavar="URL", envvar="CAMPAIGN_SANDBOX_URL",
         help="Rehearsal only: use this running sandbox (see `campaign sandbox`).")] = None,
 ) -> None:
     """Run the campaign week unattended: post each story on time, exactly once.
@@ -563,6 +576,7 @@ def run(
 
     Example:
 
+    \b
         campaign run
         campaign run --sandbox --day-seconds 6 --until-done --faults demo
     """
@@ -587,6 +601,7 @@ def run(
                               campaign_name=project.settings.campaign.name)
             err.print(f"campaign run: {project.settings.campaign.name}, ledger "
                       f"{project.relative(project.ledger_path)}; stop with Ctrl-C or SIGTERM")
+            alerter.announce()  # once: which alert channels work
             Scheduler(project, ledger, publishing, alerter, RealClock(),
                       until_done=until_done).run()
 
@@ -604,6 +619,7 @@ def sandbox(
 
     Example:
 
+    \b
         campaign sandbox --port 8931 --env-file .env.sandbox
 
     then, in another shell: set -a; . ./.env.sandbox; set +a; campaign post STORY --platform x
@@ -688,6 +704,7 @@ def preview(ctx: typer.Context) -> None:
 
     Example:
 
+    \b
         campaign preview
         xdg-open "$(campaign preview)"
     """
@@ -720,6 +737,7 @@ def doctor(
 
     Example:
 
+    \b
         campaign doctor
         campaign doctor --json --send-test-alert
     """

@@ -33,7 +33,7 @@ from typing import Any, Literal
 import requests
 from PIL import Image
 
-from campaign.alerts import Alerter, DeliveryFailed
+from campaign.alerts import Alerter, DeliveryFailed, probe_channels
 from campaign.captions import PLATFORM_NAMES
 from campaign.config import Project
 from campaign.errors import CampaignError, PostRejected, PublishError
@@ -650,8 +650,16 @@ def alert_finding(project: Project, env: Mapping[str, str], send: bool) -> Findi
                            "or alerts.webhook = true with CAMPAIGN_ALERT_WEBHOOK_URL",
                            details={"channels": [], "sent": False})
         if not send:
-            return Finding("alerts", "ok", f"alerts go by {' and '.join(channels)} (not tested: "
-                           "add --send-test-alert to send a test message)",
+            states = probe_channels(settings.alerts, env)
+            broken = [s for s in states if not s.ok]
+            if broken:
+                return Finding("alerts", "error", "alerts would not arrive: "
+                               + "; ".join(f"{s.channel}: {s.detail}" for s in broken),
+                               "fix the [alerts] settings, then run `campaign doctor "
+                               "--send-test-alert` to send a test message",
+                               details={"channels": channels, "sent": False})
+            return Finding("alerts", "ok", "; ".join(f"{s.channel}: {s.detail}" for s in states)
+                           + " (nothing sent: add --send-test-alert to send a test message)",
                            details={"channels": channels, "sent": False})
         try:
             alerter.send(f"Test message from `campaign doctor` for {settings.campaign.name}: "

@@ -462,7 +462,7 @@ class Scheduler:
         for record in records:
             counts[record.state] = counts.get(record.state, 0) + 1
         text = f"Daily summary {day}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        self.alerter.alert(f"summary:{day}", text, self.clock.now())
+        self.alerter.alert(f"summary:{day}", text, self.clock.now(), routine=True)
 
 
 def _job_key(job_id: str) -> str:

@@ -149,8 +149,55 @@ def test_undeliverable_alert_is_kept_and_retried(ledger: Ledger, smtp_server: tu
     assert alerter.alert("failed:s/x", "s/x failed", NOW)  # no exception
     assert ledger.unsent_alerts() == [("failed:s/x", "s/x failed")]
     alerter.settings = email_settings(port)  # the mail server is back
+    assert alerter.deliver_pending(NOW) == 1  # not yet: the next try is 30 s after the first
+    moment = alerter.clock()
+    alerter.clock = lambda: moment + 31
     assert alerter.deliver_pending(NOW) == 0
     assert len(inbox.messages) == 1
+
+
+def test_an_unreachable_mail_server_is_tried_further_apart_and_logged_rarely(
+        ledger: Ledger, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 21: an unreachable SMTP host was tried, and logged, every 4 seconds."""
+    alerter = Alerter(email_settings(free_port()), ledger, {})
+    start = alerter.clock()
+    elapsed = [0.0]
+    alerter.clock = lambda: start + elapsed[0]
+    tries = 0
+    real_send = alerter.send
+
+    def counted(text: str) -> None:
+        nonlocal tries
+        tries += 1
+        real_send(text)
+
+    alerter.send = counted  # type: ignore[method-assign]
+    with caplog.at_level("ERROR", logger="campaign.alerts"):
+        alerter.alert("failed:s/x", "s/x failed", NOW)
+        for _ in range(720):  # an hour of watch ticks, one every 5 seconds
+            elapsed[0] += 5
+            alerter.deliver_pending(NOW)
+    # At 0 s, then 30, 60, 120, 240, 480 and 960 s after each try before (the gaps double,
+    # up to 30 minutes): 7 tries in the hour, not 720.
+    assert tries == 7
+    assert len(caplog.records) <= 3
+
+
+def test_probe_channels_says_whether_each_can_be_reached_without_sending(
+        smtp_server: tuple[Inbox, int]) -> None:
+    from campaign.alerts import probe_channels
+
+    inbox, port = smtp_server
+    [ok] = probe_channels(email_settings(port), {})
+    assert ok.ok and ok.detail == f"the mail server 127.0.0.1:{port} answers (to comms@example.org)"
+    assert inbox.messages == []  # nothing was sent
+    nowhere = AlertSettings(email_to=["a@example.org"], email_from="c@example.org",
+                            smtp_host="smtp.invalid", smtp_port=587)
+    [bad] = probe_channels(nowhere, {})
+    assert not bad.ok and bad.detail == ("the mail server smtp.invalid cannot be found (its name "
+                                         "does not resolve): check alerts.smtp_host")
+    closed = probe_channels(email_settings(free_port()), {})[0]
+    assert not closed.ok and "does not answer (ConnectionRefusedError)" in closed.detail
 
 
 def test_secrets_are_redacted_from_alerts(ledger: Ledger, webhook: tuple[list[dict[str, Any]], str]) -> None:

@@ -515,3 +515,18 @@ def test_a_campaign_name_too_long_for_the_footer_is_reported_on_campaign_toml(
     assert problems and {(p.file, p.field, p.severity) for p in problems} == {
         ("campaign.toml", "campaign.name", "error")
     }
+
+
+def test_card_files_can_be_read_by_the_web_server(project: Project) -> None:
+    """Issue 21: cards were written with mode 600, so the web server publishing the
+    Instagram folder (another user) could not read them."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        card = render_card(make_story(), "square", project, force=True)
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(card.path.stat().st_mode)
+    assert mode == 0o644, oct(mode)

@@ -191,3 +191,15 @@ def test_a_story_id_typed_wrong_says_which_exist_and_the_nearest(repo_copy: Path
         "01-mariek: there is no story '01-mariek' in stories/: did you mean 01-marieke? The "
         "stories are: 01-marieke, 02-joost, 03-fatima, 04-henk, 05-sanne, 06-ahmed, 07-els, "
         "08-ingrid (the file name without .md).")
+
+
+def test_flags_show_as_flags_in_help() -> None:
+    import typer.main
+
+    click_app = typer.main.get_command(app)
+    for name in click_app.commands:  # type: ignore[attr-defined]
+        shown = runner.invoke(app, [name, "--help"]).stdout
+        assert "<bool>" not in shown, f"campaign {name} --help shows a flag as <bool>"
+    shown = runner.invoke(app, ["check", "--help"]).stdout
+    assert "  --json  Write the report as JSON." in shown
+    assert "      campaign check\n      campaign check --json\n" in shown  # examples kept as lines

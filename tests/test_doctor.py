@@ -25,6 +25,7 @@ from campaign.config import load_project
 from campaign.doctor import linkedin_version_finding
 from campaign.sandbox import Sandbox
 from tests.conftest import REPO
+from tests.test_alerts import smtp_server  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -34,11 +35,15 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def campaign(tmp_path: Path, sandbox: Sandbox) -> Path:
-    """The example campaign with exactly the platforms the sandbox serves enabled."""
+def campaign(tmp_path: Path, sandbox: Sandbox, smtp_server: tuple[Any, int]) -> Path:
+    """The example campaign with exactly the platforms the sandbox serves enabled, and its
+    alerts sent to a real SMTP server on this machine (the example's host does not exist)."""
     root = tmp_path / "campaign"
     root.mkdir()
     text = (REPO / "campaign.toml").read_text(encoding="utf-8")
+    text = (text.replace('smtp_host = "smtp.example.org"', 'smtp_host = "127.0.0.1"')
+            .replace("smtp_port = 587", f"smtp_port = {smtp_server[1]}")
+            .replace('smtp_security = "starttls"', 'smtp_security = "none"'))
     for platform in ("x", "facebook", "instagram", "linkedin", "mastodon", "bluesky"):
         enabled = "true" if platform in sandbox.platforms else "false"
         text = text.replace(f"[platforms.{platform}]\nenabled = true",
