@@ -6,10 +6,13 @@ import ipaddress
 import os
 import shutil
 import socket
+from collections.abc import Iterator
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
 # Real servers for the integration tier (issue 7): `real_pds`, `mastodon_mock`; see tests/servers/.
 pytest_plugins = ["tests.servers.pds_fixture", "tests.servers.mastodon_mock_fixture"]
@@ -101,3 +104,30 @@ def campaign_dir(tmp_path: Path) -> Any:
         return make_campaign(tmp_path / "campaign", *story_fixtures)
 
     return build
+
+
+# A real SMTP server on 127.0.0.1 (aiosmtpd), for the alert and doctor tests.
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()

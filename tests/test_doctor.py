@@ -25,7 +25,6 @@ from campaign.config import load_project
 from campaign.doctor import linkedin_version_finding
 from campaign.sandbox import Sandbox
 from tests.conftest import REPO
-from tests.test_alerts import smtp_server  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
