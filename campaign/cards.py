@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import logging
 import math
@@ -42,6 +43,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -334,32 +336,103 @@ def _dictionary() -> pyphen.Pyphen:
     return pyphen.Pyphen(lang="nl_NL", left=2, right=3)
 
 
+# Letters that link two parts of a Dutch compound: behandeling-s-plan, patiënt-en-zorg.
+_LINKS = ("", "s", "en", "e")
+_MIN_PART = 3
+
+
+@lru_cache(maxsize=1)
+def _compound_parts() -> frozenset[str]:
+    text = resources.files("campaign").joinpath("data/nl-compound-parts.txt").read_text("utf-8")
+    return frozenset(line.strip() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
+@lru_cache(maxsize=4096)
+def compound_breaks(word: str) -> tuple[int, ...]:
+    """Where `word` is made of known parts, as offsets: 'bijnierschorscarcinoom' -> (7, 13).
+
+    The word must be made of parts from campaign/data/nl-compound-parts.txt from end to
+    end (with the linking letters s, en, e between them); the split with the fewest
+    parts wins. A word that is not such a compound has none.
+    """
+    parts = _compound_parts()
+    lower = word.lower()
+    size = len(lower)
+    best: list[tuple[int, tuple[int, ...]] | None] = [None] * (size + 1)
+    best[0] = (0, ())
+    for start in range(size):
+        here = best[start]
+        if here is None:
+            continue
+        for end in range(start + _MIN_PART, size + 1):
+            if lower[start:end] not in parts:
+                continue
+            for link in _LINKS:
+                after = end + len(link)
+                if after > size or lower[end:after] != link:
+                    continue
+                candidate = (here[0] + 1, here[1] + ((after,) if after < size else ()))
+                current = best[after]
+                if current is None or candidate[0] < current[0]:
+                    best[after] = candidate
+    found = best[size]
+    return found[1] if found is not None and found[0] >= 2 else ()
+
+
+def _breaks_of(part: str) -> tuple[list[int], list[int]]:
+    """(compound boundaries, syllable breaks) of a word without hyphens, as offsets.
+
+    Syllables are found in each compound part on its own, so that no syllable break
+    crosses a boundary (`schors-carcinoom`, never `schor-scarcinoom`)."""
+    lead = len(part) - len(part.lstrip(_PUNCTUATION))
+    core = part.strip(_PUNCTUATION)
+    boundaries = [lead + b for b in compound_breaks(core)]
+    syllables: list[int] = []
+    edges = [0, *compound_breaks(core), len(core)]
+    for left, right in itertools.pairwise(edges):
+        piece = core[left:right]
+        for head, _tail in _dictionary().iterate(piece):
+            if head:
+                syllables.append(lead + left + len(head))
+    return boundaries, [b for b in syllables if b not in boundaries]
+
+
+_PUNCTUATION = ".,;:!?…”’\"')(“‘«»"
+
+
 @lru_cache(maxsize=4096)
 def hyphenations(word: str) -> tuple[tuple[str, str], ...]:
-    """Every way to break `word` at a line end, longest first part first: ("kanker-", "patiënten").
+    """Every way to break `word` at a line end, best first: ("bijnier-", "schorscarcinoom").
 
+    Dutch compounds break where their parts meet before anywhere else
+    (`bijnier-schors-carcinoom`); then at syllables, longest first part first.
     Dutch drops the diaeresis at a break (`pati-enten`, `co-effici-ent`): the
     dictionary keeps it, so it is taken off the first letter of the second part.
     An existing hyphen is a break too, and is not doubled.
     """
-    options: list[tuple[str, str]] = []
-    letters = word.strip(".,;:!?…”’\"')(")
+    letters = word.strip(_PUNCTUATION)
     if len(letters) < 6:
         return ()
+    boundaries: list[tuple[str, str]] = []
+    syllables: list[tuple[str, str]] = []
     for i, ch in enumerate(word[:-1]):
         if ch in "-–" and i > 0:
-            options.append((word[: i + 1], word[i + 1 :]))
+            boundaries.append((word[: i + 1], word[i + 1 :]))
     offset = 0
     for part in word.split("-"):
-        for head, tail in _dictionary().iterate(part):
-            if not tail or not head:
-                continue
-            first = tail[0]
-            tail = _DIAERESIS.get(first, first) + tail[1:]
-            options.append((word[:offset] + head + "-", tail + word[offset + len(part):]))
+        at_boundaries, at_syllables = _breaks_of(part)
+        for cuts, into in ((at_boundaries, boundaries), (at_syllables, syllables)):
+            for cut in cuts:
+                head, tail = part[:cut], part[cut:]
+                if len(head.strip(_PUNCTUATION)) < 2 or len(tail.strip(_PUNCTUATION)) < 3:
+                    continue
+                tail = _DIAERESIS.get(tail[0], tail[0]) + tail[1:]
+                into.append((word[:offset] + head + "-", tail + word[offset + len(part):]))
         offset += len(part) + 1
-    options.sort(key=lambda o: len(o[0]), reverse=True)
-    return tuple(dict.fromkeys(options))
+    boundaries.sort(key=lambda o: len(o[0]), reverse=True)
+    syllables.sort(key=lambda o: len(o[0]), reverse=True)
+    return tuple(dict.fromkeys([*boundaries, *syllables]))
 
 
 # --------------------------------------------------------------------------- measuring
@@ -1210,6 +1283,21 @@ def contrast_ratio(first: str, second: str) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
+# The sha256 of assets/logo-placeholder.png as this project ships it (make_placeholders.py).
+PLACEHOLDER_LOGO_SHA256 = "f637b584bcc8a867e4592416d4e3d71f78b4a9cc047e37ed8ee6f43f83071e23"
+
+
+def uses_placeholder_logo(project: Project) -> bool:
+    """Whether the theme's logo is the placeholder that ships with the project."""
+    logo = project.settings.theme.logo
+    if not logo:
+        return False
+    path = project.path(logo)
+    if "placeholder" in path.name.lower():
+        return True
+    return _digest_or_none(path) == PLACEHOLDER_LOGO_SHA256
+
+
 def theme_problems(project: Project) -> list[Problem]:
     """Theme colours below WCAG AA contrast, and theme files that are missing, on campaign.toml."""
     theme = project.settings.theme
@@ -1235,6 +1323,12 @@ def theme_problems(project: Project) -> list[Problem]:
         if value and not project.path(value).is_file():
             problems.append(Problem(CONFIG_FILE, line(key), f"theme.{key}",
                                     f"{value} not found: put the file there or correct the path"))
+    if uses_placeholder_logo(project):
+        problems.append(Problem(
+            CONFIG_FILE, line("logo"), "theme.logo",
+            "the cards carry the placeholder logo (LOGO HIER / placeholder: vervang dit): put "
+            "your organisation's logo (a PNG with transparency) in assets/ and point theme.logo "
+            "at it before the real week", "warning"))
     if not features.check("raqm"):
         problems.append(Problem(
             CONFIG_FILE, None, "theme",
@@ -1263,4 +1357,5 @@ __all__ = [
     "segment",
     "story_formats",
     "theme_problems",
+    "uses_placeholder_logo",
 ]

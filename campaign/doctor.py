@@ -35,13 +35,21 @@ from PIL import Image
 
 from campaign.alerts import Alerter, DeliveryFailed, probe_channels
 from campaign.captions import PLATFORM_NAMES
+from campaign.cards import uses_placeholder_logo
 from campaign.config import Project
 from campaign.errors import CampaignError, PostRejected, PublishError
 from campaign.ledger import Ledger
 from campaign.models import Platform
 from campaign.publishers import Publisher, make_publisher
 from campaign.publishers.media_host import MediaHost
-from campaign.secrets import PLATFORM_SECRETS, api_base_url, missing_secrets, read_secret, redact
+from campaign.secrets import (
+    PLATFORM_SECRETS,
+    api_base_url,
+    api_url_variable,
+    missing_secrets,
+    read_secret,
+    redact,
+)
 
 Status = Literal["ok", "warning", "error"]
 
@@ -673,14 +681,58 @@ def alert_finding(project: Project, env: Mapping[str, str], send: bool) -> Findi
                    "it arrived", details={"channels": channels, "sent": True})
 
 
+def override_finding(project: Project, env: Mapping[str, str], allowed: bool) -> Finding | None:
+    """Said first: the API addresses are not the real platforms' (the sandbox, a proxy).
+
+    Then the other findings are about those addresses, so this is never the real
+    pre-flight: an error, unless `--allow-overrides` says that is what is meant."""
+    overridden: dict[str, str] = {}
+    for platform in project.settings.enabled_platforms():
+        variable = api_url_variable(platform)
+        configured = project.settings.platform(platform)
+        value = env.get(variable, "").strip() or (getattr(configured, "api_url", None) or "")
+        if value:
+            overridden[platform] = value
+    if not overridden:
+        return None
+    listed = ", ".join(f"{p} → {url}" for p, url in overridden.items())
+    message = (f"the API addresses of {len(overridden)} platform(s) are overridden ({listed}): "
+               "everything below checks those addresses (the sandbox, or a proxy), not the "
+               "real platforms")
+    if allowed:
+        return Finding("api_urls", "warning", message + ": this is not the real pre-flight",
+                       "for the real pre-flight, unset the CAMPAIGN_<PLATFORM>_API_URL variables "
+                       "(see `set -a; . .env.sandbox`) and remove api_url from campaign.toml",
+                       details={"overridden": overridden})
+    return Finding("api_urls", "error", message + ", so this cannot pass as the real pre-flight",
+                   "unset the CAMPAIGN_<PLATFORM>_API_URL variables and remove api_url from "
+                   "campaign.toml for the real pre-flight, or add --allow-overrides to check "
+                   "against these addresses on purpose", details={"overridden": overridden})
+
+
+def logo_finding(project: Project, real: bool) -> Finding | None:
+    if not uses_placeholder_logo(project):
+        return None
+    return Finding("theme", "error" if real else "warning",
+                   "the cards carry the placeholder logo (LOGO HIER / placeholder: vervang dit)",
+                   "put your organisation's logo (a PNG with transparency) in assets/ and point "
+                   "theme.logo in campaign.toml at it")
+
+
 def run_doctor(project: Project, now: datetime, env: Mapping[str, str] | None = None, *,
-               send_test_alert: bool = False,
+               send_test_alert: bool = False, allow_overrides: bool = False,
                session_factory: Callable[[], requests.Session] = requests.Session) -> DoctorReport:
     """Every pre-flight check, in order; never raises for what it finds."""
     values: Mapping[str, str] = os.environ if env is None else env
     settings = project.settings
     clock = _Clock()
     findings: list[Finding] = []
+    overrides = override_finding(project, values, allow_overrides)
+    if overrides is not None:
+        findings.append(overrides)
+    logo = logo_finding(project, real=overrides is None)
+    if logo is not None:
+        findings.append(logo)
     for platform in settings.enabled_platforms():
         findings.extend(platform_findings(platform, project, values, now, clock, session_factory))
     findings.extend(clock_findings(clock))

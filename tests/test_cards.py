@@ -436,10 +436,10 @@ def test_theme_contrast_below_wcag_aa_is_reported(repo_copy: Path) -> None:
     assert contrast_ratio("#FFFFFF", "#000000") == pytest.approx(21)
     assert contrast_ratio("#777777", "#FFFFFF") == pytest.approx(4.48, abs=0.01)
     ok = load_project(repo_copy / "campaign.toml")
-    assert theme_problems(ok) == []
+    assert [p.field for p in theme_problems(ok)] == ["theme.logo"]  # only: it is the placeholder
     config = repo_copy / "campaign.toml"
     config.write_text(config.read_text().replace('text = "#FFFFFF"', 'text = "#3A6B8C"'))
-    problems = theme_problems(load_project(config))
+    problems = [p for p in theme_problems(load_project(config)) if p.field != "theme.logo"]
     line = config.read_text().splitlines().index('text = "#3A6B8C"') + 1
     assert [(p.file, p.line, p.field, p.severity) for p in problems] == [
         ("campaign.toml", line, "theme.text", "error")
@@ -530,3 +530,91 @@ def test_card_files_can_be_read_by_the_web_server(project: Project) -> None:
         os.umask(old)
     mode = stat.S_IMODE(card.path.stat().st_mode)
     assert mode == 0o644, oct(mode)
+
+
+# Issue 21: Dutch medical compounds break where their parts meet, then at syllables.
+COMPOUNDS = {
+    "bijnierschorscarcinoom": "bijnier|schors|carcinoom",
+    "slokdarmkanker": "slok|darm|kanker",
+    "alvleesklierkanker": "alvlees|klier|kanker",
+    "schildklierkanker": "schild|klier|kanker",
+    "eierstokkanker": "eier|stok|kanker",
+    "baarmoederhalskanker": "baarmoeder|hals|kanker",
+    "galwegkanker": "gal|weg|kanker",
+    "wekedelensarcoom": "weke|delen|sarcoom",
+    "botsarcoom": "bot|sarcoom",
+    "hersentumor": "hersen|tumor",
+    "chemotherapie": "chemo|therapie",
+    "radiotherapie": "radio|therapie",
+    "immunotherapie": "immuno|therapie",
+    "stamceltransplantatie": "stam|cel|transplantatie",
+    "beenmergtransplantatie": "been|merg|transplantatie",
+    "behandelingsplan": "behandelings|plan",
+    "bestralingsbehandeling": "bestralings|behandeling",
+    "patiëntenvereniging": "patiënten|vereniging",
+    "kankerpatiënten": "kanker|patiënten",
+    "kankercentrum": "kanker|centrum",
+    "longkanker": "long|kanker",
+    "oogmelanoom": "oog|melanoom",
+    "asbestkanker": "asbest|kanker",
+    "bloedkanker": "bloed|kanker",
+    "lymfklierkanker": "lymf|klier|kanker",
+    "niercelcarcinoom": "nier|cel|carcinoom",
+    "levermetastasen": "lever|metastasen",
+    "borstkankeronderzoek": "borst|kanker|onderzoek",
+    "carcinoombehandelings": "carcinoom|behandelings",
+    "ziekenhuisopname": "zieken|huis|opname",
+    "verpleegkundige": "verpleeg|kundige",
+    "kinderoncologie": "kinder|oncologie",
+    "dunnedarmkanker": "dunne|darm|kanker",
+    "stromatumor": "stroma|tumor",
+    "hoofdhalskanker": "hoofd|hals|kanker",
+    "tweedelijnsbehandeling": "tweede|lijns|behandeling",
+    "Bijnierschorscarcinoom": "Bijnier|schors|carcinoom",  # a capital at the start
+    "mesothelioom": "mesothelioom",  # one word: no compound break
+    "leukemie": "leukemie",
+}
+
+
+@pytest.mark.parametrize(("word", "parts"), list(COMPOUNDS.items()))
+def test_dutch_compounds_break_where_their_parts_meet(word: str, parts: str) -> None:
+    from campaign.cards import compound_breaks
+
+    cuts = compound_breaks(word)
+    shown = "|".join(word[a:b] for a, b in zip((0, *cuts), (*cuts, len(word)), strict=True))
+    assert shown == parts
+    options = hyphenations(word)
+    boundaries = [len(h) - 1 for h, _t in options[: len(cuts)]]
+    assert sorted(boundaries) == list(cuts), "compound breaks come before any syllable break"
+    for head, _tail in options:  # and no syllable break ever crosses a boundary
+        cut = len(head) - 1
+        assert not any(0 < cut - b < 2 or 0 < b - cut < 3 for b in cuts) or cut in cuts, head
+
+
+def test_a_long_dutch_compound_on_a_card_breaks_at_a_part(project: Project) -> None:
+    """Seen: `bijnierschor-|scarcinoom` and `carcinoombe-|handelings` in the calendar."""
+    from campaign.cards import font_paths, wrap
+    from campaign.cards import _measures as measures  # the card's own measurements
+
+    measure = measures(font_paths(project))["bold"]
+    widest_part = measure.width("behandeling", 64)  # the longest part: it fits on a line
+    tried = 0
+    for width in range(int(widest_part) + 20, 1400, 20):
+        lines = wrap("Bijnierschorscarcinoombehandeling", width, 64, measure, hyphenate=True)
+        if lines and len(lines) > 1:
+            tried += 1
+            assert all(line.endswith(("Bijnier-", "schors-", "carcinoom-"))
+                       for line in lines[:-1]), lines
+    assert tried > 5
+
+
+def test_the_placeholder_logo_is_a_warning_of_check(repo_copy: Path) -> None:
+    [warning] = [p for p in theme_problems(load_project(repo_copy / "campaign.toml"))
+                 if p.field == "theme.logo"]
+    assert warning.severity == "warning" and warning.line == 28
+    assert warning.message.startswith("the cards carry the placeholder logo (LOGO HIER")
+    (repo_copy / "assets" / "logo-placeholder.png").rename(repo_copy / "assets" / "ons-logo.png")
+    config = repo_copy / "campaign.toml"
+    config.write_text(config.read_text().replace("logo-placeholder.png", "ons-logo.png"))
+    # Renamed, but the same picture: still the placeholder, known by its bytes.
+    assert [p.field for p in theme_problems(load_project(config))] == ["theme.logo"]

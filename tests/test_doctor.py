@@ -50,12 +50,22 @@ def campaign(tmp_path: Path, sandbox: Sandbox, smtp_server: tuple[Any, int]) -> 
     (root / "campaign.toml").write_text(text, encoding="utf-8")
     shutil.copytree(REPO / "stories", root / "stories")
     shutil.copytree(REPO / "assets", root / "assets")
+    # The organisation's own logo, not the placeholder (which a real pre-flight refuses).
+    from PIL import Image
+
+    Image.new("RGBA", (200, 80), (255, 255, 255, 255)).save(root / "assets" / "logo.png")
+    config = root / "campaign.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "assets/logo-placeholder.png", "assets/logo.png"), encoding="utf-8")
     return root
 
 
 def doctor(campaign: Path, env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
+    # Against the sandbox on purpose: --allow-overrides (without it, see the override tests).
+    flags = [] if "--real" in args else ["--allow-overrides"]
+    args = tuple(a for a in args if a != "--real")
     result = CliRunner().invoke(app, ["--config", str(campaign / "campaign.toml"), "doctor", "--json",
-                                      *args], env=env)
+                                      *flags, *args], env=env)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, json.loads(result.stdout)
 
@@ -79,7 +89,9 @@ def set_account(sandbox: Sandbox, **body: Any) -> None:
 def test_all_green(campaign: Path, sandbox: Sandbox) -> None:
     code, report = doctor(campaign, sandbox.env())
     assert code == 0, [f for f in report["findings"] if f["status"] != "ok"]
-    assert report["ok"] is True and report["errors"] == 0 and report["warnings"] == 0
+    # The one warning: every API address is the sandbox's, said first.
+    assert report["ok"] is True and report["errors"] == 0 and report["warnings"] == 1
+    assert report["findings"][0]["check"] == "api_urls"
     assert report["campaign_end"] == "2027-03-14"
     assert set(report["platforms"]) == set(sandbox.platforms)
     assert set(report["platforms"].values()) == {"ok"}
@@ -260,9 +272,43 @@ def test_send_test_alert_by_webhook(campaign: Path, sandbox: Sandbox) -> None:
 
 def test_human_output_names_each_fix(campaign: Path, sandbox: Sandbox) -> None:
     set_account(sandbox, platform="instagram", media_reachable=False)
-    result = CliRunner().invoke(app, ["--config", str(campaign / "campaign.toml"), "doctor"],
-                                env=sandbox.env())
+    result = CliRunner().invoke(app, ["--config", str(campaign / "campaign.toml"), "doctor",
+                                      "--allow-overrides"], env=sandbox.env())
     assert result.exit_code == 1
+    assert result.stdout.startswith("WARNING api_urls: the API addresses of ")
     assert "ERROR   instagram media_host: Instagram could not fetch the card" in result.stdout
     assert "fix: make media_base_url the public HTTPS address" in result.stdout
-    assert result.stdout.rstrip().endswith("NOT READY: 1 error(s), 0 warning(s)")
+    assert result.stdout.rstrip().endswith("NOT READY: 1 error(s), 1 warning(s)")
+
+
+
+def test_overridden_api_addresses_are_said_first_and_never_pass_as_the_real_pre_flight(
+        campaign: Path, sandbox: Sandbox) -> None:
+    """Issue 21: with the sandbox's variables loaded, doctor said "ok" everywhere."""
+    code, report = doctor(campaign, sandbox.env(), "--real")
+    assert code == 1 and report["ok"] is False
+    first = report["findings"][0]
+    assert first["check"] == "api_urls" and first["status"] == "error"
+    assert first["message"].startswith("the API addresses of ")
+    assert "so this cannot pass as the real pre-flight" in first["message"]
+    assert "--allow-overrides" in first["fix"]
+    code, report = doctor(campaign, sandbox.env())  # --allow-overrides: on purpose
+    assert code == 0 and report["findings"][0]["status"] == "warning"
+    result = CliRunner().invoke(app, ["--config", str(campaign / "campaign.toml"), "doctor",
+                                      "--allow-overrides"], env=sandbox.env())
+    assert result.stdout.splitlines()[-1].startswith(
+        "ok against the overridden API addresses (not the real pre-flight): 0 error(s)")
+
+
+def test_the_placeholder_logo_fails_the_real_pre_flight(campaign: Path, sandbox: Sandbox) -> None:
+    config = campaign / "campaign.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "assets/logo.png", "assets/logo-placeholder.png"), encoding="utf-8")
+    _code, report = doctor(campaign, sandbox.env())
+    assert only(report, "theme")["status"] == "warning"  # against the sandbox: a warning
+    no_overrides: dict[str, str | None] = {f"CAMPAIGN_{p}_API_URL": None for p in (
+        "X", "FACEBOOK", "INSTAGRAM", "LINKEDIN", "MASTODON", "BLUESKY")}
+    _code, report = doctor(campaign, no_overrides, "--real")  # type: ignore[arg-type]
+    assert not findings(report, "api_urls")
+    logo = only(report, "theme")
+    assert logo["status"] == "error" and "placeholder logo" in logo["message"]
