@@ -61,7 +61,7 @@ from campaign.planner import story_platforms
 log = logging.getLogger(__name__)
 
 # Bump whenever a change here changes the pixels: every cached card is drawn again.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"  # 2: crops keep the faces in the photo
 
 # Largest card file each platform takes (SPEC §5, shared/platform-apis.md). LinkedIn
 # publishes a pixel limit only; 10 MB is the conservative figure of its sibling, Facebook.
@@ -845,6 +845,7 @@ class _PhotoMemory:
         self._limits = (decoded, cropped)
         self.decoded: OrderedDict[str, Image.Image] = OrderedDict()
         self.cropped: OrderedDict[tuple[object, ...], Image.Image] = OrderedDict()
+        self.found: dict[str, tuple[Face, ...]] = {}  # the faces in each photo
 
     @staticmethod
     def _remember(store: OrderedDict[Any, Image.Image], key: object, image: Image.Image,
@@ -867,9 +868,17 @@ class _PhotoMemory:
             return self.cropped[key]
         return self._remember(self.cropped, key, make(), self._limits[1])
 
+    def faces(self, digest: str, find: Callable[[], tuple[Face, ...]]) -> tuple[Face, ...]:
+        if digest not in self.found:
+            if len(self.found) >= self._limits[1]:
+                self.found.pop(next(iter(self.found)))
+            self.found[digest] = find()
+        return self.found[digest]
+
     def clear(self) -> None:
         self.decoded.clear()
         self.cropped.clear()
+        self.found.clear()
 
 
 photo_memory = _PhotoMemory()
@@ -888,14 +897,26 @@ def photo_from_bytes(data: bytes, size: tuple[int, int], focus: tuple[float, flo
 def _prepared_photo(path: Path, digest: str, size: tuple[int, int],
                     focus: tuple[float, float] | None, *, story: str) -> tuple[Image.Image, str]:
     """The cropped photo and the digest of the bytes it was made from; reads the file only
-    when this process has not decoded those bytes yet."""
-    if digest in photo_memory.decoded:
-        upright = photo_memory.decode(digest, lambda: photo_memory.decoded[digest])
-        return photo_memory.crop((digest, size, focus),
-                                 lambda: crop_to_fill(upright, size, focus)), digest
+    when this process has not decoded those bytes yet. Without `focus`, the crop keeps the
+    faces in the photo on the card."""
+    if digest not in photo_memory.decoded:
+        data = _read_photo(path, story)
+        digest = hashlib.sha256(data).hexdigest()
+        photo_memory.decode(digest, lambda: _decode_photo(data, story=story, name=path.name))
+    upright = photo_memory.decode(digest, lambda: photo_memory.decoded[digest])
+    if focus is None:
+        faces = photo_memory.faces(digest, lambda: detect_faces(upright))
+        focus = face_focus(faces, upright.size, size)[0]
+    return photo_memory.crop((digest, size, focus),
+                             lambda: crop_to_fill(upright, size, focus)), digest
+
+
+def photo_faces(path: Path, *, story: str) -> tuple[tuple[int, int], tuple[Face, ...]]:
+    """(the upright photo's size, its faces): for check's warnings."""
     data = _read_photo(path, story)
-    return photo_from_bytes(data, size, focus, story=story, name=path.name), \
-        hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data).hexdigest()
+    upright = photo_memory.decode(digest, lambda: _decode_photo(data, story=story, name=path.name))
+    return upright.size, photo_memory.faces(digest, lambda: detect_faces(upright))
 
 
 def _decode_photo(data: bytes, *, story: str, name: str) -> Image.Image:
@@ -952,16 +973,95 @@ def _srgb() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
-def crop_to_fill(image: Image.Image, size: tuple[int, int], focus: tuple[float, float] | None) -> Image.Image:
-    """Scale so the photo covers `size`, keep its aspect ratio, crop around `focus` (0..1)."""
+def crop_box(image_size: tuple[int, int], size: tuple[int, int],
+             focus: tuple[float, float] | None) -> tuple[float, float, float, float]:
+    """The part of a photo of `image_size` that fills `size`: as large as the aspect ratio
+    allows, around `focus` (0..1; the centre when None), never past the photo's edges."""
+    image_w, image_h = image_size
     width, height = size
-    scale = max(width / image.width, height / image.height)
+    scale = max(width / image_w, height / image_h)
     crop_w, crop_h = width / scale, height / scale
     fx, fy = focus if focus is not None else (0.5, 0.5)
-    left = min(max(fx * image.width - crop_w / 2, 0), image.width - crop_w)
-    top = min(max(fy * image.height - crop_h / 2, 0), image.height - crop_h)
-    return image.resize(size, Image.Resampling.LANCZOS,
-                        box=(left, top, left + crop_w, top + crop_h), reducing_gap=3.0)
+    left = min(max(fx * image_w - crop_w / 2, 0), image_w - crop_w)
+    top = min(max(fy * image_h - crop_h / 2, 0), image_h - crop_h)
+    return left, top, left + crop_w, top + crop_h
+
+
+def crop_to_fill(image: Image.Image, size: tuple[int, int], focus: tuple[float, float] | None) -> Image.Image:
+    """Scale so the photo covers `size`, keep its aspect ratio, crop around `focus` (0..1)."""
+    box = crop_box(image.size, size, focus)
+    return image.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+
+
+# --------------------------------------------------------------------------- faces
+
+Face = tuple[float, float, float, float]  # x0, y0, x1, y1 as parts (0..1) of the photo
+_FACE_SCAN = 1024  # faces are looked for in a copy at most this many pixels across
+
+
+def detect_faces(image: Image.Image) -> tuple[Face, ...]:
+    """The faces in a photo, found by OpenCV's Haar cascade that ships with the package
+    (nothing is downloaded), as parts of the photo, with room for hair and chin."""
+    import cv2  # imported here: the first import costs a fifth of a second
+    import numpy
+
+    scale = min(1.0, _FACE_SCAN / max(image.size))
+    small = image.convert("L")
+    if scale < 1:
+        small = small.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                             Image.Resampling.BOX)
+    cascade = _cascade(str(cv2.data.haarcascades)  # type: ignore[attr-defined]
+                       + "haarcascade_frontalface_default.xml")
+    least = max(20, round(min(small.size) * 0.04))
+    found = cascade.detectMultiScale(numpy.asarray(small), scaleFactor=1.1, minNeighbors=6,
+                                     minSize=(least, least))
+    faces: list[Face] = []
+    for row in (found if len(found) else []):
+        x, y, w, h = (float(v) for v in row)
+        # The cascade finds eyes to mouth: a head reaches further up and a little down.
+        x0, x1 = (x - 0.15 * w) / small.width, (x + 1.15 * w) / small.width
+        y0, y1 = (y - 0.45 * h) / small.height, (y + 1.2 * h) / small.height
+        faces.append((max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1)))
+    return tuple(sorted(faces))
+
+
+@lru_cache(maxsize=2)
+def _cascade(path: str) -> Any:
+    import cv2
+
+    return cv2.CascadeClassifier(path)
+
+
+def face_focus(faces: Sequence[Face], image_size: tuple[int, int],
+               size: tuple[int, int]) -> tuple[tuple[float, float] | None, bool]:
+    """(the point to crop around so the faces stay on the card, whether they all do).
+
+    With no faces: (None, True), the centre. When all faces do not fit in one crop,
+    the largest is kept, and the answer says so (check then suggests photo_focus)."""
+    if not faces:
+        return None, True
+    left, top, right, bottom = crop_box(image_size, size, None)
+    crop_w, crop_h = (right - left) / image_size[0], (bottom - top) / image_size[1]
+    x0, y0 = min(f[0] for f in faces), min(f[1] for f in faces)
+    x1, y1 = max(f[2] for f in faces), max(f[3] for f in faces)
+    fits = x1 - x0 <= crop_w + 1e-9 and y1 - y0 <= crop_h + 1e-9
+    if not fits:
+        x0, y0, x1, y1 = max(faces, key=lambda f: (f[2] - f[0]) * (f[3] - f[1]))
+    return ((x0 + x1) / 2, (y0 + y1) / 2), fits
+
+
+def faces_cut(faces: Sequence[Face], image_size: tuple[int, int], size: tuple[int, int],
+              focus: tuple[float, float] | None) -> int:
+    """How many faces a crop around `focus` cuts (any part of the face outside the card)."""
+    left, top, right, bottom = crop_box(image_size, size, focus)
+    w, h = image_size
+    cut = 0
+    for x0, y0, x1, y1 in faces:
+        inner = (x0 + 0.1 * (x1 - x0), y0 + 0.25 * (y1 - y0), x1 - 0.1 * (x1 - x0), y1)
+        if inner[0] * w < left - 1 or inner[2] * w > right + 1 or \
+                inner[1] * h < top - 1 or inner[3] * h > bottom + 1:
+            cut += 1
+    return cut
 
 
 @lru_cache(maxsize=8)
@@ -1242,9 +1342,52 @@ def render_all(
     return cards
 
 
-def card_problems(story: Story, project: Project) -> list[Problem]:
-    """What `check` reports about a story's cards: text that does not fit, characters left out."""
+#: A quote of more words than this is hard to read on a card (a pull quote is one sentence).
+QUOTE_WORDS = 30
+
+
+def photo_problems(story: Story, project: Project) -> list[Problem]:
+    """Warnings about a story's photo on its cards: too few pixels for the card area it fills,
+    and faces the crop would cut off (with the photo_focus that keeps them)."""
+    if story.photo is None:
+        return []
+    line = story.lines.get("photo")
+    try:
+        size, faces = photo_faces(story.photo, story=story.file)
+    except CardError as exc:
+        return [Problem(story.file, line, "photo", str(exc).split("photo: ", 1)[-1])]
     problems: list[Problem] = []
+    boxes = {fmt: layout_for(fmt, 0).photo for fmt in story_formats(story, project.settings)}
+    needed = max(((box.width, box.height) for box in boxes.values()),
+                 key=lambda wh: max(wh[0] / size[0], wh[1] / size[1]))
+    scale = max(needed[0] / size[0], needed[1] / size[1])
+    if scale > 1.0:
+        want = (math.ceil(size[0] * scale), math.ceil(size[1] * scale))
+        problems.append(Problem(
+            story.file, line, "photo",
+            f"the photo is {size[0]}x{size[1]} pixels, fewer than the card area it fills "
+            f"({needed[0]}x{needed[1]}): it is blown up {scale:.1f} times and will look blurred; "
+            f"use a photo of at least {want[0]}x{want[1]} pixels", "warning"))
+    for fmt, box in boxes.items():
+        focus = story.photo_focus or face_focus(faces, size, (box.width, box.height))[0]
+        cut = faces_cut(faces, size, (box.width, box.height), focus)
+        if cut:
+            keep = max(faces, key=lambda f: (f[2] - f[0]) * (f[3] - f[1]))
+            suggestion = f"[{(keep[0] + keep[2]) / 2:.2f}, {(keep[1] + keep[3]) / 2:.2f}]"
+            field = "photo_focus" if story.photo_focus else "photo"
+            problems.append(Problem(
+                story.file, story.lines.get(field, line), field,
+                f"on the {fmt} card ({CARD_SIZES[fmt][0]}x{CARD_SIZES[fmt][1]}) the crop cuts "
+                f"off {cut} of the {len(faces)} face(s) in the photo: set photo_focus to the "
+                f"point to keep (x, y from 0 to 1), e.g. photo_focus: {suggestion}", "warning"))
+    return problems
+
+
+def card_problems(story: Story, project: Project) -> list[Problem]:
+    """What `check` reports about a story's cards: text that does not fit, characters left
+    out, a quote too long to read well, and the photo's problems (`photo_problems`)."""
+    problems: list[Problem] = photo_problems(story, project)
+    words = len(story.quote.split())
     seen: set[str] = set()
     for fmt in story_formats(story, project.settings):
         try:
@@ -1269,6 +1412,12 @@ def card_problems(story: Story, project: Project) -> list[Problem]:
                 story.file, story.lines.get(key), key,
                 f"the card fonts have no glyph for {shown}: left out of the card; "
                 "use another character or leave it out", "warning"))
+    too_long = any(p.field == "quote" and p.severity == "error" for p in problems)
+    if words > QUOTE_WORDS and not too_long:
+        problems.append(Problem(
+            story.file, story.lines.get("quote"), "quote",
+            f"the quote has {words} words; on a card a quote reads well up to {QUOTE_WORDS}: keep "
+            "its strongest sentence (the whole story goes in the caption)", "warning"))
     return problems
 
 

@@ -618,3 +618,95 @@ def test_the_placeholder_logo_is_a_warning_of_check(repo_copy: Path) -> None:
     config.write_text(config.read_text().replace("logo-placeholder.png", "ons-logo.png"))
     # Renamed, but the same picture: still the placeholder, known by its bytes.
     assert [p.field for p in theme_problems(load_project(config))] == ["theme.logo"]
+
+
+# -- issue 21: photos that flatter the patient ---------------------------------------------
+
+FACE = REPO / "tests" / "fixtures" / "photos" / "astronaut_eileen_collins.jpg"
+
+
+def _face_in_the_corner(tmp_path: Path) -> Path:
+    """A 2000x1400 photo with the face near its top-left corner: a centre crop cuts it off."""
+    canvas = Image.new("RGB", (2000, 1400), (120, 130, 140))
+    with Image.open(FACE) as portrait:
+        canvas.paste(portrait.convert("RGB"), (60, 40))
+    path = tmp_path / "corner.jpg"
+    canvas.save(path, quality=92)
+    return path
+
+
+def test_faces_are_found_with_the_bundled_detector() -> None:
+    from campaign.cards import detect_faces
+
+    with Image.open(FACE) as portrait:
+        [face] = detect_faces(portrait.convert("RGB"))
+    x0, y0, x1, y1 = face
+    assert 0.25 < (x0 + x1) / 2 < 0.6 and 0.0 < (y0 + y1) / 2 < 0.35  # her face, upper middle
+
+
+def test_the_crop_keeps_an_off_centre_face_on_the_card(project: Project, tmp_path: Path) -> None:
+    from campaign.cards import crop_box, detect_faces, face_focus, faces_cut
+
+    path = _face_in_the_corner(tmp_path)
+    with Image.open(path) as source:
+        photo = source.convert("RGB")
+    [face] = detect_faces(photo)
+    box = layout_for("square", 0).photo
+    size = (box.width, box.height)
+    assert faces_cut([face], photo.size, size, None) == 1  # the centre crop cut it off
+    focus, fits = face_focus([face], photo.size, size)
+    assert fits and faces_cut([face], photo.size, size, focus) == 0
+    # The card's photo is that crop, by its pixels: close to it, far from the centre crop.
+    card = render_card(make_story(photo=path, photo_alt="Foto"), "square", project, force=True)
+    with Image.open(card.path) as drawn:
+        area = drawn.convert("RGB").crop((box.x0, box.y0, box.x1, box.y1))
+
+    def difference(crop: tuple[float, float, float, float]) -> float:
+        expected = photo.resize(size, Image.Resampling.LANCZOS, box=crop)
+        return float(ImageStat.Stat(ImageChops.difference(area, expected).convert("L")).mean[0])
+
+    assert difference(crop_box(photo.size, size, focus)) < 6
+    assert difference(crop_box(photo.size, size, None)) > 15
+
+
+def test_check_warns_when_a_face_would_still_be_cut(project: Project, tmp_path: Path) -> None:
+    """Two faces far apart do not fit one square crop: the largest is kept, and check says
+    so with a photo_focus to choose."""
+    from campaign.cards import photo_problems
+
+    canvas = Image.new("RGB", (3000, 1200), (120, 130, 140))
+    with Image.open(FACE) as portrait:
+        face = portrait.convert("RGB")
+        canvas.paste(face, (40, 300))
+        canvas.paste(face.resize((400, 400)), (2560, 700))
+    path = tmp_path / "two.jpg"
+    canvas.save(path, quality=92)
+    story = make_story(photo=path, photo_alt="Twee mensen")
+    warnings = [p for p in photo_problems(story, project) if "face(s)" in p.message]
+    assert warnings, "a face that no crop keeps is reported"
+    assert all(p.field == "photo" and p.severity == "warning" for p in warnings)
+    assert "set photo_focus to the point to keep" in warnings[0].message
+    assert "e.g. photo_focus: [" in warnings[0].message
+
+
+def test_a_small_photo_is_a_warning_that_says_how_many_pixels_are_needed(project: Project,
+                                                                         tmp_path: Path) -> None:
+    from campaign.cards import photo_problems
+
+    path = tmp_path / "small.jpg"
+    Image.new("RGB", (300, 200), (200, 100, 50)).save(path)
+    story = make_story(photo=path, photo_alt="Klein")
+    [warning] = photo_problems(story, project)
+    assert warning.field == "photo" and warning.severity == "warning"
+    # The landscape card's photo area (600x900, for X, Mastodon and Bluesky) needs the most.
+    assert warning.message == ("the photo is 300x200 pixels, fewer than the card area it fills "
+                               "(600x900): it is blown up 4.5 times and will look blurred; use a "
+                               "photo of at least 1350x900 pixels")
+
+
+def test_a_long_quote_is_a_warning_with_the_number(project: Project) -> None:
+    story = make_story(quote=" ".join(["woord"] * 70))
+    [warning] = [p for p in card_problems(story, project) if p.field == "quote"]
+    assert warning.severity == "warning"
+    assert warning.message.startswith("the quote has 70 words; on a card a quote reads well up "
+                                      "to 30")
