@@ -10,10 +10,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "Installing campaign and what it needs into $(VENV) (a few minutes the first time)..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
 
 .PHONY: install demo test lint bench
 install: $(STAMP)
@@ -22,8 +23,9 @@ install: $(STAMP)
 # whole week against the local sandbox, one campaign day every 6 seconds, with a few
 # injected faults so that retries, reconciliation and an alert can be seen.
 demo: $(STAMP)
-	$(BIN)/campaign check
-	$(BIN)/campaign run --sandbox --day-seconds 6 --until-done --faults demo
+	@$(BIN)/campaign check --brief
+	@echo
+	@$(BIN)/campaign run --sandbox --day-seconds 6 --until-done --faults demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -120,6 +120,37 @@ def _print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
+_WARNING_KINDS = [
+    ("caption is shortened", "shortened caption(s)"),
+    ("is a reserve story", "reserve story(ies)"),
+    ("placeholder logo", "placeholder logo"),
+    ("has no story", "day(s) without a story"),
+    ("is all lower case", "hashtag(s) in lower case"),
+    ("face(s)", "photo(s) whose crop cuts a face"),
+    ("pixels, fewer than", "photo(s) with too few pixels"),
+    ("quote has", "long quote(s)"),
+]
+
+
+def _print_brief(report: CheckReport) -> None:
+    """Errors in full; warnings counted by kind, with the files they are about."""
+    for problem in report.errors:
+        typer.echo(problem.format())
+    if not report.warnings:
+        return
+    counts: dict[str, list[str]] = {}
+    for problem in report.warnings:
+        kind = next((k for words, k in _WARNING_KINDS if words in problem.message), "other")
+        counts.setdefault(kind, []).append(problem.file)
+    parts = []
+    for kind, files in counts.items():
+        stories = sorted({Path(f).stem for f in files if f.startswith("stories/")})
+        about = f" ({', '.join(stories)})" if stories and len(stories) <= 3 else (
+            f" ({len(stories)} stories)" if stories else "")
+        parts.append(f"{len(files)} {kind}{about}")
+    typer.echo(f"warnings: {'; '.join(parts)}: run `campaign check` to see each with its fix")
+
+
 def _print_problems(report: CheckReport) -> None:
     for problem in report.errors:
         typer.echo(problem.format())
@@ -131,6 +162,8 @@ def _print_problems(report: CheckReport) -> None:
 def check(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Write the report as JSON.")] = False,
+    brief: Annotated[bool, typer.Option(
+        "--brief", help="Every error, but the warnings counted by kind.")] = False,
 ) -> None:
     """Validate campaign.toml and every story; exit 1 on any error.
 
@@ -140,6 +173,7 @@ def check(
 
     \b
         campaign check
+        campaign check --brief
         campaign check --json
     """
     with _handled():
@@ -147,7 +181,10 @@ def check(
     if as_json:
         _print_json(report.check_json())
     else:
-        _print_problems(report)
+        if brief:
+            _print_brief(report)
+        else:
+            _print_problems(report)
         planned = sum(1 for sid in report.plan.days.values() if sid)
         typer.echo(
             f"{'ok' if report.ok else 'not ok'}: {len(report.readings)} story files, "
@@ -290,10 +327,12 @@ class Target:
     rehearsal: bool = False
     platform_time: Callable[[datetime], datetime] = lambda moment: moment
     clock: Callable[[], datetime] | None = None  # the time again, later (a rehearsal's clock)
+    link: Callable[[str, str], str] | None = None  # a rehearsal's posts link to its saved feeds
 
     def publishing(self, ledger: Ledger) -> Publishing:
         return Publishing(project=self.project, ledger=ledger, env=self.env,
                           rehearsal=self.rehearsal, platform_time=self.platform_time,
+                          link=self.link,
                           publisher_options={"instagram": {"poll_interval": 0.02}}
                           if self.rehearsal else {})
 
@@ -306,7 +345,7 @@ def _target(ctx: typer.Context, rehearsal: bool, real: bool, workdir: Path | Non
     one it means: nothing tried during a rehearsal reaches the real ledger by accident.
     """
     from campaign.errors import UserError
-    from campaign.rehearsal import open_rehearsal, running_rehearsals
+    from campaign.rehearsal import feed_link, open_rehearsal, running_rehearsals
 
     options: Options = ctx.obj
     project = _project(ctx)
@@ -317,7 +356,8 @@ def _target(ctx: typer.Context, rehearsal: bool, real: bool, workdir: Path | Non
         err.print(f"rehearsal: {project.relative(target.workdir)}", markup=False)
         return Target(target.project, options.now or target.clock.now(), target.env,
                       rehearsal=True, platform_time=target.clock.wall,
-                      clock=None if options.now else target.clock.now)
+                      clock=None if options.now else target.clock.now,
+                      link=feed_link(target.workdir / "feeds"))
     if not real and doing:
         running = running_rehearsals(project)
         if running:
@@ -580,7 +620,10 @@ def run(
         campaign run
         campaign run --sandbox --day-seconds 6 --until-done --faults demo
     """
-    _configure_logging(quiet=as_json)
+    # A rehearsal tells its week on standard output and writes the detail to its log
+    # file; only errors of campaign itself reach the terminal as log lines.
+    _configure_logging(quiet=as_json,
+                       stderr_level=logging.ERROR if sandbox and not as_json else logging.INFO)
     if not sandbox and (day_seconds is not None or faults or as_json or workdir):
         raise typer.BadParameter("--day-seconds, --faults, --workdir and --json need --sandbox")
     with _handled():
@@ -588,7 +631,7 @@ def run(
         if sandbox:
             result = rehearse(project, day_seconds=day_seconds or 8.0, until_done=until_done,
                               faults=load_faults(faults), workdir=workdir,
-                              sandbox_url=sandbox_url)
+                              sandbox_url=sandbox_url, narrate=None if as_json else typer.echo)
             if as_json:
                 _print_json(result.summary)
             else:
@@ -649,10 +692,11 @@ def sandbox(
             server.stop()
 
 
-def _configure_logging(quiet: bool = False) -> None:
+def _configure_logging(quiet: bool = False, stderr_level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
+    handler.setLevel(stderr_level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if quiet else logging.INFO)
@@ -663,34 +707,49 @@ def _configure_logging(quiet: bool = False) -> None:
 
 
 def _print_rehearsal(summary: dict[str, Any]) -> None:
+    """The end of the rehearsal's account: what the week came to, and what to look at."""
+    from campaign.account import short_reason
+
+    posts = summary["posts"]
+    states = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(
+        summary["states"].items(), key=lambda item: -item[1]))
     typer.echo("")
-    typer.echo("Rehearsal finished.")
-    states = ", ".join(f"{n} {s}" for s, n in sorted(summary["states"].items()))
-    typer.echo(f"  posts: {len(summary['posts'])} ({states})")
-    per_platform = ", ".join(f"{p} {n}" for p, n in sorted(summary["sandbox_posts"].items()))
-    typer.echo(f"  on the sandbox: {per_platform or 'nothing'}")
-    typer.echo(f"  retries: {summary['retries']}, faults met: {summary['faults_met']}"
-               + (" (injected on purpose with --faults)" if summary["faults_met"] else "")
-               + f", largest lateness: {summary['max_lateness_seconds']} s (campaign time)")
-    if summary["would_be_held"]:
-        typer.echo("  would be held (not approved): " + ", ".join(summary["would_be_held"]))
-    for post in summary["posts"]:
-        if post["state"] not in ("posted",):
+    typer.echo(f"Rehearsal finished: {len(posts)} posts, {states}.")
+    for post in posts:
+        if post["state"] != "posted":
             why = post.get("reason") or post["last_error"] or ""
-            typer.echo(f"  {post['state'].upper()}: {post['story']} on {post['platform']}: {why}")
+            typer.echo(f"  {post['state'].replace('_', ' ').upper()}: {post['story']} on "
+                       f"{post['platform']}: {why}")
     for story in summary.get("stories", []):
         if story["attention"] or story["fate"] == "withdrawn":
             why = story["reason"] or ("consent withdrawn" if story["fate"] == "withdrawn" else "")
-            typer.echo(f"  {story['fate'].upper()}: {story['file']}: {why}")
-    summaries = [a for a in summary["alerts"] if a.startswith("Daily summary")]
-    for alert in summary["alerts"]:
-        if alert not in summaries:
-            first = alert.splitlines()[0]
-            typer.echo(f"  alert sent: {first[:110]}{'…' if len(first) > 110 else ''}")
-    if summaries:
-        typer.echo(f"  daily summaries sent: {len(summaries)} (the last: {summaries[-1]})")
-    typer.echo(f"  feeds (saved, open in a browser): {summary['feed_url']}")
-    typer.echo(f"  ledger and cards of this rehearsal: {summary['workdir']}")
+            fate = {"spare": "RESERVE STORY"}.get(story["fate"], story["fate"].upper())
+            typer.echo(f"  {fate}: {story['file']}: {why}")
+    posted: dict[str, int] = {}
+    for post in posts:
+        if post["state"] == "posted":
+            posted[post["platform"]] = posted.get(post["platform"], 0) + 1
+    extra = {p: n - posted.get(p, 0) for p, n in summary["sandbox_posts"].items()
+             if n > posted.get(p, 0)}
+    once = ("each post is on its platform once" if not extra else
+            "MORE POSTS ON THE PLATFORMS THAN WERE POSTED: "
+            + ", ".join(f"{p} {n}" for p, n in extra.items()))
+    if summary["faults_met"]:
+        typer.echo(f"  Faults met: {summary['faults_met']}, all injected on purpose; "
+                   f"retries: {summary['retries']}; {once}.")
+    else:
+        typer.echo(f"  {once[0].upper()}{once[1:]}.")
+    typer.echo(f"  Timing: {summary['lateness']}.")
+    alerts = [a for a in summary["alerts"] if not a.startswith("Daily summary")]
+    if alerts:
+        typer.echo(f"  Alerts: {len(alerts)} (in a real week by e-mail or webhook; here kept "
+                   "in the rehearsal):")
+        for alert in alerts:
+            first = short_reason(alert.splitlines()[0]) if alert.startswith(("x (", "linkedin ("))\
+                else alert.splitlines()[0]
+            typer.echo(f"    - {first[:120]}{'…' if len(first) > 120 else ''}")
+    typer.echo(f"  The feeds, as each platform would show them: {summary['feed_url']}")
+    typer.echo(f"  Every detail: {summary['workdir']}/rehearsal.log")
 
 
 @app.command()

@@ -110,6 +110,9 @@ class Publishing:
     # Campaign time -> the platforms' clock. The identity for the real week; a rehearsal's
     # compressed clock maps its campaign time back to the wall clock the sandbox stamps.
     platform_time: Callable[[datetime], datetime] = lambda moment: moment
+    # (platform, remote id) -> the link recorded for a post; None: the platform's own.
+    # A rehearsal points at its saved feed pages instead of x.com and bsky.app.
+    link: Callable[[str, str], str] | None = None
     _publishers: dict[str, Publisher] = field(default_factory=dict)
 
     def use(self, project: Project) -> None:
@@ -268,12 +271,13 @@ def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datet
                          error=f"internal error while publishing: {type(exc).__name__}: {exc}")
         raise
     crash_point("after_publish")
+    url = ctx.link(platform, published.remote_id) if ctx.link is not None else published.url
     ledger.set_state(story_id, platform, "posted", now, remote_id=published.remote_id,
-                     url=published.url, expect=("publishing",),
+                     url=url, expect=("publishing",),
                      event="posted_would_be_held" if would_be_held else "posted")
     return Outcome(story_id, platform, "posted",
                    "posted" + (" (would be held: not approved)" if would_be_held else ""),
-                   published.remote_id, published.url, would_be_held=would_be_held)
+                   published.remote_id, url, would_be_held=would_be_held)
 
 
 def _retry_later(ctx: Publishing, story_id: str, platform: Platform, day: date, now: datetime,
@@ -357,11 +361,12 @@ def reconcile(ctx: Publishing, record: PostRecord, now: datetime) -> Outcome:
         return _needs_attention(ctx, record, now, f"the lookup was refused: {exc}")
     found = find_post(recent, record.caption or "", since)
     if found is not None:
+        url = ctx.link(platform, found.remote_id) if ctx.link is not None else found.url
         ledger.set_state(story_id, platform, "posted", now, remote_id=found.remote_id,
-                         url=found.url, expect=("publishing",), event="reconciled_posted")
+                         url=url, expect=("publishing",), event="reconciled_posted")
         return Outcome(story_id, platform, "posted",
                        "found on the platform after an unknown outcome; not sent again",
-                       found.remote_id, found.url)
+                       found.remote_id, url)
     # Absent is proven only when the lookup reached back past the claim: the list is
     # shorter than asked (it holds everything since) or its oldest post is older.
     oldest = min((p.created_at for p in recent if p.created_at), default=None)

@@ -20,23 +20,26 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import requests
 
+from campaign.account import day_account, lateness, shown_lateness, start_account
 from campaign.alerts import Alerter
 from campaign.cards import render_all
-from campaign.check import CheckCache, run_check
+from campaign.check import CheckCache, CheckReport, run_check
 from campaign.config import AlertSettings, PathSettings, Project
 from campaign.errors import UserError
 from campaign.ledger import FileLock, Ledger, SchedulerLock, read_facts
 from campaign.publish import Publishing
 from campaign.sandbox import Fault, Sandbox, SandboxError
 from campaign.scheduler import CompressedClock, Scheduler
+from campaign.secrets import RedactingFilter
 from campaign.status import status_report
 
 log = logging.getLogger("campaign.rehearsal")
@@ -250,7 +253,11 @@ def rehearse(
     workdir: Path | None = None,
     sandbox_url: str | None = None,
     install_signals: bool = True,
+    narrate: Callable[[str], None] | None = None,
 ) -> RehearsalResult:
+    """The whole week against the sandbox. With `narrate`, it tells the week as it goes
+    (`account.py`: a few lines per day) and writes every detail to `rehearsal.log` in
+    its folder instead."""
     if day_seconds < 1:
         raise UserError("--day-seconds must be at least 1")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -267,6 +274,34 @@ def rehearse(
     # Cards first, so that no post waits for its card when its time comes.
     render_all(report.stories, rehearsing)
 
+    log_handler: logging.Handler | None = None
+    if narrate is not None:
+        log_handler = logging.FileHandler(workdir / "rehearsal.log", encoding="utf-8")
+        log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log_handler.addFilter(RedactingFilter())
+        logging.getLogger().addHandler(log_handler)
+        spares = list(report.plan.spares)
+        for line in start_account(settings.campaign.name, len(settings.days()), day_seconds,
+                                  sum(1 for s in report.plan.days.values() if s), spares,
+                                  settings.campaign.require_approval, len(faults),
+                                  project.relative(workdir / "rehearsal.log")):
+            narrate(line)
+    try:
+        return _rehearse(rehearsing, report, check_cache, workdir, day_seconds, until_done,
+                         faults, sandbox_url, install_signals, narrate)
+    finally:
+        if log_handler is not None:
+            logging.getLogger().removeHandler(log_handler)
+            log_handler.close()
+
+
+def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache, workdir: Path,
+              day_seconds: float, until_done: bool, faults: list[Fault], sandbox_url: str | None,
+              install_signals: bool, narrate: Callable[[str], None] | None) -> RehearsalResult:
+    settings = rehearsing.settings
+    origin = datetime.combine(settings.campaign.start, time(0), tzinfo=settings.tz).astimezone(UTC)
+    titles = {s.id: s.title for s in report.stories}
+    told: set[date] = set()
     sandbox = _SandboxHandle(sandbox_url)
     sandbox.start()
     clock = _clock(workdir, origin, day_seconds)  # after the preparation: day one starts now
@@ -284,18 +319,38 @@ def rehearse(
             publishing = Publishing(
                 project=rehearsing, ledger=ledger, env=env, rehearsal=True,
                 publisher_options={"instagram": {"poll_interval": 0.02}},
-                platform_time=clock.wall,
+                platform_time=clock.wall, link=feed_link(workdir / "feeds"),
             )
             alerter = Alerter(settings.alerts, ledger, env, campaign_name=settings.campaign.name,
                               extra_sink=alerts.append)
             poll = max(0.05, min(1.0, clock.day_seconds / 100))
+            def tell(day: date) -> None:
+                if narrate is None or day in told:
+                    return
+                told.add(day)
+                for line in day_account(day, ledger.posts(), ledger.events(), titles,
+                                        settings.tz):
+                    narrate(line)
+
             scheduler = Scheduler(rehearsing, ledger, publishing, alerter, clock,
                                   until_done=until_done, poll_seconds=poll,
                                   heartbeat_seconds=max(0.2, clock.day_seconds / 10),
-                                  check_cache=check_cache)
+                                  check_cache=check_cache,
+                                  on_day_end=tell if narrate is not None else None)
             scheduler.run(install_signals=install_signals)
-            summary = _summary(rehearsing, ledger, sandbox, scheduler, clock.now())
-            summary["feed_url"] = snapshot_feeds(sandbox.url, workdir / "feeds").as_uri()
+            for day in settings.days():  # the days the run ended before their end
+                if clock.now() >= datetime.combine(day, time(0), tzinfo=settings.tz):
+                    tell(day)
+            summary = _summary(rehearsing, ledger, sandbox, scheduler, clock.now(),
+                               clock.day_seconds)
+            tz = settings.tz
+
+            def campaign_time(wall: datetime) -> str:
+                moment = clock.origin + (wall - clock.wall_origin) * clock.speed
+                return f"{moment.astimezone(tz):%a %d %b %H:%M} (in the rehearsed week)"
+
+            summary["feed_url"] = snapshot_feeds(sandbox.url, workdir / "feeds",
+                                                 campaign_time).as_uri()
     finally:
         sandbox.stop()
     summary["alerts"] = alerts
@@ -303,9 +358,14 @@ def rehearse(
     return RehearsalResult(summary=summary, alerts=alerts, workdir=workdir)
 
 
-def snapshot_feeds(url: str, target: Path) -> Path:
+def snapshot_feeds(url: str, target: Path,
+                   shown_time: Callable[[datetime], str] | None = None) -> Path:
     """Save the sandbox's feed pages and images as static files, links made relative,
-    so the feeds can still be looked at after the rehearsal's sandbox has stopped."""
+    so the feeds can still be looked at after the rehearsal's sandbox has stopped.
+
+    The JSON of `/_sandbox/posts` is saved next to them (the index links to it), and
+    `shown_time` turns each post's time (the wall clock, when the sandbox took it) into
+    the rehearsal's campaign day and time."""
     target.mkdir(parents=True, exist_ok=True)
     (target / "images").mkdir(exist_ok=True)
     session = requests.Session()
@@ -323,11 +383,19 @@ def snapshot_feeds(url: str, target: Path) -> Path:
             (target / name).write_bytes(data.content)
         return f'src="{name}"'
 
+    def when(match: re.Match[str]) -> str:
+        moment = datetime.fromisoformat(match.group(1))
+        shown = shown_time(moment) if shown_time else match.group(1)
+        return f'<time datetime="{match.group(1)}">{shown}</time>'
+
     def relative(html: str) -> str:
         html = re.sub(r'src="/_sandbox/image/(\w+)/([^"]+)"', image, html)
         html = re.sub(r'href="/_sandbox/feed/(\w+)"', r'href="\1.html"', html)
+        html = re.sub(r'<time datetime="([^"]+)">[^<]*</time>', when, html)
+        html = html.replace('href="/_sandbox/posts"', 'href="posts.json"')
         return html.replace('href="/"', 'href="index.html"')
 
+    (target / "posts.json").write_text(fetch("/_sandbox/posts"), encoding="utf-8")
     index = fetch("/")
     (target / "index.html").write_text(relative(index), encoding="utf-8")
     for platform in sorted(set(re.findall(r'href="/_sandbox/feed/(\w+)"', index))):
@@ -336,17 +404,23 @@ def snapshot_feeds(url: str, target: Path) -> Path:
     return target / "index.html"
 
 
+def feed_link(feeds: Path) -> Callable[[str, str], str]:
+    """Where a rehearsal's post can be seen: its place in the saved feed page (the real
+    x.com or bsky.app know nothing of a sandbox's ids, and the sandbox stops at the end)."""
+    def link(platform: str, remote_id: str) -> str:
+        return f"{(feeds / f'{platform}.html').as_uri()}#post-{quote(remote_id, safe='')}"
+
+    return link
+
+
 def _summary(project: Project, ledger: Ledger, sandbox: _SandboxHandle, scheduler: Scheduler,
-             now: datetime) -> dict[str, Any]:
+             now: datetime, day_seconds: float) -> dict[str, Any]:
     status = status_report(project, ledger, now, scheduler.report)
     posts = status["posts"]  # every post of the week, those that never went out included
     per_platform: dict[str, int] = {}
     for post in sandbox.posts():
         per_platform[post["platform"]] = per_platform.get(post["platform"], 0) + 1
-    lateness = [
-        (r.posted_at - r.due).total_seconds()
-        for r in ledger.posts() if r.state == "posted" and r.posted_at and r.due
-    ]
+    latest = lateness(ledger.posts())
     would_be_held = sorted({e.story_id or "" for e in ledger.events()
                             if e.kind == "posted_would_be_held"})
     states: dict[str, int] = {}
@@ -356,10 +430,11 @@ def _summary(project: Project, ledger: Ledger, sandbox: _SandboxHandle, schedule
         "posts": posts,
         "sandbox_posts": per_platform,
         "faults_met": sandbox.faults_met(),
-        "max_lateness_seconds": round(max(lateness, default=0.0), 1),
+        "max_lateness_seconds": round(latest.total_seconds(), 1),
         "feed_url": sandbox.url + "/",
         "states": states,
         "retries": scheduler.retries,
         "would_be_held": would_be_held,
         "stories": status["stories"],
+        "lateness": shown_lateness(latest, day_seconds),
     }

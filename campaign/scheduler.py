@@ -49,6 +49,8 @@ from campaign.models import Fate, Post
 from campaign.publish import Outcome, Publishing, end_of_day, publish_post, reconcile_all
 
 log = logging.getLogger("campaign.scheduler")
+#: Wall-clock seconds after its time that a retry without a job counts as lost.
+LOST_RETRY_SECONDS = 10.0
 
 
 def digest(text: str) -> str:
@@ -120,6 +122,7 @@ class Scheduler:
         poll_seconds: float = 5.0,
         heartbeat_seconds: float = 30.0,
         check_cache: CheckCache | None = None,
+        on_day_end: Callable[[date], None] | None = None,
     ) -> None:
         self.project = project
         self.ledger = ledger
@@ -145,6 +148,7 @@ class Scheduler:
         self._check_cache = check_cache if check_cache is not None else CheckCache()
         self.report: CheckReport | None = None  # the week as last planned
         self._attempt = 0  # numbers the job ids of post attempts
+        self.on_day_end = on_day_end  # the rehearsal tells the story of each day as it ends
         # One worker: a watch or heartbeat tick due while a post is sent is skipped, by design.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         self._scheduler = BackgroundScheduler(
@@ -250,6 +254,7 @@ class Scheduler:
             if job.id.startswith("post:") and _job_key(job.id) not in wanted:
                 job.remove()
         self._schedule_summaries(now)
+        self._schedule_day_ends(now)
 
     def _reload_settings(self, now: datetime) -> None:
         try:
@@ -332,15 +337,20 @@ class Scheduler:
                 if over:
                     not_posted.setdefault(record.story_id, []).append(record)
                 continue
+            # A retry whose time came has no job while it waits for the worker thread: it
+            # is lost only when it is still waiting well after its time.
+            waiting = record.next_attempt is not None and record.key not in jobs
+            lost = waiting and record.next_attempt is not None and \
+                self.clock.wall_seconds(now - record.next_attempt) > LOST_RETRY_SECONDS
             if over:
-                if record.next_attempt is not None and record.key not in jobs:
+                if lost:
                     self._lost_retry(record, now, over=True)
-                else:
+                elif not waiting:
                     self._missed(post, now, now - post.due)
                     self._unschedule(record.key)
-            elif record.next_attempt is not None and record.key not in jobs and not paused:
+            elif lost and not paused:
                 self._lost_retry(record, now, over=False)
-                self._schedule(record.key, max(record.next_attempt, now))
+                self._schedule(record.key, now)
         for story_id, records in not_posted.items():
             self._not_planned_missed(story_id, records, now)
 
@@ -452,6 +462,16 @@ class Scheduler:
             if moment > now:
                 self._scheduler.add_job(self._job, "date", run_date=self.clock.wall(moment),
                                         args=[self._summary, day], id=f"summary:{day}",
+                                        replace_existing=True)
+
+    def _schedule_day_ends(self, now: datetime) -> None:
+        if self.on_day_end is None:
+            return
+        for day in self.project.settings.days():
+            moment = end_of_day(day, self.project)
+            if moment > now:
+                self._scheduler.add_job(self._job, "date", run_date=self.clock.wall(moment),
+                                        args=[self.on_day_end, day], id=f"day-end:{day}",
                                         replace_existing=True)
 
     def _summary(self, day: date) -> None:

@@ -25,10 +25,12 @@ def test_check_passes_on_the_example_stories() -> None:
     result = run("check")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[-1] == "ok: 8 story files, 7 planned, 1 spare; 0 error(s), 16 warning(s)"
+    assert lines[-1] == "ok: 8 story files, 7 planned, 1 spare; 0 error(s), 17 warning(s)"
     # The warnings: captions shortened for X and Bluesky (and Mastodon), each with its fix,
-    # and the reserve story, named, with why it has no day.
-    assert len(lines) == 17
+    # the reserve story, named, with why it has no day, and the placeholder logo.
+    assert len(lines) == 18
+    logo = [line for line in lines if "placeholder logo" in line]
+    assert len(logo) == 1 and logo[0].startswith("warning: campaign.toml:28: theme.logo: ")
     spare = [line for line in lines if "reserve story" in line]
     assert spare == [
         "warning: stories/08-ingrid.md: is a reserve story and is not posted: every day has a "
@@ -36,7 +38,7 @@ def test_check_passes_on_the_example_stories() -> None:
         "have their day, and the other days go to the stories without day: in file-name order. "
         "To post it, give it a free day with day:, or take another story out"]
     for line in lines[:-1]:
-        if line in spare:
+        if line in spare or line in logo:
             continue
         assert line.startswith("warning: stories/0") and " caption is shortened to " in line
         assert "to choose the words yourself, add `" in line
@@ -47,8 +49,9 @@ def test_check_json_on_the_example_stories() -> None:
     assert result.exit_code == 0
     document = json.loads(result.stdout)
     assert document["ok"] is True and document["errors"] == []
-    assert len(document["warnings"]) == 16
-    assert {w["field"] for w in document["warnings"]} <= {None, "x", "bluesky", "mastodon"}
+    assert len(document["warnings"]) == 17
+    assert {w["field"] for w in document["warnings"]} <= {None, "x", "bluesky", "mastodon",
+                                                          "theme.logo"}
     assert document["stories"][0] == {
         "file": "stories/01-marieke.md", "id": "01-marieke", "day": "2027-03-08", "spare": False,
         "fate": "planned", "reason": None,
@@ -79,7 +82,7 @@ def test_check_on_broken_stories_lists_each_and_exits_1(campaign_dir) -> None:
         "instagram, link, linkedin, mastodon, name, photo, photo_alt, photo_focus, quote, "
         "title, x)",
     ]
-    assert lines[-1] == "not ok: 4 story files, 1 planned, 0 spare; 3 error(s), 6 warning(s)"
+    assert lines[-1] == "not ok: 4 story files, 1 planned, 0 spare; 3 error(s), 7 warning(s)"
 
 
 def test_check_json_still_reports_the_good_ones(campaign_dir) -> None:
@@ -95,7 +98,7 @@ def test_check_json_still_reports_the_good_ones(campaign_dir) -> None:
     fates = {s["id"]: s["fate"] for s in document["stories"]}
     assert fates == {"story_valid_minimal": "planned", "story_missing_title": "invalid",
                      "not_an_image": "ignored"}  # every file in stories/ has its fate
-    assert len(document["warnings"]) == 6  # six empty days
+    assert len(document["warnings"]) == 7  # six empty days, and the placeholder logo
 
 
 def test_a_story_refused_by_the_planner_is_not_listed_as_good(campaign_dir) -> None:
@@ -201,5 +204,5 @@ def test_flags_show_as_flags_in_help() -> None:
         shown = runner.invoke(app, [name, "--help"]).stdout
         assert "<bool>" not in shown, f"campaign {name} --help shows a flag as <bool>"
     shown = runner.invoke(app, ["check", "--help"]).stdout
-    assert "  --json  Write the report as JSON." in shown
-    assert "      campaign check\n      campaign check --json\n" in shown  # examples kept as lines
+    assert "  --json   Write the report as JSON." in shown
+    assert "      campaign check\n      campaign check --brief\n" in shown  # examples as lines

@@ -13,19 +13,23 @@ from urllib.parse import quote
 from campaign.sandbox.core import PlatformApi, SandboxPost
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 46rem; color: #222; }
-nav a { margin-right: 1rem; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; padding: 0 1rem; max-width: 46rem;
+       color: #222; }
+nav a { margin-right: 1rem; display: inline-block; }
 article { border: 1px solid #ccc; border-radius: 8px; padding: 1rem; margin: 1rem 0; }
 article img { max-width: 100%; height: auto; display: block; margin: .5rem 0; }
 .caption { white-space: pre-wrap; }
 .meta { color: #666; font-size: .85rem; }
 .alt { color: #444; font-size: .85rem; border-left: 3px solid #ddd; padding-left: .5rem; }
+/* Long links, ids and hashtags wrap instead of pushing the page sideways on a phone. */
+.caption, .meta, .alt, li { overflow-wrap: anywhere; }
 """
 
 
 def _page(title: str, body: str) -> str:
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body>{body}</body></html>\n"
     )
@@ -48,8 +52,8 @@ def render_post(post: SandboxPost) -> str:
     alt = f'<p class="alt">Alt text: {escape(post.alt_text)}</p>' if post.alt_text else ""
     return (
         f'<article id="post-{escape(post.id)}">'
-        f'<p class="meta">{escape(post.account)} · {escape(post.created_at.isoformat())} · '
-        f"id {escape(post.id)}</p>{image}"
+        f'<p class="meta">{escape(post.account)} · <time datetime="{post.created_at.isoformat()}">'
+        f"{escape(post.created_at.isoformat())}</time> · id {escape(post.id)}</p>{image}"
         f'<p class="caption">{escape(post.caption)}</p>{alt}</article>'
     )
 

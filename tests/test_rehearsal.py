@@ -1,0 +1,148 @@
+"""The rehearsal as a person sees it (issue 21): the week told in a few lines, the detail in
+a log file it names, and saved feed pages that work offline, on a phone, in campaign time."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from campaign.account import day_account, short_reason, shown_lateness
+from campaign.ledger import Event, PostRecord
+from tests.test_preview import browser  # noqa: F401 (a fixture)
+
+DAY = date(2027, 3, 8)
+
+
+def record(platform: str, state: str = "posted", error: str | None = None) -> PostRecord:
+    due = datetime(2027, 3, 8, 9, tzinfo=UTC)
+    return PostRecord("01-marieke", platform, DAY.isoformat(), due, state, "1", None, 1, error,
+                      None, None, False, None, None, due + timedelta(minutes=3), due)  # type: ignore[arg-type]
+
+
+def event(kind: str, platform: str, minute: int, detail: str | None = None) -> Event:
+    return Event(0, datetime(2027, 3, 8, 9, minute, tzinfo=UTC), kind, "01-marieke", platform,
+                 None, detail)
+
+
+def test_a_day_is_told_in_plain_words_with_what_was_done_about_each_fault() -> None:
+    records = [record("x"), record("mastodon"), record("facebook"),
+               record("linkedin", "failed", "linkedin (01-marieke): LinkedIn refused the token "
+                      "while creating the post (401: expired): create a new token")]
+    events = [event("retry", "x", 0, "x (01-marieke): rate limited while creating the post (429)"),
+              event("posted", "x", 24),
+              event("outcome_unknown", "mastodon", 1), event("reconciled_posted", "mastodon", 1)]
+    lines = day_account(DAY, records, events, {"01-marieke": "Twee jaar zoeken"}, UTC)
+    assert lines == [
+        "Mon 8 Mar  01-marieke (Twee jaar zoeken): posted on Facebook, Mastodon and X",
+        "    LinkedIn FAILED: LinkedIn refused the token while creating the post; not retried, "
+        "and an alert went out.",
+        "    Mastodon's answer was lost after the post was sent: campaign looked the post up on "
+        "Mastodon, found it, and did not post it twice.",
+        "    X answered: rate limited while creating the post; tried again 24 min later and "
+        "posted.",
+    ]
+
+
+def test_reasons_and_lateness_read_as_sentences() -> None:
+    assert short_reason("x (01-a): rate limited while creating the post (429): X says") == \
+        "rate limited while creating the post"
+    assert shown_lateness(timedelta(minutes=48), 6) == (
+        "every post went out within 48 minutes of its time in the rehearsed week (0.20 s of "
+        "real time; a real week posts on the minute)")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`campaign run --sandbox --until-done --faults demo` on a copy of the example, for real."""
+    import shutil
+
+    from tests.conftest import REPO
+
+    root = tmp_path_factory.mktemp("demo") / "campaign"
+    root.mkdir()
+    shutil.copy2(REPO / "campaign.toml", root / "campaign.toml")
+    shutil.copytree(REPO / "stories", root / "stories")
+    shutil.copytree(REPO / "assets", root / "assets")
+    answer = subprocess.run(
+        [sys.executable, "-m", "campaign", "--config", str(root / "campaign.toml"), "run",
+         "--sandbox", "--day-seconds", "3", "--until-done", "--faults", "demo"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=root)
+    return answer, root
+
+
+def test_the_demo_reads_like_a_story(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    answer, root = demo
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stderr == ""  # the detail goes to the log file, not the terminal
+    lines = answer.stdout.splitlines()
+    assert len(lines) <= 35, len(lines)  # was about 280
+    text = answer.stdout
+    assert lines[0].startswith("Rehearsing Week van de Zeldzame Kanker 2027: 7 days, each 3 "
+                               "seconds long, on fake platforms on this machine")
+    for day in ("Mon 8 Mar  01-marieke", "Tue 9 Mar  02-joost", "Sun 14 Mar  07-els"):
+        assert any(line.startswith(day) for line in lines), day
+    assert "X answered: rate limited while creating the post; tried again" in text
+    assert "Facebook answered: temporary error while posting the photo; tried again" in text
+    assert "did not post it twice" in text
+    assert "LinkedIn FAILED: LinkedIn refused the token" in text
+    assert "Rehearsal finished: 39 posts, 38 posted, 1 failed." in text
+    assert "each post is on its platform once" in text
+    assert "ALERT" not in text and "WARNING" not in text and "+00:00" not in text
+    assert "(would be held: not approved)" not in text
+    [log_line] = [line for line in lines if line.startswith("  Every detail goes to ")]
+    log_file = root / log_line.removeprefix("  Every detail goes to ")
+    detail = log_file.read_text(encoding="utf-8")
+    assert "INFO campaign.scheduler: 01-marieke/x:" in detail
+    assert "INFO campaign.alerts: summary sent: Daily summary 2027-03-08" in detail  # not WARNING
+    assert "WARNING campaign.alerts: ALERT 01-marieke on linkedin failed" in detail
+
+
+def test_the_saved_feeds_work_offline_in_campaign_time_with_their_own_links(
+        demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    from campaign.ledger import Ledger
+
+    _answer, root = demo
+    [workdir] = (root / "state" / "rehearsals").iterdir()
+    feeds = workdir / "feeds"
+    index = (feeds / "index.html").read_text(encoding="utf-8")
+    assert 'href="posts.json"' in index and "/_sandbox/posts" not in index.replace(
+        ">/_sandbox/posts<", "")
+    assert json.loads((feeds / "posts.json").read_text(encoding="utf-8"))
+    x_page = (feeds / "x.html").read_text(encoding="utf-8")
+    shown = re.findall(r"<time [^>]*>([^<]+)</time>", x_page)
+    # Each post's time is its day and hour in the rehearsed week, not the wall clock's.
+    assert shown and all(re.fullmatch(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d Mar \d\d:\d\d "
+                                      r"\(in the rehearsed week\)", s) for s in shown), shown
+    assert any(s.startswith("Mon 08 Mar") for s in shown)
+    with Ledger.open(workdir / "ledger.sqlite") as ledger:
+        urls = [r.url for r in ledger.posts() if r.state == "posted"]
+    assert urls and all(u and u.startswith((feeds / "x.html").as_uri().rsplit("/", 1)[0])
+                        for u in urls)
+    assert not [u for u in urls if "x.com" in u or "bsky.app" in u or "linkedin.com" in u]
+    for url in urls:  # each link leads to its post in the saved page
+        page, anchor = url.removeprefix("file://").split("#", 1)
+        assert f'id="{unquote(anchor)}"' in Path(page).read_text(encoding="utf-8")
+
+
+@pytest.mark.integration
+def test_the_saved_feed_fits_a_phone(browser: Any, demo: tuple[Any, Path]) -> None:  # noqa: F811
+    _answer, root = demo
+    [workdir] = (root / "state" / "rehearsals").iterdir()
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        for name in ("index", "x", "bluesky", "linkedin"):
+            page.goto((workdir / "feeds" / f"{name}.html").as_uri(), wait_until="load")
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{name}.html is {overflow}px wider than a phone"
+    finally:
+        context.close()
