@@ -4,6 +4,8 @@
 #     Bluesky's reference PDS (@atproto/pds) and PLC directory (@did-plc/server), all pinned
 #     by tests/servers/pds/package-lock.json (tests/servers/pds/node_modules, a symlink into
 #     the per-machine cache);
+#   * axe-core (tests/servers/axe/package-lock.json), the accessibility engine the workspace's
+#     browser tests run on every page;
 #   * mastodon-mock, Mastodon.py and linkedin-api-client come from PyPI with the `test` extra
 #     (pip install -e '.[test]'), not from here.
 # Needs only the npm registry. Idempotent, and cached per machine in ~/.cache/campaign
@@ -20,3 +22,5 @@ if ! command -v npm >/dev/null; then
 fi
 
 bash tests/servers/pds/install.sh
+
+bash tests/servers/axe/install.sh

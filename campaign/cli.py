@@ -650,6 +650,152 @@ def run(
 
 
 @app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(
+        "--host", help="Address to listen on; only this machine (127.0.0.1) unless you say so.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+    rehearsal: Annotated[bool, typer.Option(
+        "--rehearsal", help="Show the rehearsal that is running (or the latest), not the real week.")
+    ] = False,
+    workdir: Annotated[Path | None, typer.Option(
+        "--workdir", metavar="DIR", help="With --rehearsal: that rehearsal's folder.")] = None,
+) -> None:
+    """The workspace in the browser: the week, live status, writing and approving stories,
+    pause, withdrawal, who did what, and rehearsals; until Ctrl-C.
+
+    Sign in with an account made by `campaign users add`. It listens on this machine only;
+    colleagues reach it through the organisation's HTTPS reverse proxy (see the README).
+
+    Example:
+
+        campaign users add anna --role admin
+        campaign serve --rehearsal
+        campaign serve --port 8080
+    """
+    from campaign.workspace.app import serve as run_workspace
+
+    _configure_logging()
+    with _handled():
+        project = _project(ctx)
+        if rehearsal or workdir is not None:
+            from campaign.rehearsal import find_rehearsal
+
+            find_rehearsal(project, workdir)  # a clear message now if there is none
+        with Ledger.open(project.ledger_path) as ledger:
+            if not ledger.users():
+                err.print("there is no account yet: make one with "
+                          "`campaign users add NAME --role admin`", markup=False)
+        err.print(f"workspace on http://{host}:{port}/ "
+                  f"({'a rehearsal' if rehearsal or workdir else 'the real campaign'}); "
+                  "stop with Ctrl-C", markup=False)
+        run_workspace(project, host, port, rehearsal=rehearsal or workdir is not None,
+                      workdir=workdir)
+
+
+users_app = typer.Typer(help="The workspace's accounts: add, list, remove, reset a password.\n\n"
+                        "Example:\n\n\b\n    campaign users add anna --role approver",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _new_password(password_stdin: bool) -> str:
+    import getpass
+
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password (at least 10 characters): ")
+    if getpass.getpass("the same again: ") != first:
+        from campaign.errors import UserError
+
+        raise UserError("the two passwords differ: run the command again")
+    return first
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The name people sign in with.")],
+    role: Annotated[str, typer.Option("--role", help="editor, approver or admin.")] = "editor",
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from standard input (for scripts).")] = False,
+) -> None:
+    """Add an account; the password is asked for, never given on the command line.
+
+    Example:
+
+        campaign users add anna --role approver
+    """
+    from campaign.accounts import add_user
+
+    with _handled():
+        project = _project(ctx)
+        password = _new_password(password_stdin)
+        with _ledger(project) as ledger:
+            add_user(ledger, name, role, password, datetime.now(UTC), by=_actor(None))
+    typer.echo(f"account added: {name} ({role})")
+
+
+@users_app.command("list")
+def users_list(ctx: typer.Context) -> None:
+    """The accounts, with their roles.
+
+    Example:
+
+        campaign users list
+    """
+    with _handled(), _ledger(_project(ctx)) as ledger:
+        for name, role, since in ledger.users():
+            typer.echo(f"{name}\t{role}\tsince {since:%Y-%m-%d}")
+
+
+@users_app.command("remove")
+def users_remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account to remove.")],
+) -> None:
+    """Remove an account (it is signed out everywhere at once).
+
+    Example:
+
+        campaign users remove anna
+    """
+    from campaign.errors import UserError
+
+    with _handled(), _ledger(_project(ctx)) as ledger:
+        if not ledger.remove_user(name, datetime.now(UTC), by=_actor(None)):
+            raise UserError(f"there is no account {name!r}: see `campaign users list`")
+    typer.echo(f"account removed: {name}")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account.")],
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from standard input (for scripts).")] = False,
+) -> None:
+    """Set a new password (the account is signed out everywhere).
+
+    Example:
+
+        campaign users reset-password anna
+    """
+    from campaign.accounts import hash_password
+    from campaign.errors import UserError
+
+    with _handled():
+        project = _project(ctx)
+        password = _new_password(password_stdin)
+        with _ledger(project) as ledger:
+            if not ledger.set_password(name, hash_password(password), datetime.now(UTC),
+                                       by=_actor(None)):
+                raise UserError(f"there is no account {name!r}: see `campaign users list`")
+    typer.echo(f"new password set for {name}")
+
+
+@app.command()
 def sandbox(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8931,
     env_file: Annotated[Path | None, typer.Option(

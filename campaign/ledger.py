@@ -13,6 +13,9 @@ Tables (schema versioned with `PRAGMA user_version`, migrated forward on open):
     alerts      one row per alert event key, so an alert is never repeated on restart
     fates       each story's fate as the scheduler last saw it (planned, spare, invalid,
                 ...) and since when: a change is an alert, once, across restarts
+    users       the workspace's accounts: name, role, argon2 hash of the password
+    sessions    signed-in browsers: the sha256 of the cookie's token, its CSRF token, expiry
+    login_failures  failed sign-ins per name, for the lockout
 
 Every write is its own transaction with `synchronous=FULL` in WAL mode, so a
 commit that returned is on disk before the next step (the publishing request)
@@ -119,6 +122,26 @@ _MIGRATIONS: list[str] = [
         day      TEXT,
         reason   TEXT,
         since    TEXT NOT NULL
+    );
+    """,
+    # 3: the workspace's accounts and sessions (`campaign users`, `campaign serve`).
+    """
+    CREATE TABLE users (
+        name          TEXT PRIMARY KEY,
+        role          TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at    TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_name  TEXT NOT NULL,
+        csrf       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE login_failures (
+        name TEXT NOT NULL,
+        at   TEXT NOT NULL
     );
     """,
 ]
@@ -423,6 +446,82 @@ class Ledger:
         with self._transaction() as db:
             db.execute("DELETE FROM fates WHERE file = ?", (file,))
 
+    # -- accounts and sessions (the workspace) -----------------------------------
+    def add_user(self, name: str, role: str, password_hash: str, now: datetime,
+                 by: str | None = None) -> bool:
+        """A new account; False when the name is taken."""
+        with self._transaction() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO users VALUES (?, ?, ?, ?)",
+                                (name, role, password_hash, _iso(now)))
+            added = cursor.rowcount == 1
+            if added:
+                self._event(db, now, "user_added", None, None, by, f"{name} ({role})")
+        return added
+
+    def user(self, name: str) -> tuple[str, str, str] | None:
+        """(name, role, password hash) of an account, or None."""
+        row = self._db.execute("SELECT name, role, password_hash FROM users WHERE name = ?",
+                               (name,)).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def users(self) -> list[tuple[str, str, datetime]]:
+        rows = self._db.execute("SELECT name, role, created_at FROM users ORDER BY name")
+        return [(r[0], r[1], datetime.fromisoformat(r[2])) for r in rows]
+
+    def remove_user(self, name: str, now: datetime, by: str | None = None) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute("DELETE FROM users WHERE name = ?", (name,))
+            db.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+            removed = cursor.rowcount == 1
+            if removed:
+                self._event(db, now, "user_removed", None, None, by, name)
+        return removed
+
+    def set_password(self, name: str, password_hash: str, now: datetime,
+                     by: str | None = None) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute("UPDATE users SET password_hash = ? WHERE name = ?",
+                                (password_hash, name))
+            db.execute("DELETE FROM sessions WHERE user_name = ?", (name,))  # signed out everywhere
+            changed = cursor.rowcount == 1
+            if changed:
+                self._event(db, now, "password_reset", None, None, by, name)
+        return changed
+
+    def create_session(self, token_hash: str, user_name: str, csrf: str, now: datetime,
+                       expires: datetime) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM sessions WHERE expires_at <= ?", (_iso(now),))
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
+                       (token_hash, user_name, csrf, _iso(now), _iso(expires)))
+            db.execute("DELETE FROM login_failures WHERE name = ?", (user_name,))
+            self._event(db, now, "login", None, None, user_name, None)
+
+    def session(self, token_hash: str, now: datetime) -> tuple[str, str, str] | None:
+        """(user name, role, CSRF token) of a live session, or None."""
+        row = self._db.execute(
+            "SELECT s.user_name, u.role, s.csrf FROM sessions s JOIN users u ON u.name = s.user_name "
+            "WHERE s.token_hash = ? AND s.expires_at > ?", (token_hash, _iso(now))).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def end_session(self, token_hash: str, now: datetime) -> None:
+        with self._transaction() as db:
+            row = db.execute("SELECT user_name FROM sessions WHERE token_hash = ?",
+                             (token_hash,)).fetchone()
+            db.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+            if row:
+                self._event(db, now, "logout", None, None, row[0], None)
+
+    def login_failed(self, name: str, now: datetime) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO login_failures VALUES (?, ?)", (name, _iso(now)))
+            self._event(db, now, "login_failed", None, None, name, None)
+
+    def login_failures(self, name: str, since: datetime) -> list[datetime]:
+        rows = self._db.execute("SELECT at FROM login_failures WHERE name = ? AND at > ? ORDER BY at",
+                                (name, _iso(since)))
+        return [datetime.fromisoformat(r[0]) for r in rows]
+
     # -- heartbeat ---------------------------------------------------------------
     def beat(self, now: datetime, pid: int | None = None) -> None:
         with self._transaction() as db:
@@ -446,6 +545,12 @@ class Ledger:
             if added:
                 self._event(db, now, "alerted", None, None, None, key)
         return added
+
+    def alerts(self, limit: int = 50) -> list[tuple[datetime, str, datetime | None]]:
+        """The latest alerts: (when, text, when sent or None), newest first."""
+        rows = self._db.execute("SELECT at, text, sent_at FROM alerts ORDER BY at DESC LIMIT ?",
+                                (limit,))
+        return [(datetime.fromisoformat(r[0]), r[1], _time(r[2])) for r in rows]
 
     def unsent_alerts(self) -> list[tuple[str, str]]:
         rows = self._db.execute("SELECT key, text FROM alerts WHERE sent_at IS NULL ORDER BY at")
@@ -476,7 +581,7 @@ class Ledger:
         way for the scheduler to see that a human changed something."""
         row = self._db.execute(
             "SELECT coalesce(max(id), 0) FROM events "
-            "WHERE kind IN ('approved', 'paused', 'resumed', 'withdrawn')"
+            "WHERE kind IN ('approved', 'paused', 'resumed', 'withdrawn', 'saved')"
         ).fetchone()
         return int(row[0])
 

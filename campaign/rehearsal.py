@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -325,6 +326,10 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
                               extra_sink=alerts.append)
             poll = max(0.05, min(1.0, clock.day_seconds / 100))
             def tell(day: date) -> None:
+                # The saved feeds fill day by day (the workspace shows them as they do),
+                # in a thread of their own: posting never waits for them.
+                threading.Thread(target=_snapshot_quietly, args=(sandbox.url, workdir / "feeds"),
+                                 daemon=True).start()
                 if narrate is None or day in told:
                     return
                 told.add(day)
@@ -336,7 +341,7 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
                                   until_done=until_done, poll_seconds=poll,
                                   heartbeat_seconds=max(0.2, clock.day_seconds / 10),
                                   check_cache=check_cache,
-                                  on_day_end=tell if narrate is not None else None)
+                                  on_day_end=tell)
             scheduler.run(install_signals=install_signals)
             for day in settings.days():  # the days the run ended before their end
                 if clock.now() >= datetime.combine(day, time(0), tzinfo=settings.tz):
@@ -349,8 +354,9 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
                 moment = clock.origin + (wall - clock.wall_origin) * clock.speed
                 return f"{moment.astimezone(tz):%a %d %b %H:%M} (in the rehearsed week)"
 
-            summary["feed_url"] = snapshot_feeds(sandbox.url, workdir / "feeds",
-                                                 campaign_time).as_uri()
+            with _snapshot_lock:  # after any day's snapshot still running
+                summary["feed_url"] = snapshot_feeds(sandbox.url, workdir / "feeds",
+                                                     campaign_time).as_uri()
     finally:
         sandbox.stop()
     summary["alerts"] = alerts
@@ -402,6 +408,18 @@ def snapshot_feeds(url: str, target: Path,
         page = fetch(f"/_sandbox/feed/{platform}")
         (target / f"{platform}.html").write_text(relative(page), encoding="utf-8")
     return target / "index.html"
+
+
+_snapshot_lock = threading.Lock()
+
+
+def _snapshot_quietly(url: str, target: Path) -> None:
+    """`snapshot_feeds` during the week: one at a time, and never an error of the week's."""
+    with _snapshot_lock:
+        try:
+            snapshot_feeds(url, target)
+        except (requests.RequestException, OSError) as exc:
+            log.info("the feeds were not saved this time (%s): they are saved at the end", exc)
 
 
 def feed_link(feeds: Path) -> Callable[[str, str], str]:

@@ -1,0 +1,1 @@
+"""The workspace: `campaign serve` (see app.py)."""
