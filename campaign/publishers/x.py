@@ -284,6 +284,14 @@ def _raise_http(exc: tweepy.HTTPException, what: str, story: str | None, creates
             "account's standing and the app's access level", story=story,
         ) from exc
     if isinstance(exc, tweepy.TwitterServerError):
+        if creates:
+            # X has no idempotency key: a 5xx after the body was sent may still have
+            # posted. Unknown, so the post is looked up on the account before any retry.
+            raise OutcomeUnknown(
+                "x", f"X had a server error while {what} ({status}), after the post was sent: "
+                "the post may exist; it is looked up on the account before any retry",
+                story=story,
+            ) from exc
         raise PostRetryable(
             "x", f"X had a server error while {what} ({status}): it will be retried",
             story=story,
