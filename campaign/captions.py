@@ -41,17 +41,11 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from campaign import counting
-from campaign.config import CONFIG_FILE, InstagramSettings, MastodonSettings, Settings, toml_line
+from campaign.config import CONFIG_FILE, Settings, toml_line
 from campaign.models import Caption, Platform, Problem, Story
+from campaign.platforms import SPECS
 
-PLATFORM_NAMES: dict[Platform, str] = {
-    "x": "X",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "linkedin": "LinkedIn",
-    "mastodon": "Mastodon",
-    "bluesky": "Bluesky",
-}
+PLATFORM_NAMES: dict[Platform, str] = {p: f.name for p, f in SPECS.items()}
 ELLIPSIS = "…"
 
 # A shortened text keeps every hashtag when that leaves it at least this share of
@@ -242,12 +236,8 @@ def merged_hashtags(story: Story, settings: Settings) -> list[str]:
 
 
 def caption_limit(platform: Platform, settings: Settings) -> int:
-    """The platform's caption limit; Mastodon's is a setting, as instances differ."""
-    if platform == "mastodon":
-        mastodon = settings.platform("mastodon")
-        if isinstance(mastodon, MastodonSettings):
-            return mastodon.char_limit
-    return counting.LIMITS[platform]
+    """The platform's caption limit; a setting where instances differ (`char_limit`)."""
+    return SPECS[platform].caption_limit_for(settings.platform(platform))
 
 
 @dataclass(frozen=True)
@@ -292,15 +282,9 @@ def _has_url(text: str, url: str) -> bool:
 
 def _tail(story: Story, platform: Platform, settings: Settings) -> _Tail:
     link = story.link or settings.campaign.link
-    link_line = link
-    cap = None
-    if platform == "instagram":
-        instagram = settings.platform("instagram")
-        cap = instagram.hashtag_cap if isinstance(instagram, InstagramSettings) else 5
-        if link and isinstance(instagram, InstagramSettings) and instagram.link_line:
-            link_line = instagram.link_line
-        elif link and instagram is None:
-            link_line = InstagramSettings.model_fields["link_line"].default
+    facts, own = SPECS[platform], settings.platform(platform)
+    cap = facts.hashtag_cap_for(own)
+    link_line = (facts.link_line_for(own) or link) if link else link
     hashtags = merged_hashtags(story, settings)
     campaign = {t.lstrip("#").casefold() for t in settings.campaign.hashtags}
     campaign_count = sum(1 for t in hashtags if t.casefold() in campaign)
@@ -335,7 +319,7 @@ def _compose(story: Story, platform: Platform, settings: Settings) -> _Composed:
                 text, shortened = _shorten(own, tail, fits), True
         else:
             text, shortened = _shorten(body, tail, fits), True
-    facets = bluesky_facets(text) if platform == "bluesky" else ()
+    facets = bluesky_facets(text) if SPECS[platform].facets else ()
     caption = Caption(
         platform=platform,
         text=text,
@@ -536,11 +520,9 @@ def full_caption_text(story: Story, platform: Platform, settings: Settings) -> s
 
 
 def alt_text_limit(platform: Platform, settings: Settings | None = None) -> int:
-    if platform == "mastodon" and settings is not None:
-        mastodon = settings.platform("mastodon")
-        if isinstance(mastodon, MastodonSettings):
-            return mastodon.alt_text_limit
-    return counting.ALT_TEXT_LIMITS[platform]
+    """The platform's alt-text limit; a setting where instances differ (`alt_text_limit`)."""
+    own = settings.platform(platform) if settings is not None else None
+    return SPECS[platform].alt_text_limit_for(own)
 
 
 def card_words(story: Story) -> list[str]:
@@ -610,10 +592,10 @@ def caption_problems(story: Story, settings: Settings) -> list[Problem]:
             too_long.add(platform)
             length = counting.caption_length(own, platform)
             unit = _unit(platform)
+            byte_limit = SPECS[platform].caption_byte_limit
             byte_note = (
-                f" (or {counting.utf8_bytes(own)} UTF-8 bytes, more than "
-                f"{counting.BLUESKY_MAX_BYTES})"
-                if platform == "bluesky" and length <= limit
+                f" (or {counting.utf8_bytes(own)} UTF-8 bytes, more than {byte_limit})"
+                if byte_limit is not None and length <= limit
                 else ""
             )
             problems.append(Problem(
@@ -641,8 +623,9 @@ def caption_problems(story: Story, settings: Settings) -> list[Problem]:
                 ),
                 "warning",
             ))
-        if platform == "instagram":
-            tail = _tail(story, platform, settings)
+        tail = _tail(story, platform, settings)
+        if tail.cap is not None:
+            name = PLATFORM_NAMES[platform]
             written = hashtags_in(caption.text)
             left_out = [
                 t for t in tail.hashtags if t.casefold() not in {w.casefold() for w in written}
@@ -650,15 +633,15 @@ def caption_problems(story: Story, settings: Settings) -> list[Problem]:
             if tail.cap is not None and len(written) > tail.cap:
                 problems.append(Problem(
                     story.file, None, None,
-                    f"the Instagram caption has {len(written)} hashtags, more than the cap of "
-                    f"{tail.cap} (platforms.instagram.hashtag_cap): remove hashtags from the text",
+                    f"the {name} caption has {len(written)} hashtags, more than the cap of "
+                    f"{tail.cap} (platforms.{platform}.hashtag_cap): remove hashtags from the text",
                     "warning",
                 ))
             elif left_out and not caption.shortened:
                 problems.append(Problem(
                     story.file, story.lines.get("hashtags"), "hashtags",
-                    f"Instagram takes at most {tail.cap} hashtags "
-                    "(platforms.instagram.hashtag_cap), so "
+                    f"{name} takes at most {tail.cap} hashtags "
+                    f"(platforms.{platform}.hashtag_cap), so "
                     + " ".join("#" + t for t in left_out)
                     + " is left out there: put the most important hashtags first",
                     "warning",
@@ -691,16 +674,13 @@ def _whole_length(text: str, platform: Platform, limit: int) -> str:
     """A text's count for a message; for a text far over the limit, the quick lower bound
     ("at least"), so that a pasted flood of symbols costs no more than its length."""
     at_least = counting.caption_length_at_least(text, platform)
-    if platform in ("x", "mastodon") and at_least > 4 * limit:
+    if counting.counts_urls_as_23(platform) and at_least > 4 * limit:
         return f"at least {at_least}"
     return str(counting.caption_length(text, platform))
 
 
 def _unit(platform: Platform) -> str:
-    return {
-        "x": "weighted characters",
-        "bluesky": "graphemes",
-    }.get(platform, "characters")
+    return SPECS[platform].unit
 
 
 # A few words that campaign hashtags are made of, to show the CamelCase spelling of a

@@ -332,9 +332,7 @@ class Target:
     def publishing(self, ledger: Ledger) -> Publishing:
         return Publishing(project=self.project, ledger=ledger, env=self.env,
                           rehearsal=self.rehearsal, platform_time=self.platform_time,
-                          link=self.link,
-                          publisher_options={"instagram": {"poll_interval": 0.02}}
-                          if self.rehearsal else {})
+                          link=self.link)
 
 
 def _target(ctx: typer.Context, rehearsal: bool, real: bool, workdir: Path | None,

@@ -17,29 +17,21 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from campaign.errors import ConfigError
-from campaign.models import PLATFORMS, CardFormat, Platform, Problem
+from campaign.models import PLATFORMS, Platform, Problem
+from campaign.platforms import (
+    PlatformSettings,
+    PlatformsSettings,
+)
+from campaign.validation import Strict as _Strict
+from campaign.validation import check_url as _check_url
 from campaign.validation import describe, dotted
 
 CONFIG_FILE = "campaign.toml"
 _HASHTAG = re.compile(r"^#?[^\W_]\w*$")
 _HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
-
-
-class _Strict(BaseModel):
-    """Unknown keys are errors: a misspelt key must never be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_url(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError(f"{value!r} is not a web address: write it as https://host/path")
-    return value.rstrip("/") if value.count("/") == 2 else value
 
 
 def _check_hashtags(values: list[str]) -> list[str]:
@@ -61,7 +53,7 @@ class CampaignSettings(_Strict):
     timezone: str = "Europe/Amsterdam"
     language: str = Field(default="nl", pattern=r"^[a-z]{2}$")
     post_time: time = time(10, 0)
-    hashtags: list[str] = []
+    hashtags: list[str] = Field(default_factory=list)
     link: str | None = None
     require_approval: bool = True
     catch_up_grace_minutes: int = Field(default=120, ge=0, le=24 * 60)
@@ -117,91 +109,10 @@ class ThemeSettings(_Strict):
         return value.upper()
 
 
-class PlatformSettings(_Strict):
-    """Settings every platform has."""
-
-    enabled: bool = True
-    post_time: time | None = None  # None: the campaign's post_time
-    card_format: CardFormat = "square"
-    api_url: str | None = None  # the CAMPAIGN_<PLATFORM>_API_URL variable wins over this
-
-    _api_url = field_validator("api_url")(_check_url)
-
-
-class XSettings(PlatformSettings):
-    card_format: CardFormat = "landscape"
-    username: str = "campaign"  # used to build the public URL of a post
-
-
-class FacebookSettings(PlatformSettings):
-    page_id: str = Field(min_length=1)
-
-
-class InstagramSettings(PlatformSettings):
-    card_format: CardFormat = "portrait"
-    account_id: str = Field(min_length=1)
-    # Instagram announced it is lowering the cap to 5 (platform-apis.md §3.5).
-    hashtag_cap: int = Field(default=5, ge=0, le=30)
-    # Links are not clickable on Instagram: this line replaces the link, or None to keep it.
-    link_line: str | None = "Link in bio"
-    media_host: Literal["directory", "s3"] = "directory"
-    media_dir: str | None = None  # media_host = directory: the folder the web server publishes
-    media_base_url: str | None = None  # ... and the public https base URL of that folder
-    s3_bucket: str | None = None
-    s3_endpoint_url: str | None = None
-    s3_region: str | None = None
-
-    _media_base_url = field_validator("media_base_url", "s3_endpoint_url")(_check_url)
-
-    @model_validator(mode="after")
-    def _host_complete(self) -> InstagramSettings:
-        if self.media_host == "directory" and not (self.media_dir and self.media_base_url):
-            raise ValueError(
-                "media_host = directory needs media_dir and media_base_url: set both, "
-                "or use media_host = s3 with s3_bucket"
-            )
-        if self.media_host == "s3" and not self.s3_bucket:
-            raise ValueError("media_host = s3 needs s3_bucket: set it")
-        return self
-
-
-class LinkedInSettings(PlatformSettings):
-    organization_id: str = Field(min_length=1, pattern=r"^\d+$")
-
-
-class MastodonSettings(PlatformSettings):
-    card_format: CardFormat = "landscape"
-    instance_url: str
-    visibility: Literal["public", "unlisted", "private"] = "public"
-    # Instances differ; the publisher reads the real limit from /api/v2/instance.
-    char_limit: int = Field(default=500, ge=100)
-    # Alt text limit (configuration.media_attachments.description_limit; 1500 by default).
-    alt_text_limit: int = Field(default=1500, ge=100)
-
-    _instance = field_validator("instance_url")(_check_url)
-
-
-class BlueskySettings(PlatformSettings):
-    card_format: CardFormat = "landscape"
-    handle: str = Field(min_length=1)
-    pds_url: str = "https://bsky.social"
-
-    _pds = field_validator("pds_url")(_check_url)
-
-
-class PlatformsSettings(_Strict):
-    x: XSettings | None = None
-    facebook: FacebookSettings | None = None
-    instagram: InstagramSettings | None = None
-    linkedin: LinkedInSettings | None = None
-    mastodon: MastodonSettings | None = None
-    bluesky: BlueskySettings | None = None
-
-
 class AlertSettings(_Strict):
     """Where alerts go. SMTP credentials and the webhook URL are secrets: environment only."""
 
-    email_to: list[str] = []
+    email_to: list[str] = Field(default_factory=list)
     email_from: str | None = None
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)

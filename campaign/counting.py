@@ -58,30 +58,14 @@ import emoji
 import regex
 
 from campaign.models import Platform
+from campaign.platforms import SPECS
 
-# Caption limits, in each platform's own unit (see `caption_length`).
-LIMITS: Final[dict[Platform, int]] = {
-    "x": 280,  # weighted (twitter-text config v3)
-    "bluesky": 300,  # grapheme clusters; and BLUESKY_MAX_BYTES UTF-8 bytes
-    "mastodon": 500,  # default; instances differ (settings.platforms.mastodon.char_limit)
-    "instagram": 2200,
-    "linkedin": 3000,  # attributed to LinkedIn Help; not in the API docs
-    "facebook": 63206,  # commonly cited; not in Meta's docs
-}
-BLUESKY_MAX_BYTES: Final = 3000  # app.bsky.feed.post text maxLength
+# Caption and alt-text limits per platform, in each platform's own unit (`caption_length`);
+# the facts themselves are in `platforms.py`.
+LIMITS: Final[dict[Platform, int]] = {p: f.caption_limit for p, f in SPECS.items()}
+ALT_TEXT_LIMITS: Final[dict[Platform, int]] = {p: f.alt_text_limit for p, f in SPECS.items()}
+X_WEIGHTED_LIMIT: Final = 280  # twitter-text config v3, maxWeightedTweetLength
 URL_LENGTH: Final = 23  # X and Mastodon count every URL as this many characters
-
-# Alt text limits in characters (platform-apis.md §0, §1.6, §3.4, §4.3, §5.3, §6.3).
-ALT_TEXT_LIMITS: Final[dict[Platform, int]] = {
-    "x": 1000,
-    "mastodon": 1500,  # default description_limit; settings.platforms.mastodon.alt_text_limit
-    "instagram": 1000,  # as quoted, unconfirmed in Meta's primary docs
-    "linkedin": 4086,
-    # Neither Meta nor the atproto lexicon documents a limit: Facebook gets X's and
-    # Instagram's 1000 to be safe; Bluesky's app allows 2000 (the lexicon has none).
-    "facebook": 1000,
-    "bluesky": 2000,
-}
 
 
 class _PkgResourcesStandIn(types.ModuleType):
@@ -238,7 +222,7 @@ def x_weighted_length_at_least(text: str) -> int:
 
 def x_valid(text: str) -> bool:
     """What X says of `text`: not empty, within 280 and without invalid characters."""
-    limit = LIMITS["x"]
+    limit = X_WEIGHTED_LIMIT
     if x_weighted_length_at_least(text) > limit:
         return False
     if _has_invalid_characters(_x_normal(text)):
@@ -309,30 +293,38 @@ def mastodon_length_at_least(text: str) -> int:
 
 def caption_length(text: str, platform: Platform) -> int:
     """`text`'s length as `platform` counts it against its caption limit."""
-    if platform == "x":
+    counted = SPECS[platform].counting
+    if counted == "x-weighted":
         return x_weighted_length(text)
-    if platform == "bluesky":
+    if counted == "graphemes":
         return graphemes(text)
-    if platform == "mastodon":
+    if counted == "urls-as-23":
         return mastodon_length(text)
     return len(text)
 
 
 def caption_length_at_least(text: str, platform: Platform) -> int:
-    """A lower bound of `caption_length`, linear and cheap (exact but for X and Mastodon)."""
-    if platform == "x":
+    """A lower bound of `caption_length`, linear and cheap (exact but where URLs count 23)."""
+    counted = SPECS[platform].counting
+    if counted == "x-weighted":
         return x_weighted_length_at_least(text)
-    if platform == "mastodon":
+    if counted == "urls-as-23":
         return mastodon_length_at_least(text)
     return caption_length(text, platform)
 
 
+def counts_urls_as_23(platform: Platform) -> bool:
+    """Whether the platform counts a URL as 23 characters (so a long text needs URL finding)."""
+    return SPECS[platform].counting in ("x-weighted", "urls-as-23")
+
+
 def fits(text: str, platform: Platform, limit: int | None = None) -> bool:
-    """Whether `text` is within `platform`'s caption limit (and Bluesky's byte limit)."""
-    limit = LIMITS[platform] if limit is None else limit
-    if platform == "bluesky" and utf8_bytes(text) > BLUESKY_MAX_BYTES:
+    """Whether `text` is within `platform`'s caption limit (and its byte limit, if any)."""
+    facts = SPECS[platform]
+    limit = facts.caption_limit if limit is None else limit
+    if facts.caption_byte_limit is not None and utf8_bytes(text) > facts.caption_byte_limit:
         return False
-    if platform in ("x", "mastodon") and caption_length_at_least(text, platform) > limit:
+    if counts_urls_as_23(platform) and caption_length_at_least(text, platform) > limit:
         return False  # far too long: known without counting URLs
     return caption_length(text, platform) <= limit
 
@@ -344,11 +336,11 @@ def is_breaking_space(char: str) -> bool:
 
 __all__ = [
     "ALT_TEXT_LIMITS",
-    "BLUESKY_MAX_BYTES",
     "LIMITS",
     "URL_LENGTH",
     "caption_length",
     "caption_length_at_least",
+    "counts_urls_as_23",
     "fits",
     "graphemes",
     "is_breaking_space",

@@ -2,11 +2,13 @@
 
 Per enabled platform: the secrets are set; a cheap call proves the credentials
 work (platform-apis.md §0); the token's expiry is compared with the campaign's
-last day, with the dates between which it must be renewed (Meta and LinkedIn
-tokens live about 60 days, so renewing too early does not help either); the
-token has the permissions the publisher needs; LinkedIn's pinned API version is
-not sunset before the campaign ends; Instagram's image host serves a test image
-at its public URL as image/jpeg, and removes it again. Then: our clock against
+last day, with the dates between which it must be renewed (tokens that expire
+live about 60 days, so renewing too early does not help either); the token has
+the permissions the publisher needs; a pinned API version is not sunset before
+the campaign ends; an image host the platform fetches cards from serves a test
+image at its public URL as image/jpeg, and removes it again. Each publisher
+answers a `CredentialReport`; this module turns reports into findings and names
+no platform (the facts per platform are in `platforms.py`). Then: our clock against
 the platforms' `Date` headers, the ledger is writable, the build folder has
 room, and (on request) a test alert goes out on every channel.
 
@@ -16,14 +18,12 @@ it would make a post fail; `campaign doctor` exits 1 if there is any.
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
-import re
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
@@ -34,37 +34,33 @@ import requests
 from PIL import Image
 
 from campaign.alerts import Alerter, DeliveryFailed, probe_channels
-from campaign.captions import PLATFORM_NAMES
 from campaign.cards import uses_placeholder_logo
 from campaign.config import Project
 from campaign.errors import CampaignError, PostRejected, PublishError
 from campaign.ledger import Ledger
 from campaign.models import Platform
-from campaign.publishers import Publisher, make_publisher
+from campaign.platforms import SPECS
+from campaign.publishers import (
+    ApiVersion,
+    CredentialReport,
+    VersionRefused,
+    make_publisher,
+    publisher_class,
+)
 from campaign.publishers.media_host import MediaHost
 from campaign.secrets import (
-    PLATFORM_SECRETS,
-    api_base_url,
     api_url_variable,
     missing_secrets,
-    read_secret,
     redact,
 )
 
 Status = Literal["ok", "warning", "error"]
 
-#: Meta and LinkedIn user tokens live about 60 days (platform-apis.md §2.1, §3.1, §4.1).
+#: Tokens that expire live about 60 days (platform-apis.md §2.1, §3.1, §4.1).
 TOKEN_LIFETIME = timedelta(days=60)
 #: A token that expires less than this after the campaign's last day is a warning: a
 #: consent withdrawal after the week still needs it to delete posts.
 EXPIRY_SLACK = timedelta(days=14)
-#: LinkedIn versions are sunset about one year after release (platform-apis.md §4.1).
-LINKEDIN_VERSION_LIFETIME_MONTHS = 12
-LINKEDIN_OAUTH_URL = "https://www.linkedin.com"  # token introspection lives here, not on api.
-LINKEDIN_VERSION_FIX = (
-    "update campaign to a release that pins a newer LinkedIn version (it is set in one place, "
-    "LINKEDIN_VERSION in campaign/publishers/linkedin.py) and run `campaign doctor` again"
-)
 #: Clock skew: posts go out late beyond a minute; OAuth 1.0a (X) refuses timestamps
 #: about 5 minutes off (X's "Timestamp out of bounds"), so beyond that a post fails.
 CLOCK_WARNING = timedelta(seconds=60)
@@ -72,39 +68,6 @@ CLOCK_ERROR = timedelta(minutes=5)
 #: Free space in the build folder's file system.
 DISK_ERROR_BYTES = 100 * 1024 * 1024
 DISK_WARNING_BYTES = 500 * 1024 * 1024
-
-#: The permissions each publisher needs (platform-apis.md §2.1, §3, §4.1, §5.1). Each entry
-#: is a list of alternatives; one complete alternative suffices.
-REQUIRED_SCOPES: dict[Platform, tuple[frozenset[str], ...]] = {
-    "facebook": (frozenset({"pages_manage_posts", "pages_read_engagement", "pages_show_list"}),),
-    "instagram": (
-        frozenset({"instagram_basic", "instagram_content_publish"}),  # Facebook Login
-        frozenset({"instagram_business_basic", "instagram_business_content_publish"}),  # IG Login
-    ),
-    "linkedin": (frozenset({"w_organization_social"}),),
-    "mastodon": (frozenset({"write:media", "write:statuses"}), frozenset({"write"})),
-}
-
-SCOPE_FIX: dict[Platform, str] = {
-    "facebook": "make a new Page token with these permissions (Graph API Explorer or the app's "
-                "login flow, as a Page admin) and put it in FACEBOOK_PAGE_TOKEN",
-    "instagram": "make a new token with these permissions for the Instagram account and put it "
-                 "in INSTAGRAM_TOKEN",
-    "linkedin": "the app needs the Community Management API product and the member an admin "
-                "or content-admin role on the page; then authorise again and update LINKEDIN_TOKEN",
-    "mastodon": "create an application with write:media and write:statuses under Preferences → "
-                "Development and put its token in MASTODON_TOKEN",
-    "x": "set the app's permissions to Read and Write in the X developer portal, then "
-         "regenerate the access token and secret (X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET)",
-}
-
-RENEW_HOW: dict[Platform, str] = {
-    "facebook": "exchange a fresh long-lived user token and take the Page token from /me/accounts",
-    "instagram": "refresh it with GET graph.instagram.com/refresh_access_token (it must be at "
-                 "least 24 hours old), or log in again",
-    "linkedin": "authorise the app again (or use its refresh token) and update LINKEDIN_TOKEN",
-}
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -203,7 +166,7 @@ def expiry_finding(platform: Platform, expires_at: datetime | None, project: Pro
                    now: datetime) -> Finding:
     """The token's expiry against the campaign's last day, with when to renew it."""
     settings = project.settings
-    name = PLATFORM_NAMES[platform]
+    name = SPECS[platform].name
     start, end = settings.campaign.start, settings.campaign.end
     if expires_at is None:
         return Finding("token_expiry", "ok", f"the {name} token does not expire", platform=platform,
@@ -215,7 +178,7 @@ def expiry_finding(platform: Platform, expires_at: datetime | None, project: Pro
     # campaign does; not after the day before it expires (or before the campaign starts).
     renew_from = end + timedelta(days=1) - TOKEN_LIFETIME + timedelta(days=2)
     renew_by = min(expires_day - timedelta(days=1), start - timedelta(days=1))
-    how = RENEW_HOW.get(platform, "renew it")
+    how = SPECS[platform].renew_how
     details = {"expires_at": local.isoformat(), "renew_by": renew_by.isoformat(),
                "renew_from": renew_from.isoformat()}
     window = (f"between {renew_from.isoformat()} and {renew_by.isoformat()}"
@@ -244,217 +207,102 @@ def expiry_finding(platform: Platform, expires_at: datetime | None, project: Pro
                    f"campaign ends ({end})", platform=platform, details=details)
 
 
-def unknown_expiry_finding(platform: Platform, project: Project) -> Finding:
+def unknown_expiry_finding(platform: Platform, project: Project, note: str = "") -> Finding:
     """A token that expires (about 60 days) but whose expiry could not be read."""
+    facts = SPECS[platform]
     start, end = project.settings.campaign.start, project.settings.campaign.end
     renew_from = end + timedelta(days=1) - TOKEN_LIFETIME + timedelta(days=2)
     renew_by = start - timedelta(days=1)
-    name = PLATFORM_NAMES[platform]
-    extra = (" (set LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET to let doctor read it)"
-             if platform == "linkedin" else "")
+    why = f" ({note})" if note else (f" ({facts.expiry_help})" if facts.expiry_help else "")
     return Finding("token_expiry", "warning",
-                   f"{name} did not say when the token expires{extra}; its tokens live about 60 days",
-                   f"{RENEW_HOW.get(platform, 'renew it')} between {renew_from.isoformat()} and "
+                   f"{facts.name} did not say when the token expires{why}; its tokens live "
+                   "about 60 days",
+                   f"{facts.renew_how} between {renew_from.isoformat()} and "
                    f"{renew_by.isoformat()}, so that it lasts the whole campaign", platform,
                    {"expires_at": None, "renew_by": renew_by.isoformat(),
                     "renew_from": renew_from.isoformat()})
 
 
-def scope_finding(platform: Platform, scopes: list[str] | None) -> Finding | None:
+def scope_finding(platform: Platform, scopes: Sequence[str] | None) -> Finding | None:
     """Whether the token has the permissions the publisher needs; None if not known."""
-    name = PLATFORM_NAMES[platform]
-    if platform == "x":
-        if scopes is None:
-            return None
-        level = scopes[0] if scopes else ""
-        if "write" not in level:
-            return Finding("permissions", "error",
-                           f"the X app's access level is '{level or 'unknown'}', without write: "
-                           "it cannot post",
-                           SCOPE_FIX["x"], platform, {"scopes": scopes, "missing": ["write"]})
-        return Finding("permissions", "ok", f"the X app's access level is '{level}'",
-                       platform=platform, details={"scopes": scopes, "missing": []})
-    alternatives = REQUIRED_SCOPES.get(platform)
+    facts = SPECS[platform]
+    alternatives = facts.posting_scopes
     if not alternatives or scopes is None:
         return None
     have = set(scopes)
     if any(need <= have for need in alternatives):
-        return Finding("permissions", "ok", f"the {name} token has the permissions to post",
+        return Finding("permissions", "ok", f"the {facts.name} token has the permissions to post",
                        platform=platform, details={"scopes": sorted(have), "missing": []})
     gaps: list[frozenset[str]] = [need - have for need in alternatives]
-    gaps.sort(key=len)
+    gaps.sort(key=lambda gap: (len(gap), sorted(gap)))
     missing = sorted(gaps[0])
     return Finding("permissions", "error",
-                   f"the {name} token lacks the permission(s) {', '.join(missing)}: posts would be "
-                   "refused", SCOPE_FIX[platform], platform,
-                   {"scopes": sorted(have), "missing": missing})
+                   f"the {facts.name} token lacks the permission(s) {', '.join(missing)} (it has "
+                   f"{', '.join(sorted(have)) or 'none'}): posts would be refused",
+                   facts.scope_fix, platform, {"scopes": sorted(have), "missing": missing})
 
 
-def linkedin_version_finding(version: str, sunset: date | None, project: Project,
-                             now: datetime) -> Finding:
-    """LinkedIn's pinned `LinkedIn-Version` against its sunset and the campaign's last day."""
-    end = project.settings.campaign.end
-    estimated = sunset is None
+def api_version_finding(platform: Platform, pinned: ApiVersion, project: Project,
+                        now: datetime) -> Finding:
+    """The API version a publisher pins against its sunset and the campaign's last day."""
+    name = SPECS[platform].name
+    version, sunset = pinned.version, pinned.sunset
+    fix = (f"update campaign to a release that pins a newer {name} API version, then run "
+           "`campaign doctor` again")
     if sunset is None:
-        try:
-            year, month = int(version[:4]), int(version[4:6])
-        except ValueError:
-            return Finding("api_version", "error", f"the pinned LinkedIn version {version!r} is not "
-                           "YYYYMM", "pin a current version (YYYYMM) in campaign/publishers/linkedin.py",
-                           "linkedin", {"version": version, "sunset": None})
-        month += LINKEDIN_VERSION_LIFETIME_MONTHS
-        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
-        sunset = date(year, month, 1)
-    note = " (estimated: about a year after its release)" if estimated else ""
-    details = {"version": version, "sunset": sunset.isoformat(), "sunset_estimated": estimated}
-    fix = LINKEDIN_VERSION_FIX
+        return Finding("api_version", "ok", f"{name} API version {version} is not retired by "
+                       "date", platform=platform, details={"version": version, "sunset": None})
+    end = project.settings.campaign.end
+    note = " (estimated: about a year after its release)" if pinned.sunset_estimated else ""
+    details = {"version": version, "sunset": sunset.isoformat(),
+               "sunset_estimated": pinned.sunset_estimated}
     today = now.astimezone(project.settings.tz).date()
     if sunset <= today:
-        return Finding("api_version", "error", f"LinkedIn API version {version} was sunset on "
-                       f"{sunset}{note}: every LinkedIn call would be refused", fix, "linkedin", details)
+        return Finding("api_version", "error", f"{name} API version {version} was sunset on "
+                       f"{sunset}{note}: every {name} call would be refused", fix, platform,
+                       details)
     if sunset <= end:
-        return Finding("api_version", "error", f"LinkedIn API version {version} is sunset on "
+        return Finding("api_version", "error", f"{name} API version {version} is sunset on "
                        f"{sunset}{note}, before the campaign's last day ({end}): posts after that "
-                       "would fail", fix, "linkedin", details)
+                       "would fail", fix, platform, details)
     if sunset <= end + timedelta(days=30):
-        return Finding("api_version", "warning", f"LinkedIn API version {version} is sunset on "
-                       f"{sunset}{note}, within a month after the campaign ends", fix, "linkedin", details)
-    return Finding("api_version", "ok", f"LinkedIn API version {version} is supported until "
-                   f"{sunset}{note}", platform="linkedin", details=details)
+        return Finding("api_version", "warning", f"{name} API version {version} is sunset on "
+                       f"{sunset}{note}, within a month after the campaign ends", fix, platform,
+                       details)
+    return Finding("api_version", "ok", f"{name} API version {version} is supported until "
+                   f"{sunset}{note}", platform=platform, details=details)
 
 
 # -- per platform -------------------------------------------------------------------
 
-def _credential_findings(platform: Platform, publisher: Publisher, session: requests.Session,
-                         env: Mapping[str, str], project: Project, now: datetime,
-                         access_level: list[str]) -> list[Finding]:
-    name = PLATFORM_NAMES[platform]
-    try:
-        check = publisher.check_credentials()
-    except PublishError as exc:
-        if platform == "linkedin" and getattr(exc.__cause__, "status", None) == 426:
-            version = _linkedin_pinned(publisher)[0] or "?"
-            return [Finding("api_version", "error", f"LinkedIn refuses API version {version} (426 "
-                            "NONEXISTENT_VERSION): it has been sunset, so every LinkedIn call fails",
-                            LINKEDIN_VERSION_FIX, platform, {"version": version})]
-        fix = ("renew the credentials named above" if isinstance(exc, PostRejected)
-               else "check the network and the API base URL, then run doctor again")
-        return [Finding("credentials", "error", redact(str(exc), env), fix, platform)]
-    findings = [Finding("credentials", "ok", f"{name} accepts the credentials (account {check.account})",
-                        platform=platform, details={"account": check.account})]
-    for warning in check.warnings:
+def report_findings(report: CredentialReport, project: Project, env: Mapping[str, str],
+                    now: datetime) -> list[Finding]:
+    """A publisher's `CredentialReport` as findings: account, expiry, permissions."""
+    platform = report.platform
+    facts = SPECS[platform]
+    if not report.valid:
+        return [Finding("credentials", "error", redact(report.invalid_reason, env),
+                        facts.renew_how, platform)]
+    findings = [Finding("credentials", "ok", f"{facts.name} accepts the credentials (account "
+                        f"{report.account})", platform=platform,
+                        details={"account": report.account})]
+    for warning in report.warnings:
         findings.append(Finding("credentials", "warning", redact(warning, env),
                                 "see the message", platform))
-    expires_at, scopes = check.expires_at, getattr(check, "scopes", None)
-    # X's OAuth 1.0a keys, Mastodon's tokens and Bluesky's app passwords do not expire.
-    known = expires_at is not None or platform in ("x", "mastodon", "bluesky")
-    info: tuple[datetime | None, list[str]] | Finding | None = None
-    if platform in ("facebook", "instagram"):
-        info = _graph_token_info(platform, publisher, env)
-    elif platform == "linkedin":
-        info = _linkedin_token_info(session, env)
-    if isinstance(info, Finding):
-        findings.append(info)
-    elif info is not None:
-        (expires_at, scopes), known = info, True
-    if platform == "x":
-        scopes = access_level or None
-    if known:
-        findings.append(expiry_finding(platform, expires_at, project, now))
+    if not facts.token_expires or report.expiry_known:
+        findings.append(expiry_finding(platform, report.expires_at, project, now))
     else:
-        findings.append(unknown_expiry_finding(platform, project))
-    scope = scope_finding(platform, list(scopes) if scopes is not None else None)
+        findings.append(unknown_expiry_finding(platform, project, redact(report.expiry_note, env)))
+    scope = scope_finding(platform, report.scopes)
     if scope is not None:
         findings.append(scope)
-    elif platform in ("x", "facebook", "instagram", "linkedin"):
-        # Mastodon's verify_credentials and Bluesky's getSession do not list scopes: a token
-        # without write access shows only when a post is refused, so nothing is claimed here.
-        findings.append(Finding("permissions", "warning", f"{name} did not say which permissions the "
-                                "token has", "check them by hand in the app's settings on "
-                                f"{name}'s developer site", platform))
+    elif facts.posting_scopes and report.scopes is None and facts.token_expires:
+        # A token whose permissions nobody listed: a token without write access shows only
+        # when a post is refused, so nothing is claimed here but a warning.
+        findings.append(Finding("permissions", "warning", f"{facts.name} did not say which "
+                                "permissions the token has", "check them by hand in the app's "
+                                f"settings on {facts.name}'s developer site", platform))
     return findings
-
-
-def _graph_token_info(platform: Platform, publisher: Publisher,
-                      env: Mapping[str, str]) -> tuple[datetime | None, list[str]] | Finding:
-    """Expiry and scopes of a Meta token from `GET /debug_token` (platform-apis.md §2.1)."""
-    variable = PLATFORM_SECRETS[platform][0]
-    graph = getattr(publisher, "graph", None)
-    if graph is None:
-        return Finding("token_expiry", "warning", "cannot read the token's expiry", None, platform)
-    try:
-        body = graph.call("GET", "debug_token", what="reading the token's expiry and permissions",
-                          params={"input_token": read_secret(platform, variable, env)})
-    except PublishError as exc:
-        return Finding("token_expiry", "warning", f"could not read the token's expiry and "
-                       f"permissions: {redact(str(exc), env)}", "check them by hand in Meta's "
-                       "Access Token Debugger", platform)
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict):
-        return Finding("token_expiry", "warning", "debug_token gave no data", None, platform)
-    if data.get("is_valid") is False:
-        return Finding("credentials", "error", f"Meta says {variable} is not valid",
-                       f"make a new token and put it in {variable}", platform)
-    raw = data.get("expires_at")
-    expires = (datetime.fromtimestamp(raw, UTC) if isinstance(raw, int) and raw > 0 else None)
-    scopes = data.get("scopes")
-    return expires, [str(s) for s in scopes] if isinstance(scopes, list) else []
-
-
-def _linkedin_token_info(session: requests.Session,
-                         env: Mapping[str, str]) -> tuple[datetime | None, list[str]] | Finding | None:
-    """Expiry and scopes from LinkedIn's token introspection (platform-apis.md §4.1).
-
-    It needs the app's client id and secret (LINKEDIN_CLIENT_ID, LINKEDIN_CLIENT_SECRET),
-    which posting does not; without them, None (unknown).
-    """
-    client_id = env.get("LINKEDIN_CLIENT_ID", "").strip()
-    client_secret = env.get("LINKEDIN_CLIENT_SECRET", "").strip()
-    if not (client_id and client_secret):
-        return None
-    base = api_base_url("linkedin", LINKEDIN_OAUTH_URL, None, env)
-    try:
-        response = session.post(f"{base}/oauth/v2/introspectToken", timeout=(10, 30), data={
-            "client_id": client_id, "client_secret": client_secret,
-            "token": read_secret("linkedin", "LINKEDIN_TOKEN", env)})
-        body = response.json()
-    except (requests.RequestException, ValueError) as exc:
-        return Finding("token_expiry", "warning", f"LinkedIn's token introspection did not answer "
-                       f"({type(exc).__name__})", "run doctor again later", "linkedin")
-    if response.status_code != 200 or not isinstance(body, dict):
-        return Finding("token_expiry", "warning", f"LinkedIn's token introspection answered HTTP "
-                       f"{response.status_code}", "check LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET "
-                       "(the app's Auth tab in the LinkedIn developer portal)", "linkedin")
-    if not body.get("active"):
-        state = body.get("status", "not active")
-        return Finding("credentials", "error", f"LinkedIn says the token is {state}",
-                       RENEW_HOW["linkedin"], "linkedin")
-    raw = body.get("expires_at")
-    expires = datetime.fromtimestamp(raw, UTC) if isinstance(raw, int) and raw > 0 else None
-    scopes = [s for s in re.split(r"[,\s]+", str(body.get("scope") or "")) if s]
-    return expires, scopes
-
-
-def _linkedin_pinned(publisher: Publisher | None) -> tuple[str | None, date | None]:
-    """The LinkedIn-Version the publisher sends, and its sunset if the publisher knows it."""
-    version = getattr(publisher, "version", None) if publisher is not None else None
-    sunset = getattr(publisher, "version_sunset", None) if publisher is not None else None
-    try:
-        module = importlib.import_module("campaign.publishers.linkedin")
-    except ImportError:
-        module = None
-    version = version or getattr(module, "LINKEDIN_VERSION", None)
-    sunset = sunset or getattr(module, "LINKEDIN_VERSION_SUNSET", None)
-    return (version if isinstance(version, str) else None,
-            sunset if isinstance(sunset, date) else None)
-
-
-def _linkedin_version(project: Project, now: datetime, publisher: Publisher | None) -> Finding:
-    version, sunset = _linkedin_pinned(publisher)
-    if not isinstance(version, str):
-        return Finding("api_version", "warning", "the LinkedIn publisher does not say which API "
-                       "version it pins", "check campaign/publishers/linkedin.py", "linkedin")
-    return linkedin_version_finding(version, sunset, project, now)
 
 
 def probe_image() -> bytes:
@@ -465,9 +313,10 @@ def probe_image() -> bytes:
     return out.getvalue()
 
 
-def media_host_finding(host: MediaHost, session: requests.Session, env: Mapping[str, str],
-                       sandboxed: bool) -> list[Finding]:
-    """Put a test image on the host, fetch it at its public URL as Instagram would, remove it."""
+def media_host_finding(platform: Platform, host: MediaHost, env: Mapping[str, str]) -> list[Finding]:
+    """Put a test image on the host, fetch it at its public URL as the platform would, remove it."""
+    name = SPECS[platform].name
+    section = f"[platforms.{platform}]"
     with tempfile.TemporaryDirectory(prefix="campaign-doctor-") as folder:
         path = Path(folder) / "doctor-test.jpg"
         path.write_bytes(probe_image())
@@ -476,12 +325,12 @@ def media_host_finding(host: MediaHost, session: requests.Session, env: Mapping[
             hosted = host.put(path)
         except CampaignError as exc:
             return [Finding("media_host", "error", f"the image host does not take the test image: "
-                            f"{redact(str(exc), env)}", "fix the media_host settings of "
-                            "[platforms.instagram] (media_dir, media_base_url or s3_*)", "instagram")]
+                            f"{redact(str(exc), env)}", f"fix the media_host settings of "
+                            f"{section} (media_dir, media_base_url or s3_*)", platform)]
     findings: list[Finding] = []
     problem: str | None = None
     try:
-        # No credentials and a fresh connection: Instagram's fetcher is a stranger.
+        # No credentials and a fresh connection: the platform's fetcher is a stranger.
         response = requests.get(hosted.url, timeout=(10, 30), allow_redirects=True)
     except requests.RequestException as exc:
         problem = f"it cannot be fetched at its public URL ({type(exc).__name__})"
@@ -501,67 +350,61 @@ def media_host_finding(host: MediaHost, session: requests.Session, env: Mapping[
         removed = False
     if problem:
         findings.append(Finding(
-            "media_host", "error", f"Instagram could not fetch the card: the test image was put "
+            "media_host", "error", f"{name} could not fetch the card: the test image was put "
             f"on the image host, but {problem} ({shown})",
             "make media_base_url the public HTTPS address under which the web server publishes "
             "media_dir (or check the bucket's public access for s3), then run doctor again",
-            "instagram", {"url": shown}))
+            platform, {"url": shown}))
     else:
         findings.append(Finding("media_host", "ok", f"a test image was fetched at its public URL as "
-                                f"image/jpeg; {where}", platform="instagram", details={"url": shown}))
-        if not sandboxed and not hosted.url.startswith("https://"):
+                                f"image/jpeg; {where}", platform=platform, details={"url": shown}))
+        if not host.local and not hosted.url.startswith("https://"):
             findings.append(Finding("media_host", "warning", "the image host's URL is not HTTPS; "
-                                    "Instagram fetches images from public HTTPS URLs",
-                                    "serve media_dir over HTTPS", "instagram", {"url": shown}))
+                                    f"{name} fetches images from public HTTPS URLs",
+                                    "serve media_dir over HTTPS", platform, {"url": shown}))
     if not removed:
         findings.append(Finding("media_host", "warning", "the test image could not be removed from "
-                                "the image host", f"delete it by hand: {shown}", "instagram"))
+                                "the image host", f"delete it by hand: {shown}", platform))
     return findings
 
 
 def platform_findings(platform: Platform, project: Project, env: Mapping[str, str], now: datetime,
                       clock: _Clock, session_factory: Callable[[], requests.Session]) -> list[Finding]:
-    findings, publisher = _platform_findings(platform, project, env, now, clock, session_factory)
-    if platform == "linkedin":  # the pinned version is checked whether or not the token works
-        findings.append(_linkedin_version(project, now, publisher))
-    return findings
-
-
-def _platform_findings(
-    platform: Platform, project: Project, env: Mapping[str, str], now: datetime, clock: _Clock,
-    session_factory: Callable[[], requests.Session],
-) -> tuple[list[Finding], Publisher | None]:
-    name = PLATFORM_NAMES[platform]
+    """Secrets, credentials, expiry, permissions, API version and image host of one platform."""
+    facts = SPECS[platform]
     missing = missing_secrets(platform, env)
+    pinned = publisher_class(platform).api_version
+    version = [] if pinned is None else [api_version_finding(platform, pinned, project, now)]
     if missing:
-        return [Finding("secrets", "error", f"{', '.join(missing)} not set: {name} cannot post",
-                        f"add {'them' if len(missing) > 1 else 'it'} to the environment or to the "
-                        ".env file in the repository root "
-                        f"(README, \"Environment variables\"), or disable {platform} in campaign.toml",
-                        platform, {"missing": missing})], None
-    findings = [Finding("secrets", "ok", f"{', '.join(PLATFORM_SECRETS[platform])} set",
+        return [Finding("secrets", "error", f"{', '.join(missing)} not set: {facts.name} cannot "
+                        f"post", f"add {'them' if len(missing) > 1 else 'it'} to the environment "
+                        "or to the .env file in the repository root (README, \"Environment "
+                        f"variables\"), or disable {platform} in campaign.toml", platform,
+                        {"missing": missing}), *version]
+    findings = [Finding("secrets", "ok", f"{', '.join(facts.secrets)} set",
                         platform=platform, details={"missing": []})]
     session = session_factory()
     session.hooks["response"].append(clock.hook(platform))
-    access_level: list[str] = []
-    if platform == "x":
-        def x_level(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-            level = response.headers.get("x-access-level")
-            if level and response.ok:
-                access_level[:] = [level]
-        session.hooks["response"].append(x_level)
     try:
         publisher = make_publisher(platform, project.settings, session, env)
+        report = publisher.check_credentials()
+    except VersionRefused as exc:
+        return [*findings, Finding("api_version", "error", redact(str(exc), env),
+                                   f"update campaign to a release that pins a newer {facts.name} "
+                                   "API version", platform, {"version": exc.version})]
+    except PublishError as exc:
+        fix = ("renew the credentials named above" if isinstance(exc, PostRejected)
+               else "check the network and the API base URL, then run doctor again")
+        return [*findings, Finding("credentials", "error", redact(str(exc), env), fix, platform),
+                *version]
     except CampaignError as exc:
-        findings.append(Finding("credentials", "error", redact(str(exc), env),
-                                "see the message", platform))
-        return findings, None
-    findings.extend(_credential_findings(platform, publisher, session, env, project, now, access_level))
-    host = getattr(publisher, "media_host", None)
-    if platform == "instagram" and isinstance(host, MediaHost):
-        sandboxed = type(host).__name__ == "SandboxHost"
-        findings.extend(media_host_finding(host, session, env, sandboxed))
-    return findings, publisher
+        return [*findings, Finding("credentials", "error", redact(str(exc), env),
+                                   "see the message", platform), *version]
+    findings.extend(report_findings(report, project, env, now))
+    findings.extend(version)
+    if report.media_host is not None:
+        findings.extend(media_host_finding(platform, report.media_host, env))
+    return findings
 
 
 # -- the machine ---------------------------------------------------------------------
@@ -578,15 +421,15 @@ def clock_findings(clock: _Clock) -> list[Finding]:
         ntp = "turn on time synchronisation (NTP: timedatectl set-ntp true)"
         if abs(skew) > CLOCK_ERROR:
             findings.append(Finding("clock", "error", f"this machine's clock is {abs(seconds):.0f} s "
-                                    f"{ahead} {PLATFORM_NAMES[p]}'s: signed requests would be refused "
+                                    f"{ahead} {SPECS[p].name}'s: signed requests would be refused "
                                     "and posts would go out at the wrong time", ntp, p, details))
         elif abs(skew) > CLOCK_WARNING:
             findings.append(Finding("clock", "warning", f"this machine's clock is {abs(seconds):.0f} s "
-                                    f"{ahead} {PLATFORM_NAMES[p]}'s: posts would go out that much off",
+                                    f"{ahead} {SPECS[p].name}'s: posts would go out that much off",
                                     ntp, p, details))
         else:
             findings.append(Finding("clock", "ok", f"this machine's clock agrees with "
-                                    f"{PLATFORM_NAMES[p]}'s (within {abs(seconds):.0f} s)",
+                                    f"{SPECS[p].name}'s (within {abs(seconds):.0f} s)",
                                     platform=p, details=details))
     return findings
 
@@ -743,12 +586,12 @@ def run_doctor(project: Project, now: datetime, env: Mapping[str, str] | None = 
 
 
 __all__ = [
-    "REQUIRED_SCOPES",
     "DoctorReport",
     "Finding",
+    "api_version_finding",
     "expiry_finding",
-    "linkedin_version_finding",
     "media_host_finding",
+    "report_findings",
     "run_doctor",
     "scope_finding",
 ]

@@ -35,6 +35,7 @@ from campaign.config import Project
 from campaign.errors import CardError
 from campaign.ledger import Ledger
 from campaign.models import Platform, Post, Problem, Story
+from campaign.platforms import SPECS, Fold
 
 #: Consent that ends within this many days after the campaign's last day is flagged.
 CONSENT_MARGIN = timedelta(days=30)
@@ -42,47 +43,9 @@ CONSENT_MARGIN = timedelta(days=30)
 FOLD_MARKER = "… meer"
 
 
-@dataclass(frozen=True)
-class Fold:
-    """Where a platform's feed cuts a caption and shows "… meer" (more).
-
-    `chars`: characters shown before the cut; `lines`: lines shown at most (the
-    first limit reached wins). No platform documents these; each figure is an
-    estimate from the sources named in `source`.
-    """
-
-    chars: int
-    lines: int | None
-    source: str
-
-
-#: The feed folds per platform. None: the platform shows the whole caption (its limit is
-#: short enough that no fold applies to a post of this size).
-FOLDS: dict[Platform, Fold | None] = {
-    # "Instagram won't display an entire 2200 character post, just the first 125
-    # characters" (charactercounter.com/instagram); "about the first 125 characters
-    # (roughly two lines) are visible before 'more'" (blog.aitoearn.ai); bulkpublish.com
-    # the same. Not in Meta's documentation: an estimate.
-    "instagram": Fold(125, 2, "estimate: about 125 characters or 2 lines (charactercounter.com, "
-                              "bulkpublish.com); Meta does not document it"),
-    # "Facebook collapses posts behind 'See more' at roughly 477 characters; on mobile the
-    # fold lands around 125" (socialk.it, posthell.com). We show the mobile fold: the comms
-    # team's readers are mostly on phones. An estimate.
-    "facebook": Fold(125, 3, "estimate: about 125 characters on a phone, about 477 on a "
-                             "desktop (socialk.it, posthell.com); Meta does not document it"),
-    # "Organic posts have a 3-line preview" (John Espirian, Sept. 2024); "posts are
-    # truncated after approximately 210 characters" (web-3-apps.com); with an image on a
-    # phone nearer 100-140 (boltpost.app, postking.io). An estimate.
-    "linkedin": Fold(140, 3, "estimate: 3 lines, about 140-210 characters (John Espirian 2024, "
-                             "web-3-apps.com, boltpost.app); LinkedIn does not document it"),
-    # X shows a post of up to 280 weighted characters whole ("Show more" is for longer
-    # posts of paid accounts); Mastodon shows a status whole unless it has a content
-    # warning; Bluesky's 300 graphemes are shown whole. Our reading of the apps, not a
-    # documented rule.
-    "x": None,
-    "mastodon": None,
-    "bluesky": None,
-}
+#: The feed folds per platform (estimates; see `platforms.py`). None: the platform shows
+#: the whole caption.
+FOLDS: dict[Platform, Fold | None] = {p: f.fold for p, f in SPECS.items()}
 
 SegmentKind = Literal["text", "hashtag", "link"]
 
@@ -116,8 +79,9 @@ WARNING_GROUPS: dict[str, tuple[str, str]] = {
     "shortened": ("Captions shortened to fit (they end in '…')",
                   "to choose the words yourself, add `<platform>: shorter text` to the story's "
                   "front matter (e.g. `x: ...`)"),
-    "instagram_link": ("Links that Instagram shows as plain text",
-                       "expected: Instagram links are not clickable; the link line points to the bio"),
+    "plain_link": ("Links shown as plain text",
+                   "expected: links in captions are not clickable there; the link line points "
+                   "to the profile"),
 }
 
 
@@ -252,7 +216,7 @@ def split_segments(segments: Sequence[Segment], index: int | None) -> tuple[list
 
 
 def _unit(platform: Platform) -> str:
-    return {"x": "weighted characters", "bluesky": "graphemes"}.get(platform, "characters")
+    return SPECS[platform].unit
 
 
 def _approvals(project: Project, stories: Sequence[Story]) -> tuple[bool, dict[str, bool], set[str]]:
@@ -409,7 +373,8 @@ def _preview_post(post: Post, story: Story, report: CheckReport, cards_dir: Path
         card_src = f"cards/{name}"
         width, height = card.width, card.height
     fold = FOLDS[post.platform]
-    segments = caption_segments(caption, links_clickable=post.platform != "instagram")
+    clickable = SPECS[post.platform].links_clickable
+    segments = caption_segments(caption, links_clickable=clickable)
     cut = fold_index(caption, fold)
     above, below = split_segments(segments, cut)
     warnings: list[PageWarning] = []
@@ -423,9 +388,10 @@ def _preview_post(post: Post, story: Story, report: CheckReport, cards_dir: Path
     if card_error:
         warnings.append(PageWarning(f"{story.id} on {name}: the card could not be drawn: {card_error}",
                                 "card"))
-    if post.platform == "instagram" and any(s.kind == "link" for s in segments):
-        warnings.append(PageWarning(f"{story.id} on Instagram: links in the caption are not clickable "
-                                "there; readers must type them", "instagram_link", story.id))
+    if not clickable and any(s.kind == "link" for s in segments):
+        warnings.append(PageWarning(f"{story.id} on {name}: links in the caption are not clickable "
+                                    "there; readers must type them", "plain_link",
+                                    f"{story.id} on {name}"))
     fold_note = ("" if fold is None else
                  f"{name} cuts here: it shows about {fold.chars} characters"
                  + (f" or {fold.lines} lines" if fold.lines else "") + " (an estimate)")
@@ -440,7 +406,7 @@ def _preview_post(post: Post, story: Story, report: CheckReport, cards_dir: Path
         caption_above=tuple(above),
         caption_below=tuple(below),
         folded=bool(below),
-        links_clickable=post.platform != "instagram",
+        links_clickable=clickable,
         fold_note=fold_note,
         length=int(entry["caption_length"] or 0),
         limit=int(entry["caption_limit"] or 0),

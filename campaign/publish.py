@@ -51,6 +51,7 @@ from campaign.guard import run_bounded
 from campaign.ledger import Ledger, PostRecord, publish_lock
 from campaign.models import CARD_SIZES, Platform, Post, Story
 from campaign.planner import story_platforms
+from campaign.platforms import SPECS
 from campaign.publishers import make_publisher
 from campaign.publishers.base import DeleteByHand, Publisher, PublishRequest, RecentPost
 from campaign.secrets import redact
@@ -104,7 +105,8 @@ class Publishing:
     session: requests.Session = field(default_factory=requests.Session)
     env: Mapping[str, str] | None = None
     rehearsal: bool = False  # post unapproved stories anyway, marked "would be held"
-    # Extra constructor arguments per platform, e.g. {"instagram": {"poll_interval": 0.05}}.
+    # Extra constructor arguments per platform, e.g. {"instagram": {"poll_interval": 0.05}};
+    # a rehearsal without them uses each platform's `rehearsal_options` (platforms.py).
     publisher_options: dict[str, dict[str, object]] = field(default_factory=dict)
     make: Callable[..., Publisher] = make_publisher
     # Campaign time -> the platforms' clock. The identity for the real week; a rehearsal's
@@ -122,7 +124,8 @@ class Publishing:
 
     def publisher(self, platform: Platform) -> Publisher:
         if platform not in self._publishers:
-            options = self.publisher_options.get(platform, {})
+            options = self.publisher_options.get(
+                platform, dict(SPECS[platform].rehearsal_options) if self.rehearsal else {})
             self._publishers[platform] = self.make(
                 platform, self.project.settings, self.session, self.env, **options
             )

@@ -39,24 +39,12 @@ from campaign.errors import UserError
 from campaign.ledger import FileLock, Ledger, SchedulerLock, read_facts
 from campaign.publish import Publishing
 from campaign.sandbox import Fault, Sandbox, SandboxError
+from campaign.sandbox.demo import DEMO_FAULTS
 from campaign.scheduler import CompressedClock, Scheduler
 from campaign.secrets import RedactingFilter
 from campaign.status import status_report
 
 log = logging.getLogger("campaign.rehearsal")
-
-#: `--faults demo`: one of each kind a new user should see handled.
-DEMO_FAULTS: list[dict[str, Any]] = [
-    # X answers 429 once: the post is retried after the reset time the header gives.
-    {"platform": "x", "call": "create_tweet", "kind": "rate_limit", "times": 1, "reset_after": 2},
-    # Facebook answers 500 once: retried with backoff.
-    {"platform": "facebook", "call": "photos", "kind": "server_error", "times": 1},
-    # Mastodon creates the post but the answer is lost: reconciled, not posted twice.
-    {"platform": "mastodon", "call": "statuses", "kind": "drop_response", "times": 1},
-    # LinkedIn's token has expired: the post fails and an alert goes out.
-    {"platform": "linkedin", "call": "posts", "kind": "expired_token", "times": 1},
-]
-
 
 @dataclass
 class RehearsalResult:
@@ -319,7 +307,6 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
         with SchedulerLock(rehearsing.ledger_path), Ledger.open(rehearsing.ledger_path) as ledger:
             publishing = Publishing(
                 project=rehearsing, ledger=ledger, env=env, rehearsal=True,
-                publisher_options={"instagram": {"poll_interval": 0.02}},
                 platform_time=clock.wall, link=feed_link(workdir / "feeds"),
             )
             alerter = Alerter(settings.alerts, ledger, env, campaign_name=settings.campaign.name,

@@ -16,21 +16,15 @@ from urllib.parse import quote, quote_plus
 
 from campaign.errors import UserError
 from campaign.models import PLATFORMS, Platform
+from campaign.platforms import SPECS
 
 #: The variables each platform's publisher needs, in the order a human sets them up.
-PLATFORM_SECRETS: dict[Platform, tuple[str, ...]] = {
-    "x": ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),
-    "facebook": ("FACEBOOK_PAGE_TOKEN",),
-    "instagram": ("INSTAGRAM_TOKEN",),
-    "linkedin": ("LINKEDIN_TOKEN",),
-    "mastodon": ("MASTODON_TOKEN",),
-    "bluesky": ("BLUESKY_APP_PASSWORD",),
-}
+PLATFORM_SECRETS: dict[Platform, tuple[str, ...]] = {p: f.secrets for p, f in SPECS.items()}
 
 #: Other secrets the tool may meet: alerting, and S3 keys that boto3 reads itself.
 OTHER_SECRETS: tuple[str, ...] = (
-    "LINKEDIN_CLIENT_ID",  # optional: `campaign doctor` reads the token's expiry and scopes
-    "LINKEDIN_CLIENT_SECRET",
+    # optional, per platform: e.g. what lets `campaign doctor` read a token's expiry
+    *(name for facts in SPECS.values() for name in facts.optional_secrets),
     "CAMPAIGN_SMTP_USER",
     "CAMPAIGN_SMTP_PASSWORD",
     "CAMPAIGN_ALERT_WEBHOOK_URL",

@@ -48,6 +48,7 @@ from ruamel.yaml.events import (
 from campaign.config import Project
 from campaign.files import MAX_PHOTO_BYTES, FileRefused, read_bounded, resolve_inside
 from campaign.models import PLATFORMS, Consent, Platform, Problem, Severity, Story
+from campaign.platforms import display_name, from_written
 from campaign.validation import clean_text, describe, dotted
 
 MAX_PHOTO_PIXELS = 40_000_000
@@ -83,19 +84,17 @@ class _FrontMatter(BaseModel):
                 return values
             known = ", ".join(PLATFORMS)
             fixed: list[str] = []
+            renamed: list[str] = []
             for value in values:
-                lower = str(value).strip().lower()
-                if lower in ("twitter", "x.com", "twitter/x"):
-                    fixed.append("x")
-                elif lower in PLATFORMS:
-                    fixed.append(lower)
-                else:
+                found = from_written(str(value))
+                if found is None:
                     raise ValueError(f"{value!r} is not a platform campaign posts to: use one of "
                                      f"{known}")
-            twitter = any(str(v).strip().lower() != "x" and f == "x"
-                          for v, f in zip(values, fixed, strict=True))
-            raise ValueError("platform names are written in lower case"
-                             + (", and X (Twitter) is written x" if twitter else "")
+                fixed.append(found)
+                if str(value).strip().lower() != found:
+                    renamed.append(f", and {display_name(found)} ({str(value).strip()}) is "
+                                   f"written {found}")
+            raise ValueError("platform names are written in lower case" + "".join(renamed)
                              + f": write platforms: [{', '.join(fixed)}]")
 
         @model_validator(mode="after")

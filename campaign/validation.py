@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic_core import ErrorDetails
 
 # Control characters (C0, C1 except tab/newline, DEL) and the bidirectional
@@ -166,3 +166,18 @@ def describe(error: ErrorDetails, model: type[BaseModel], example: str = "") -> 
     if kind in ("too_short", "too_long"):
         return error["msg"].lower().replace("list ", "") + ": correct the list"
     return f"{error['msg']}: correct the value"
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a misspelt key must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_url(value: str | None) -> str | None:
+    """A web address setting: None when empty, else http(s)://host..., no trailing slash."""
+    if value is None or value == "":
+        return None
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"{value!r} is not a web address: write it as https://host/path")
+    return value.rstrip("/") if value.count("/") == 2 else value

@@ -23,8 +23,8 @@ import requests
 from PIL import Image
 
 from campaign.captions import bluesky_facets
-from campaign.config import BlueskySettings
 from campaign.errors import PostRejected
+from campaign.platforms import BlueskySettings
 from campaign.publishers.base import PublishRequest
 from campaign.publishers.bluesky import POST, BlueskyPublisher, post_tid
 from campaign.sandbox import Sandbox

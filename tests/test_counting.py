@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from campaign import counting
+from campaign.platforms import SPECS
 
 DATA = Path(__file__).resolve().parent / "data" / "twitter-text-validate.yml"
 X_SECTIONS = ("WeightedTweetsWithDiscountedEmojiCounterTest", "UnicodeDirectionalMarkerCounterTest")
@@ -118,7 +119,7 @@ def test_bluesky_byte_limit_applies_besides_graphemes() -> None:
     # 250 graphemes, each 4 code points (16 bytes): within 300 graphemes, over 3000 bytes.
     text = "🧑\u200d⚕️" * 250
     assert counting.graphemes(text) == 250
-    assert counting.utf8_bytes(text) > counting.BLUESKY_MAX_BYTES
+    assert counting.utf8_bytes(text) > SPECS["bluesky"].caption_byte_limit
     assert not counting.fits(text, "bluesky")
     assert counting.fits("🧑\u200d⚕️" * 200, "bluesky")
 

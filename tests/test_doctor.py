@@ -22,7 +22,9 @@ from typer.testing import CliRunner
 
 from campaign.cli import app
 from campaign.config import load_project
-from campaign.doctor import linkedin_version_finding
+from campaign.doctor import Finding, api_version_finding
+from campaign.models import PLATFORMS
+from campaign.publishers import ApiVersion, publisher_class
 from campaign.sandbox import Sandbox
 from tests.conftest import REPO
 
@@ -147,7 +149,7 @@ def test_expired_token(campaign: Path, sandbox: Sandbox) -> None:
 @pytest.mark.parametrize(("platform", "scopes", "missing"), [
     ("facebook", ["pages_show_list", "pages_read_engagement"], ["pages_manage_posts"]),
     ("instagram", ["instagram_basic"], ["instagram_content_publish"]),
-    ("x", ["read"], ["write"]),
+    ("x", ["read"], ["read-write"]),
     ("linkedin", ["r_organization_social"], ["w_organization_social"]),
 ])
 def test_missing_scope(campaign: Path, sandbox: Sandbox, platform: str, scopes: list[str],
@@ -184,7 +186,7 @@ def test_sunset_linkedin_version_refused_by_the_platform(campaign: Path, sandbox
     assert code == 1
     refused = [f for f in findings(report, "api_version", "linkedin") if f["status"] == "error"]
     assert refused and "426" in refused[0]["message"]
-    assert "LINKEDIN_VERSION in campaign/publishers/linkedin.py" in refused[0]["fix"]
+    assert "a release that pins a newer LinkedIn API version" in refused[0]["fix"]
 
 
 def test_linkedin_version_sunset_before_the_campaign_ends(campaign: Path, sandbox: Sandbox) -> None:
@@ -202,16 +204,29 @@ def test_linkedin_version_sunset_before_the_campaign_ends(campaign: Path, sandbo
     assert "before the campaign's last day (2028-03-12)" in finding["message"]
 
 
-def test_linkedin_version_rules() -> None:
+def test_api_version_rules() -> None:
     project = load_project(REPO / "campaign.toml")  # campaign 2027-03-08 .. 2027-03-14
     now = datetime(2026, 11, 22, 10, tzinfo=UTC)
-    assert linkedin_version_finding("202605", date(2027, 5, 1), project, now).status == "ok"
-    assert linkedin_version_finding("202603", None, project, now).status == "error"  # 2027-03-01
-    assert linkedin_version_finding("202604", None, project, now).status == "warning"  # 2027-04-01
-    gone = linkedin_version_finding("202510", None, project, now)
+
+    def status(sunset: date | None, estimated: bool = True) -> Finding:
+        return api_version_finding("linkedin", ApiVersion("202605", sunset, estimated), project, now)
+
+    assert status(date(2027, 5, 1)).status == "ok"
+    assert status(date(2027, 3, 1)).status == "error"  # before the campaign's last day
+    assert status(date(2027, 4, 1)).status == "warning"  # within a month after it
+    gone = status(date(2026, 10, 1))
     assert gone.status == "error" and "was sunset on 2026-10-01" in gone.message
     assert gone.details["sunset_estimated"] is True
-    assert linkedin_version_finding("2026-5", None, project, now).status == "error"
+    assert "estimated" not in status(date(2026, 10, 1), estimated=False).message
+    assert status(None).status == "ok"  # a platform that does not retire versions by date
+
+
+def test_the_linkedin_publisher_pins_the_version_doctor_checks() -> None:
+    from campaign.publishers.linkedin import LINKEDIN_VERSION, LINKEDIN_VERSION_SUNSET
+
+    pinned = publisher_class("linkedin").api_version
+    assert pinned == ApiVersion(LINKEDIN_VERSION, LINKEDIN_VERSION_SUNSET, sunset_estimated=True)
+    assert all(publisher_class(p).api_version is None for p in PLATFORMS if p != "linkedin")
 
 
 @pytest.mark.parametrize(("offset", "status", "code"), [(90, "warning", 0), (-420, "error", 1)])

@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from campaign.config import InstagramSettings
 from campaign.errors import PostRetryable, UserError
+from campaign.platforms import InstagramSettings
 from campaign.publishers.base import PublishRequest
 from campaign.publishers.instagram import InstagramPublisher
 from campaign.publishers.media_host import (

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import requests
 
-from campaign.config import (
+from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.platforms import (
     BlueskySettings,
     FacebookSettings,
     InstagramSettings,
@@ -27,7 +28,6 @@ from campaign.config import (
     MastodonSettings,
     XSettings,
 )
-from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
 from campaign.publishers.base import DeleteByHand, Published, Publisher, PublishRequest
 from campaign.publishers.bluesky import BlueskyPublisher
 from campaign.publishers.facebook import FacebookPublisher

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from campaign.config import FacebookSettings, InstagramSettings, XSettings
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.platforms import FacebookSettings, InstagramSettings, XSettings
 from campaign.publishers.base import PublishRequest
 from campaign.publishers.facebook import FacebookPublisher
 from campaign.publishers.graph import GraphClient

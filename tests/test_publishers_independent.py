@@ -27,7 +27,7 @@ from facebook_business.api import FacebookAdsApi
 from pydantic import BaseModel
 from xdk.schemas import CreateMediaMetadataRequest, CreatePostsRequest, MediaUploadRequest
 
-from campaign.config import FacebookSettings, InstagramSettings, XSettings
+from campaign.platforms import FacebookSettings, InstagramSettings, XSettings
 from campaign.publishers.base import PublishRequest
 from campaign.publishers.facebook import FacebookPublisher
 from campaign.publishers.graph import GRAPH_VERSION

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from campaign.config import LinkedInSettings, MastodonSettings
 from campaign.errors import PostRejected, PostRetryable
+from campaign.platforms import LinkedInSettings, MastodonSettings
 from campaign.publishers.base import PublishRequest
 from campaign.publishers.linkedin import LINKEDIN_VERSION, LinkedInPublisher, urn_path
 from campaign.publishers.mastodon import MastodonPublisher, idempotency_key

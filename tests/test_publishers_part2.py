@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,16 +18,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from campaign.captions import bluesky_facets
-from campaign.config import BlueskySettings, LinkedInSettings, MastodonSettings
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable
+from campaign.platforms import BlueskySettings, LinkedInSettings, MastodonSettings
 from campaign.publishers.base import PublishRequest
 from campaign.publishers.bluesky import BlueskyPublisher, encode_tid, post_tid
 from campaign.publishers.linkedin import (
-    LINKEDIN_VERSION_SUNSET,
     LinkedInPublisher,
     little_text,
     plain_text,
-    version_sunset_warning,
 )
 from campaign.publishers.mastodon import MastodonPublisher, reset_time, status_text
 from campaign.sandbox import Fault, Sandbox
@@ -303,15 +300,6 @@ def test_little_text_round_trips_any_text(text: str) -> None:
     escaped = little_text(text)
     assert unescaped_reserved(escaped) is None
     assert readable(escaped) == text
-
-
-def test_linkedin_version_warning_before_its_sunset() -> None:
-    assert version_sunset_warning(LINKEDIN_VERSION_SUNSET - timedelta(days=200)) is None
-    near = version_sunset_warning(LINKEDIN_VERSION_SUNSET - timedelta(days=30))
-    assert near and "30 days" in near and "LINKEDIN_VERSION" in near
-    past = version_sunset_warning(LINKEDIN_VERSION_SUNSET + timedelta(days=1))
-    assert past and "passed its sunset" in past
-    assert isinstance(LINKEDIN_VERSION_SUNSET, date)
 
 
 def test_linkedin_sends_version_protocol_and_escaped_commentary(

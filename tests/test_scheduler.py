@@ -27,7 +27,7 @@ from campaign.ledger import Ledger
 from campaign.models import PLATFORMS
 from campaign.publish import Publishing
 from campaign.publishers import make_publisher, supported_platforms
-from campaign.publishers.base import CredentialCheck, Published, Publisher, PublishRequest, RecentPost
+from campaign.publishers.base import CredentialReport, Published, Publisher, PublishRequest, RecentPost
 from campaign.rehearsal import rehearse
 from campaign.sandbox import Fault, Sandbox
 from campaign.scheduler import CompressedClock, Scheduler
@@ -357,7 +357,7 @@ class _RetryOnce(Publisher):
     def delete(self, remote_id: str, *, story: str | None = None) -> None:
         self.real.delete(remote_id, story=story)
 
-    def check_credentials(self) -> CredentialCheck:
+    def check_credentials(self) -> CredentialReport:
         return self.real.check_credentials()
 
 

@@ -18,12 +18,14 @@ from campaign.config import Settings
 from campaign.errors import UserError
 from campaign.models import Platform
 from campaign.publishers.base import (
-    CredentialCheck,
+    ApiVersion,
+    CredentialReport,
     DeleteByHand,
     Published,
     Publisher,
     PublishRequest,
     RecentPost,
+    VersionRefused,
 )
 
 # platform -> (module, class); imported on demand so that a platform's library
@@ -61,21 +63,30 @@ def make_publisher(
             f"{platform}: there is no [platforms.{platform}] table in campaign.toml: add one "
             "or leave the platform out"
         )
-    if platform not in _BUILDERS:
-        raise UserError(f"{platform}: no publisher for this platform yet")
-    module_name, class_name = _BUILDERS[platform]
-    cls = getattr(importlib.import_module(module_name), class_name)
-    publisher: Publisher = cls(platform_settings, session, env, **options)
+    cls = publisher_class(platform)
+    publisher: Publisher = cls(platform_settings, session, env, **options)  # type: ignore[call-arg]
     return publisher
 
 
+def publisher_class(platform: Platform) -> type[Publisher]:
+    """The publisher class of `platform` (imported on first use)."""
+    if platform not in _BUILDERS:
+        raise UserError(f"{platform}: no publisher for this platform yet")
+    module_name, class_name = _BUILDERS[platform]
+    cls: type[Publisher] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
 __all__ = [
-    "CredentialCheck",
+    "ApiVersion",
+    "CredentialReport",
     "DeleteByHand",
     "PublishRequest",
     "Published",
     "Publisher",
     "RecentPost",
+    "VersionRefused",
     "make_publisher",
+    "publisher_class",
     "supported_platforms",
 ]

@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from campaign.errors import PostRejected
 from campaign.models import Platform
+
+if TYPE_CHECKING:
+    from campaign.publishers.media_host import MediaHost
 
 
 @dataclass(frozen=True)
@@ -78,17 +81,45 @@ class RecentPost:
 
 
 @dataclass(frozen=True)
-class CredentialCheck:
-    """What `check_credentials` found: the account the credentials act as.
+class ApiVersion:
+    """The API version a publisher pins, and when the platform stops serving it."""
 
-    `expires_at` is None when the token does not expire (or the platform does not
-    say); `warnings` are things `doctor` should show (quota nearly used, say).
+    version: str
+    sunset: date | None  # None: the platform does not retire versions by date
+    sunset_estimated: bool = False  # the date is our estimate, not the platform's word
+
+
+@dataclass(frozen=True)
+class CredentialReport:
+    """What `check_credentials` found, for `campaign doctor` to turn into findings.
+
+    `expiry_known`: the platform said when the token expires (`expires_at`), or the
+    credentials do not expire (`expires_at` None); False: it could not be read
+    (`expiry_note` says why). `scopes`: the permissions the token carries, or None
+    when the platform does not say. `api_version`: what the publisher pins, if the
+    platform versions its API. `media_host`: where images are put for the platform to
+    fetch them (doctor puts a test image there). `warnings` are shown as they are.
     """
 
     platform: Platform
     account: str
+    valid: bool = True
+    invalid_reason: str = ""  # valid False: what the platform said, and the fix
     expires_at: datetime | None = None
+    expiry_known: bool = False
+    expiry_note: str = ""
+    scopes: tuple[str, ...] | None = None
+    api_version: ApiVersion | None = None
+    media_host: MediaHost | None = None
     warnings: tuple[str, ...] = ()
+
+
+class VersionRefused(PostRejected):
+    """The platform no longer serves the API version the publisher pins (LinkedIn's 426)."""
+
+    def __init__(self, platform: str, message: str, *, version: str) -> None:
+        self.version = version
+        super().__init__(platform, message)
 
 
 class DeleteByHand(PostRejected):
@@ -109,6 +140,8 @@ class Publisher(abc.ABC):
     """
 
     platform: ClassVar[Platform]
+    #: The API version every call pins, if the platform versions its API by date.
+    api_version: ClassVar[ApiVersion | None] = None
 
     @abc.abstractmethod
     def publish(self, request: PublishRequest) -> Published:
@@ -149,11 +182,12 @@ class Publisher(abc.ABC):
         """
 
     @abc.abstractmethod
-    def check_credentials(self) -> CredentialCheck:
+    def check_credentials(self) -> CredentialReport:
         """A cheap call that proves the credentials work; for `campaign doctor`.
 
         Raises:
             SecretMissing: a variable is not set (raised when the publisher is built).
+            VersionRefused: the platform no longer serves the pinned API version.
             PostRejected: the platform refused the credentials (the message says which
                 variable to renew and how).
             PostRetryable: the platform could not be reached; try again.
@@ -161,10 +195,12 @@ class Publisher(abc.ABC):
 
 
 __all__ = [
-    "CredentialCheck",
+    "ApiVersion",
+    "CredentialReport",
     "DeleteByHand",
     "PublishRequest",
     "Published",
     "Publisher",
     "RecentPost",
+    "VersionRefused",
 ]

@@ -31,10 +31,10 @@ from typing import Any
 import requests
 from PIL import Image
 
-from campaign.config import BlueskySettings
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.platforms import BlueskySettings
 from campaign.publishers.base import (
-    CredentialCheck,
+    CredentialReport,
     Published,
     Publisher,
     PublishRequest,
@@ -222,7 +222,7 @@ class BlueskyPublisher(Publisher):
             json={"repo": self._repo(story), "collection": POST, "rkey": rkey},
         )
 
-    def check_credentials(self) -> CredentialCheck:
+    def check_credentials(self) -> CredentialReport:
         body = self._xrpc("GET", "com.atproto.server.getSession", what="checking the session")
         handle = str(body.get("handle") or self.handle)
         warnings: tuple[str, ...] = ()
@@ -231,8 +231,9 @@ class BlueskyPublisher(Publisher):
                 f"the app password belongs to @{handle}, not to handle {self.settings.handle} "
                 "in [platforms.bluesky]",
             )
-        return CredentialCheck("bluesky", f"@{handle} ({body.get('did', self.did)})", None,
-                               warnings)
+        # App passwords do not expire (they are revoked by hand) and carry no scopes.
+        return CredentialReport("bluesky", f"@{handle} ({body.get('did', self.did)})",
+                                expiry_known=True, warnings=warnings)
 
     def post_url(self, uri: str) -> str:
         rkey = uri.rsplit("/", 1)[-1]

@@ -16,16 +16,16 @@ from datetime import UTC, datetime
 
 import requests
 
-from campaign.config import FacebookSettings
 from campaign.errors import OutcomeUnknown, PostRejected, PublishError
+from campaign.platforms import FacebookSettings
 from campaign.publishers.base import (
-    CredentialCheck,
+    CredentialReport,
     Published,
     Publisher,
     PublishRequest,
     RecentPost,
 )
-from campaign.publishers.graph import DEFAULT_GRAPH_URL, GraphClient, graph_time
+from campaign.publishers.graph import DEFAULT_GRAPH_URL, GraphClient, graph_time, token_facts
 from campaign.publishers.transport import DEFAULT_TIMEOUT
 from campaign.secrets import api_base_url, read_secret
 
@@ -148,7 +148,7 @@ class FacebookPublisher(Publisher):
                 story=story,
             )
 
-    def check_credentials(self) -> CredentialCheck:
+    def check_credentials(self) -> CredentialReport:
         body = self.graph.call(
             "GET", "me", what="checking the Page token", params={"fields": "id,name"}
         )
@@ -158,7 +158,8 @@ class FacebookPublisher(Publisher):
                 f"FACEBOOK_PAGE_TOKEN belongs to {body.get('id')}, not to page_id "
                 f"{self.settings.page_id}: use the token of the campaign's Page",
             )
-        return CredentialCheck("facebook", str(body.get("name") or body.get("id")), None, warnings)
+        return CredentialReport("facebook", str(body.get("name") or body.get("id")),
+                                warnings=warnings, **token_facts(self.graph))
 
 
 __all__ = ["FacebookPublisher"]

@@ -236,6 +236,30 @@ class GraphClient:
         )
 
 
+def token_facts(graph: GraphClient) -> dict[str, Any]:
+    """Expiry and permissions of the client's token from `GET /debug_token`
+    (platform-apis.md §2.1), as `CredentialReport` fields; never raises for a failed read."""
+    try:
+        body = graph.call("GET", "debug_token", what="reading the token's expiry and permissions",
+                          params={"input_token": graph._token})
+    except PublishError as exc:
+        return {"expiry_note": f"could not read the token's expiry and permissions: {exc}; check "
+                               "them by hand in Meta's Access Token Debugger"}
+    data = body.get("data")
+    if not isinstance(data, dict):
+        return {"expiry_note": "debug_token gave no data"}
+    if data.get("is_valid") is False:
+        return {"valid": False, "invalid_reason": f"Meta says {graph.token_variable} is not "
+                f"valid: make a new token and put it in {graph.token_variable}"}
+    raw = data.get("expires_at")
+    scopes = data.get("scopes")
+    return {
+        "expires_at": datetime.fromtimestamp(raw, UTC) if isinstance(raw, int) and raw > 0 else None,
+        "expiry_known": True,
+        "scopes": tuple(str(s) for s in scopes) if isinstance(scopes, list) else (),
+    }
+
+
 def _int(value: object) -> int | None:
     if isinstance(value, bool):
         return None

@@ -25,17 +25,23 @@ from datetime import UTC, datetime
 
 import requests
 
-from campaign.config import InstagramSettings
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.platforms import InstagramSettings
 from campaign.publishers.base import (
-    CredentialCheck,
+    CredentialReport,
     DeleteByHand,
     Published,
     Publisher,
     PublishRequest,
     RecentPost,
 )
-from campaign.publishers.graph import DEFAULT_GRAPH_URL, GraphClient, graph_cause, graph_time
+from campaign.publishers.graph import (
+    DEFAULT_GRAPH_URL,
+    GraphClient,
+    graph_cause,
+    graph_time,
+    token_facts,
+)
 from campaign.publishers.media_host import MediaHost, make_media_host
 from campaign.publishers.transport import DEFAULT_TIMEOUT
 from campaign.secrets import api_base_url, read_secret
@@ -305,7 +311,7 @@ class InstagramPublisher(Publisher):
                 f"{MANUAL_DELETE_HINT}", story=story, url=self._permalink(remote_id, story or ""),
             )
 
-    def check_credentials(self) -> CredentialCheck:
+    def check_credentials(self) -> CredentialReport:
         body = self.graph.call(
             "GET", self.account, what="checking the Instagram token",
             params={"fields": "id,username"},
@@ -318,12 +324,9 @@ class InstagramPublisher(Publisher):
         usage, total = _quota(limit)
         if usage is not None and total is not None and total - usage < 3:
             warnings.append(f"only {total - usage} of {total} posts left in the 24-hour quota")
-        try:
-            self.media_host.check()
-        except Exception as exc:
-            warnings.append(f"image hosting: {exc}")
-        return CredentialCheck(
-            "instagram", "@" + str(body.get("username") or body.get("id")), None, tuple(warnings)
+        return CredentialReport(
+            "instagram", "@" + str(body.get("username") or body.get("id")),
+            warnings=tuple(warnings), media_host=self.media_host, **token_facts(self.graph),
         )
 
 

@@ -16,6 +16,7 @@ a 429 is retryable at the next midnight UTC.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,14 +25,16 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
-from campaign.config import LinkedInSettings
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.platforms import LinkedInSettings
 from campaign.publishers.base import (
-    CredentialCheck,
+    ApiVersion,
+    CredentialReport,
     Published,
     Publisher,
     PublishRequest,
     RecentPost,
+    VersionRefused,
 )
 from campaign.publishers.transport import DEFAULT_TIMEOUT, network_error
 from campaign.secrets import api_base_url, read_secret, redact
@@ -39,6 +42,7 @@ from campaign.secrets import api_base_url, read_secret, redact
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.linkedin.com"
+DEFAULT_OAUTH_URL = "https://www.linkedin.com"  # token introspection lives here, not on api.
 TOKEN_VARIABLE = "LINKEDIN_TOKEN"  # noqa: S105  (a variable name, not a secret)
 
 #: The one pinned LinkedIn API version (YYYYMM), and the day LinkedIn stops serving it.
@@ -47,7 +51,6 @@ TOKEN_VARIABLE = "LINKEDIN_TOKEN"  # noqa: S105  (a variable name, not a secret)
 #: safer, earlier reading is used: twelve months after release. Roll both yearly.
 LINKEDIN_VERSION = "202605"
 LINKEDIN_VERSION_SUNSET = date(2027, 5, 1)
-SUNSET_WARNING_DAYS = 60
 
 MAX_ALT_TEXT = 4086  # platform-apis.md §4.3
 MAX_PIXELS = 36_152_320 - 1  # "less than 36,152,320 pixels"
@@ -58,33 +61,6 @@ CREDENTIALS_FIX = (
     "create a new token for the organisation's admin (LinkedIn tokens last 60 days; scope "
     f"w_organization_social) and put it in {TOKEN_VARIABLE} (see the README, \"Environment variables\")"
 )
-
-
-def version_sunset_warning(today: date | None = None, until: date | None = None) -> str | None:
-    """A warning for `campaign doctor` when the pinned LinkedIn-Version is near its sunset.
-
-    `until` is the campaign's last day: a sunset before it is a warning however far off.
-    """
-    today = today or datetime.now(UTC).date()
-    left = (LINKEDIN_VERSION_SUNSET - today).days
-    if until is not None and left >= 0 and until >= LINKEDIN_VERSION_SUNSET:
-        return (
-            f"LinkedIn API version {LINKEDIN_VERSION} is sunset on {LINKEDIN_VERSION_SUNSET}, "
-            f"before the campaign's last day ({until}): update LINKEDIN_VERSION in "
-            "campaign/publishers/linkedin.py"
-        )
-    if left < 0:
-        return (
-            f"LinkedIn API version {LINKEDIN_VERSION} passed its sunset on "
-            f"{LINKEDIN_VERSION_SUNSET}: LinkedIn refuses it; update LINKEDIN_VERSION in "
-            "campaign/publishers/linkedin.py to a current version"
-        )
-    if left <= SUNSET_WARNING_DAYS:
-        return (
-            f"LinkedIn API version {LINKEDIN_VERSION} is sunset on {LINKEDIN_VERSION_SUNSET} "
-            f"({left} days from now): update LINKEDIN_VERSION in campaign/publishers/linkedin.py"
-        )
-    return None
 
 
 def little_text(text: str) -> str:
@@ -127,6 +103,7 @@ class LinkedInPublisher(Publisher):
     """Posts image posts to one LinkedIn organisation page with a member's token."""
 
     platform = "linkedin"
+    api_version = ApiVersion(LINKEDIN_VERSION, LINKEDIN_VERSION_SUNSET, sunset_estimated=True)
 
     def __init__(
         self,
@@ -141,6 +118,10 @@ class LinkedInPublisher(Publisher):
         self.timeout = timeout
         self.base_url = api_base_url("linkedin", DEFAULT_API_URL, settings.api_url, env)
         self._token = read_secret("linkedin", TOKEN_VARIABLE, env)
+        values = os.environ if env is None else env
+        self._client = (values.get("LINKEDIN_CLIENT_ID", "").strip(),
+                        values.get("LINKEDIN_CLIENT_SECRET", "").strip())
+        self.oauth_url = api_base_url("linkedin", DEFAULT_OAUTH_URL, None, env)
 
     @property
     def author(self) -> str:
@@ -236,19 +217,47 @@ class LinkedInPublisher(Publisher):
                 return
             raise
 
-    def check_credentials(self) -> CredentialCheck:
+    def check_credentials(self) -> CredentialReport:
         response = self._call(
             "GET", f"/rest/organizations/{self.settings.organization_id}",
             what="checking the token", method_header="GET",
         )
         body = _json(response)
         name = body.get("localizedName") or body.get("vanityName") or self.author
-        warning = version_sunset_warning()
-        # The token's expiry and scopes need the app's id and secret (token introspection):
-        # campaign doctor reads them when LINKEDIN_CLIENT_ID and _SECRET are set.
-        return CredentialCheck(
-            "linkedin", f"{name} ({self.author})", None, (warning,) if warning else ()
-        )
+        return CredentialReport("linkedin", f"{name} ({self.author})", **self._introspect())
+
+    def _introspect(self) -> dict[str, Any]:
+        """Expiry and scopes from LinkedIn's token introspection (platform-apis.md §4.1), as
+        `CredentialReport` fields. It needs the app's client id and secret
+        (LINKEDIN_CLIENT_ID, LINKEDIN_CLIENT_SECRET), which posting does not."""
+        client_id, client_secret = self._client
+        if not (client_id and client_secret):
+            return {}
+        try:
+            response = self.session.post(
+                f"{self.oauth_url}/oauth/v2/introspectToken", timeout=self.timeout,
+                data={"client_id": client_id, "client_secret": client_secret,
+                      "token": self._token})
+            body = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            return {"expiry_note": f"LinkedIn's token introspection did not answer "
+                                   f"({type(exc).__name__}): run doctor again later"}
+        if response.status_code != 200 or not isinstance(body, dict):
+            return {"expiry_note": f"LinkedIn's token introspection answered HTTP "
+                                   f"{response.status_code}: check LINKEDIN_CLIENT_ID and "
+                                   "LINKEDIN_CLIENT_SECRET (the app's Auth tab in the LinkedIn "
+                                   "developer portal)"}
+        if not body.get("active"):
+            return {"valid": False, "invalid_reason": f"LinkedIn says the token is "
+                    f"{body.get('status', 'not active')}: authorise the app again (or use its "
+                    "refresh token) and update LINKEDIN_TOKEN"}
+        raw = body.get("expires_at")
+        return {
+            "expires_at": datetime.fromtimestamp(raw, UTC) if isinstance(raw, int) and raw > 0
+            else None,
+            "expiry_known": True,
+            "scopes": tuple(s for s in re.split(r"[,\s]+", str(body.get("scope") or "")) if s),
+        }
 
     @staticmethod
     def post_url(urn: str) -> str:
@@ -330,6 +339,13 @@ class LinkedInPublisher(Publisher):
             if isinstance(e, dict)
         }
         said = f"({status}: {message})"
+        if status == 426:
+            return VersionRefused(
+                "linkedin", f"LinkedIn refuses API version {LINKEDIN_VERSION} (426 "
+                f"NONEXISTENT_VERSION) while {what}: it has been sunset, so every LinkedIn call "
+                "fails: update campaign to a release that pins a newer LinkedIn version",
+                version=LINKEDIN_VERSION,
+            )
         if status == 429:
             reset = next_midnight_utc()
             return PostRetryable(
@@ -387,5 +403,4 @@ __all__ = [
     "little_text",
     "plain_text",
     "urn_path",
-    "version_sunset_warning",
 ]

@@ -25,11 +25,11 @@ from typing import Any
 
 import requests
 
-from campaign.config import MastodonSettings
 from campaign.counting import mastodon_length
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.platforms import MastodonSettings
 from campaign.publishers.base import (
-    CredentialCheck,
+    CredentialReport,
     Published,
     Publisher,
     PublishRequest,
@@ -203,14 +203,15 @@ class MastodonPublisher(Publisher):
                 return
             raise
 
-    def check_credentials(self) -> CredentialCheck:
+    def check_credentials(self) -> CredentialReport:
         response = self._call(
             "GET", "/api/v1/accounts/verify_credentials", what="checking the token"
         )
         body = _json(response)
         self._account_id = str(body.get("id", "")) or None
         host = self.settings.instance_url.split("://", 1)[-1].rstrip("/")
-        return CredentialCheck("mastodon", f"@{body.get('acct', '?')}@{host}")
+        # Mastodon's tokens do not expire; verify_credentials does not list the scopes.
+        return CredentialReport("mastodon", f"@{body.get('acct', '?')}@{host}", expiry_known=True)
 
     def limits(self, story: str | None = None) -> dict[str, int]:
         """The instance's limits (`GET /api/v2/instance`), read once per publisher."""

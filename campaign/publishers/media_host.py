@@ -23,8 +23,8 @@ from typing import Any
 
 import requests
 
-from campaign.config import InstagramSettings
 from campaign.errors import PostRetryable, UserError
+from campaign.platforms import InstagramSettings
 
 PRESIGNED_SECONDS = 3600  # SPEC §6: the pre-signed GET URL lives one hour
 MEDIA_HOST_VARIABLE = "CAMPAIGN_INSTAGRAM_MEDIA_HOST"  # overrides media_host (the sandbox env)
@@ -44,6 +44,9 @@ def random_name(suffix: str = ".jpg") -> str:
 
 class MediaHost(abc.ABC):
     """Somewhere that serves a card at a public URL for Instagram to fetch."""
+
+    #: True for a host on this machine (the sandbox's): its URLs need not be HTTPS.
+    local: bool = False
 
     @abc.abstractmethod
     def put(self, path: Path) -> Hosted:
@@ -170,6 +173,8 @@ class S3Host(MediaHost):
 
 class SandboxHost(MediaHost):
     """The sandbox hosts Instagram cards in a rehearsal (`POST /_sandbox/media`)."""
+
+    local = True
 
     def __init__(self, sandbox_url: str, session: requests.Session) -> None:
         self.sandbox_url = sandbox_url.rstrip("/")

@@ -25,10 +25,10 @@ from typing import Any, NoReturn
 import requests
 import tweepy
 
-from campaign.config import XSettings
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.platforms import XSettings
 from campaign.publishers.base import (
-    CredentialCheck,
+    CredentialReport,
     Published,
     Publisher,
     PublishRequest,
@@ -106,6 +106,7 @@ class XPublisher(Publisher):
         # Our session, with tweepy's fixed host sent to the configured base URL.
         session.mount(TWEEPY_HOST, RedirectAdapter(self.base_url, timeout))
         self.client.session = session
+        self.session = session
         self._user_id: str | None = None
 
     # -- the interface -----------------------------------------------------------
@@ -198,13 +199,26 @@ class XPublisher(Publisher):
                 return
             raise
 
-    def check_credentials(self) -> CredentialCheck:
-        response = self._call(
-            "checking the credentials", None, False, self.client.get_me, user_auth=True
-        )
+    def check_credentials(self) -> CredentialReport:
+        # The app's permission comes back in the `x-access-level` header (read, read-write,
+        # read-write-directmessages); tweepy does not pass headers on, so a hook reads it.
+        level: list[str] = []
+
+        def read_level(answer: requests.Response, *args: Any, **kwargs: Any) -> None:
+            if answer.ok and answer.headers.get("x-access-level"):
+                level[:] = [answer.headers["x-access-level"]]
+
+        self.session.hooks["response"].append(read_level)
+        try:
+            response = self._call(
+                "checking the credentials", None, False, self.client.get_me, user_auth=True
+            )
+        finally:
+            self.session.hooks["response"].remove(read_level)
         self._user_id = str(response.data["id"])
         # OAuth 1.0a user keys do not expire; they end when revoked or regenerated.
-        return CredentialCheck("x", "@" + str(response.data["username"]))
+        return CredentialReport("x", "@" + str(response.data["username"]), expiry_known=True,
+                                scopes=tuple(level) or None)
 
     def post_url(self, tweet_id: str) -> str:
         return f"https://x.com/{self.settings.username}/status/{tweet_id}"

@@ -98,9 +98,7 @@ class Target:
     def publishing(self, ledger: Ledger) -> Publishing:
         return Publishing(project=self.project, ledger=ledger, env=self.env,
                           rehearsal=self.rehearsal is not None, platform_time=self.platform_time,
-                          link=feed_link(self.rehearsal / "feeds") if self.rehearsal else None,
-                          publisher_options={"instagram": {"poll_interval": 0.02}}
-                          if self.rehearsal else {})
+                          link=feed_link(self.rehearsal / "feeds") if self.rehearsal else None)
 
 
 @dataclass
