@@ -24,6 +24,9 @@ network, no files.
    hashtag is ever cut.
 4. Bluesky gets rich-text facets for links and hashtags, with UTF-8 byte offsets.
 
+Alt text is the card's words and the photo's description (`compose_alt_text`);
+`default_alt_text` is a card's, the shortest of the platforms using its format.
+
 `caption_problems` says what `campaign check` should report about a story's
 captions; `campaign_hashtag_problems` does the same for campaign.toml.
 """
@@ -42,7 +45,7 @@ from markdown_it.token import Token
 
 from campaign import counting
 from campaign.config import CONFIG_FILE, Settings, toml_line
-from campaign.models import Caption, Platform, Problem, Story
+from campaign.models import Caption, CardFormat, Platform, Problem, Story
 from campaign.platforms import SPECS
 
 PLATFORM_NAMES: dict[Platform, str] = {p: f.name for p, f in SPECS.items()}
@@ -547,6 +550,18 @@ def compose_alt_text(story: Story, platform: Platform, settings: Settings | None
     return _cut_words(text, alt_text_limit(platform, settings))
 
 
+def default_alt_text(story: Story, fmt: CardFormat, settings: Settings) -> str:
+    """The alt text of a card in `fmt` that every platform using this format accepts (the shortest)."""
+    platforms = [p for p in settings.enabled_platforms() if _card_format(p, settings) == fmt]
+    texts = [compose_alt_text(story, p, settings) for p in platforms or list(SPECS)]
+    return min(texts, key=len)
+
+
+def _card_format(platform: Platform, settings: Settings) -> CardFormat:
+    """The card format a platform gets (as `cards.card_format`, which imports this module)."""
+    return SPECS[platform].card_format_for(settings.platform(platform))
+
+
 def _sentence(text: str) -> str:
     text = " ".join(text.split())
     if text and not _SENTENCE_END.search(text):
@@ -766,6 +781,7 @@ __all__ = [
     "card_words",
     "compose_alt_text",
     "compose_caption",
+    "default_alt_text",
     "full_caption_text",
     "hashtags_in",
     "lowercase_hashtag_message",

@@ -2,7 +2,7 @@
 
     stories.py  -> Story            (one valid story file)
     captions.py -> Caption          (one per story and platform)
-    cards.py    -> Card             (one per story and card format)
+    cards/      -> Card             (one per story and card format)
     planner.py  -> Plan of Post     (one per story and platform, with its due time)
     check.py    -> CheckReport      (Problems of every file, and the plan)
 

@@ -79,6 +79,11 @@ class PlatformSpec:
     # Publisher options for rehearsals, where a campaign day lasts seconds.
     rehearsal_options: dict[str, object] = field(default_factory=dict)
 
+    def card_format_for(self, settings: PlatformSettings | None) -> CardFormat:
+        """`card_format` of the platform's settings, else this platform's default."""
+        chosen = settings.card_format if settings is not None else None
+        return chosen or self.card_format
+
     def caption_limit_for(self, settings: PlatformSettings | None) -> int:
         value = getattr(settings, "char_limit", None)
         return value if isinstance(value, int) else self.caption_limit
@@ -106,14 +111,13 @@ class PlatformSettings(Strict):
 
     enabled: bool = True
     post_time: time | None = None  # None: the campaign's post_time
-    card_format: CardFormat = "square"
+    card_format: CardFormat | None = None  # None: the platform's default (PlatformSpec)
     api_url: str | None = None  # the CAMPAIGN_<PLATFORM>_API_URL variable wins over this
 
     _api_url = field_validator("api_url")(check_url)
 
 
 class XSettings(PlatformSettings):
-    card_format: CardFormat = "landscape"
     username: str = "campaign"  # used to build the public URL of a post
 
 
@@ -122,7 +126,6 @@ class FacebookSettings(PlatformSettings):
 
 
 class InstagramSettings(PlatformSettings):
-    card_format: CardFormat = "portrait"
     account_id: str = Field(min_length=1)
     # Instagram announced it is lowering the cap to 5 (platform-apis.md §3.5).
     hashtag_cap: int = Field(default=5, ge=0, le=30)
@@ -154,7 +157,6 @@ class LinkedInSettings(PlatformSettings):
 
 
 class MastodonSettings(PlatformSettings):
-    card_format: CardFormat = "landscape"
     instance_url: str
     visibility: Literal["public", "unlisted", "private"] = "public"
     # Instances differ; the publisher reads the real limit from /api/v2/instance.
@@ -166,7 +168,6 @@ class MastodonSettings(PlatformSettings):
 
 
 class BlueskySettings(PlatformSettings):
-    card_format: CardFormat = "landscape"
     handle: str = Field(min_length=1)
     pds_url: str = "https://bsky.social"
 

@@ -593,8 +593,8 @@ def test_dutch_compounds_break_where_their_parts_meet(word: str, parts: str) -> 
 
 def test_a_long_dutch_compound_on_a_card_breaks_at_a_part(project: Project) -> None:
     """Seen: `bijnierschor-|scarcinoom` and `carcinoombe-|handelings` in the calendar."""
-    from campaign.cards import _measures as measures  # the card's own measurements
     from campaign.cards import font_paths, wrap
+    from campaign.cards.text import _measures as measures  # the card's own measurements
 
     measure = measures(font_paths(project))["bold"]
     widest_part = measure.width("behandeling", 64)  # the longest part: it fits on a line

@@ -1,0 +1,144 @@
+"""Cards: one branded image per story and card format (SPEC §5), drawn with Pillow.
+
+    plan_card(story, fmt, project)   -> CardPlan   pure: fitted text, no pixels
+    render_card(story, fmt, project) -> Card       draws, encodes, caches in build/cards/
+    render_all(stories, project)     -> [Card]     every story, every format in use
+    card_problems(story, project)    -> [Problem]  what `check` says about a story's cards
+    theme_problems(project)          -> [Problem]  contrast and theme files, on campaign.toml
+
+A package by job; each module imports only those above it in this list:
+
+    assets.py    resolved paths and content digests of the files a card is drawn from
+    layout.py    Box, Layout, layout_for: where the photo, the text and the footer go
+    text.py      fonts, glyph coverage and emoji, smart quotes, Dutch hyphenation,
+                 measuring, wrapping, and fitting texts to a box (fit_blocks)
+    logo.py      the theme's logo, read and sized for a layout's footer
+    plan.py      CardPlan, plan_card: the story's texts fitted to a format, no pixels
+    photo.py     photos: read, decoded upright in sRGB, cropped around the focus or
+                 the faces (detect_faces), remembered in photo_memory
+    draw.py      draw_card (the pixels of a plan) and encode_jpeg (within a size limit)
+    cache.py     formats and size limits per platform, build/cards/, the cache key,
+                 render_card and render_all
+    problems.py  what `campaign check` reports: card_problems, photo_problems,
+                 theme_problems, contrast_ratio, uses_placeholder_logo
+
+A card's alt text is composed by the captions (`captions.default_alt_text`).
+"""
+
+from campaign.cards.cache import (
+    PLATFORM_BYTE_LIMITS,
+    RENDERER_VERSION,
+    byte_limit,
+    cache_key,
+    card_format,
+    card_path,
+    cards_dir,
+    render_all,
+    render_card,
+    story_formats,
+)
+from campaign.cards.draw import JPEG_QUALITY_STEP, MIN_JPEG_QUALITY, draw_card, encode_jpeg
+from campaign.cards.layout import Box, Layout, layout_for
+from campaign.cards.photo import (
+    MAX_PHOTO_PIXELS,
+    Face,
+    crop_box,
+    crop_to_fill,
+    detect_faces,
+    face_focus,
+    faces_cut,
+    load_photo,
+    photo_faces,
+    photo_from_bytes,
+    photo_memory,
+)
+from campaign.cards.plan import CardPlan, name_line, plan_card, quoted
+from campaign.cards.problems import (
+    PLACEHOLDER_LOGO_SHA256,
+    QUOTE_WORDS,
+    WCAG_AA,
+    card_problems,
+    contrast_ratio,
+    photo_problems,
+    theme_problems,
+    uses_placeholder_logo,
+)
+from campaign.cards.text import (
+    Block,
+    CardTextError,
+    FitResult,
+    FontPaths,
+    Measure,
+    Role,
+    Run,
+    RunKind,
+    SetBlock,
+    SetLine,
+    compound_breaks,
+    fit_blocks,
+    font_paths,
+    hyphenations,
+    segment,
+    smart_quotes,
+    wrap,
+)
+
+__all__ = [
+    "JPEG_QUALITY_STEP",
+    "MAX_PHOTO_PIXELS",
+    "MIN_JPEG_QUALITY",
+    "PLACEHOLDER_LOGO_SHA256",
+    "PLATFORM_BYTE_LIMITS",
+    "QUOTE_WORDS",
+    "RENDERER_VERSION",
+    "WCAG_AA",
+    "Block",
+    "Box",
+    "CardPlan",
+    "CardTextError",
+    "Face",
+    "FitResult",
+    "FontPaths",
+    "Layout",
+    "Measure",
+    "Role",
+    "Run",
+    "RunKind",
+    "SetBlock",
+    "SetLine",
+    "byte_limit",
+    "cache_key",
+    "card_format",
+    "card_path",
+    "card_problems",
+    "cards_dir",
+    "compound_breaks",
+    "contrast_ratio",
+    "crop_box",
+    "crop_to_fill",
+    "detect_faces",
+    "draw_card",
+    "encode_jpeg",
+    "face_focus",
+    "faces_cut",
+    "fit_blocks",
+    "font_paths",
+    "hyphenations",
+    "layout_for",
+    "load_photo",
+    "name_line",
+    "photo_faces",
+    "photo_from_bytes",
+    "photo_memory",
+    "photo_problems",
+    "plan_card",
+    "quoted",
+    "render_all",
+    "render_card",
+    "segment",
+    "smart_quotes",
+    "story_formats",
+    "theme_problems",
+    "uses_placeholder_logo",
+    "wrap",
+]

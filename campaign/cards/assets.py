@@ -1,0 +1,37 @@
+"""The project files a card is drawn from (fonts, logo, photo): resolved paths and content digests.
+
+Both are remembered: a cached card costs a stat and a lookup, not a read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=32)
+def _file_digest(path: Path, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _digest(path: Path) -> str:
+    stat = path.stat()
+    return _file_digest(path, stat.st_mtime_ns, stat.st_size)
+
+
+def _digest_or_none(path: Path) -> str | None:
+    try:
+        return _digest(path)
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=64)
+def _resolved(root: Path, relative: str) -> Path:
+    """`project.path(relative)`, remembered: resolving is most of a cache hit's cost."""
+    return (root / relative).resolve()

@@ -1,0 +1,193 @@
+"""Rendering with a cache: which formats a story needs and the size limit of each,
+where cards are written (build/cards/), and `render_card`/`render_all`.
+
+A card is cached by a hash of everything it is drawn from (the story's card
+fields, the photo's bytes, the theme and its files, the size limit and
+`RENDERER_VERSION`): an unchanged story is not drawn again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from campaign.captions import default_alt_text
+from campaign.cards.assets import _digest, _digest_or_none, _resolved
+from campaign.cards.draw import draw_card, encode_jpeg
+from campaign.cards.photo import _prepared_photo
+from campaign.cards.plan import plan_card
+from campaign.config import Project, Settings
+from campaign.errors import CardError
+from campaign.models import CARD_SIZES, Card, CardFormat, Platform, Story
+from campaign.planner import story_platforms
+from campaign.platforms import SPECS
+
+# Bump whenever a change in this package changes the pixels: every cached card is drawn again.
+RENDERER_VERSION = "2"  # 2: crops keep the faces in the photo
+
+# Largest card file each platform takes (platforms.py, shared/platform-apis.md).
+PLATFORM_BYTE_LIMITS: dict[Platform, int] = {p: f.image_byte_limit for p, f in SPECS.items()}
+
+
+# --------------------------------------------------------------------------- formats and cache
+
+
+def story_formats(story: Story, settings: Settings) -> list[CardFormat]:
+    """The card formats this story is posted in: those of its enabled, consented platforms."""
+    formats = {_platform_format(p, settings) for p in story_platforms(story, settings)}
+    return [f for f in CARD_SIZES if f in formats]
+
+
+def _platform_format(platform: Platform, settings: Settings) -> CardFormat:
+    return SPECS[platform].card_format_for(settings.platform(platform))
+
+
+def card_format(platform: Platform, settings: Settings) -> CardFormat:
+    """The card format a platform gets (`card_format` in campaign.toml)."""
+    return _platform_format(platform, settings)
+
+
+def byte_limit(fmt: CardFormat, settings: Settings) -> int:
+    """The smallest size limit of the enabled platforms that use this format."""
+    limits = [PLATFORM_BYTE_LIMITS[p] for p in settings.enabled_platforms()
+              if _platform_format(p, settings) == fmt]
+    return min(limits) if limits else min(PLATFORM_BYTE_LIMITS.values())
+
+
+def cards_dir(project: Project) -> Path:
+    """The folder of every card: build/cards/."""
+    return _resolved(project.root, project.settings.paths.build) / "cards"
+
+
+def card_path(story_id: str, fmt: CardFormat, project: Project) -> Path:
+    """Where the card of a story and format is written: build/cards/<story>-<format>.jpg."""
+    return cards_dir(project) / f"{story_id}-{fmt}.jpg"
+
+
+def cache_key(story: Story, fmt: CardFormat, project: Project, photo_digest: str | None) -> str:
+    """A hash of everything the card is drawn from; equal keys mean equal cards."""
+    settings = project.settings
+    theme = settings.theme
+    files = [theme.font_regular, theme.font_semibold, theme.font_bold, theme.font_fallback, theme.logo]
+    material = {
+        "renderer": RENDERER_VERSION,
+        "format": fmt,
+        "story": [story.title, story.quote, story.name, story.age, story.diagnosis,
+                  list(story.photo_focus) if story.photo_focus else None],
+        "photo": photo_digest,
+        "theme": theme.model_dump(),
+        "files": [_digest_or_none(_resolved(project.root, f)) if f else None for f in files],
+        "campaign": settings.campaign.name,
+        "limit": byte_limit(fmt, settings),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _manifest_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def _cached(path: Path, key: str) -> dict[str, object] | None:
+    try:
+        manifest = json.loads(_manifest_path(path).read_text(encoding="utf-8"))
+        if manifest.get("key") == key and path.stat().st_size == manifest.get("bytes"):
+            return dict(manifest)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        # mkstemp makes it readable by its owner only; a card is read by the web server that
+        # publishes the Instagram folder and by colleagues opening the preview: as any file.
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def render_card(story: Story, fmt: CardFormat, project: Project, *, force: bool = False,
+                alt_text: str | None = None) -> Card:
+    """The story's card in one format, from the cache when nothing it is drawn from changed.
+
+    `alt_text` is the card's description for screen readers; by default the
+    caption composer's (`captions.default_alt_text`): the shortest of the
+    platforms that use this format.
+    """
+    path = card_path(story.id, fmt, project)
+    text = alt_text if alt_text is not None else default_alt_text(story, fmt, project.settings)
+    width, height = CARD_SIZES[fmt]
+    digest = None
+    if story.photo is not None:
+        try:  # remembered per (file, mtime, size): a cached card does not read its photo again
+            digest = _digest(story.photo)
+        except OSError as exc:
+            raise CardError(f"{story.file}: photo: cannot read {story.photo.name} "
+                            f"({exc.strerror}): check the path") from None
+    key = cache_key(story, fmt, project, digest)
+    if not force and (manifest := _cached(path, key)) is not None:
+        return Card(story.id, fmt, path, width, height, int(str(manifest["bytes"])), text,
+                    cached=True)
+    plan = plan_card(story, fmt, project)
+    photo = None
+    if story.photo is not None and digest is not None:
+        box = plan.layout.photo
+        photo, drawn = _prepared_photo(story.photo, digest, (box.width, box.height),
+                                       story.photo_focus, story=story.file)
+        if drawn != digest:  # the photo changed a moment ago: file the card under what was drawn
+            key = cache_key(story, fmt, project, drawn)
+    image = draw_card(plan, project, photo)
+    data, quality = encode_jpeg(image, byte_limit(fmt, project.settings),
+                                project.settings.theme.jpeg_quality,
+                                label=f"{story.file} ({fmt} card)")
+    _write_atomic(path, data)
+    manifest = {"key": key, "bytes": len(data), "quality": quality, "story": story.id, "format": fmt,
+                "dropped": {k: list(v) for k, v in plan.dropped.items()}}
+    _write_atomic(_manifest_path(path), json.dumps(manifest, ensure_ascii=False, indent=1).encode())
+    return Card(story.id, fmt, path, width, height, len(data), text, cached=False)
+
+
+def render_all(
+    stories: Sequence[Story], project: Project, *, force: bool = False,
+    progress: Callable[[Card], None] | None = None,
+) -> list[Card]:
+    """Every story's card in every format it is posted in; one bad story does not stop the rest.
+
+    Raises CardError listing every story that could not be rendered, after the others are done.
+    """
+    cards: list[Card] = []
+    failures: list[str] = []
+    for story in stories:
+        for fmt in story_formats(story, project.settings):
+            try:
+                card = render_card(story, fmt, project, force=force)
+            except CardError as exc:
+                failures.append(str(exc))
+                continue
+            cards.append(card)
+            if progress is not None:
+                progress(card)
+    if failures:
+        raise CardError("\n".join(dict.fromkeys(failures)))
+    return cards
