@@ -322,7 +322,7 @@ def _compose(story: Story, platform: Platform, settings: Settings) -> _Composed:
                 text, shortened = _shorten(own, tail, fits), True
         else:
             text, shortened = _shorten(body, tail, fits), True
-    facets = bluesky_facets(text) if SPECS[platform].facets else ()
+    facets = rich_text_facets(text) if SPECS[platform].facets else ()
     caption = Caption(
         platform=platform,
         text=text,
@@ -466,7 +466,7 @@ def _trim_word_cut(kept: str) -> str:
 # ---------------------------------------------------------------- Bluesky facets
 
 
-def bluesky_facets(text: str) -> tuple[dict[str, object], ...]:
+def rich_text_facets(text: str) -> tuple[dict[str, object], ...]:
     """Link and tag facets of `text`, with UTF-8 byte offsets (start inclusive, end exclusive)."""
 
     def byte_offset(index: int) -> int:
@@ -774,7 +774,6 @@ __all__ = [
     "HASHTAG",
     "PLATFORM_NAMES",
     "alt_text_limit",
-    "bluesky_facets",
     "campaign_hashtag_problems",
     "caption_limit",
     "caption_problems",
@@ -788,4 +787,5 @@ __all__ = [
     "markdown_to_text",
     "merged_hashtags",
     "override_text",
+    "rich_text_facets",
 ]

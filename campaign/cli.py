@@ -37,7 +37,7 @@ from campaign.check import CheckReport, run_check
 from campaign.config import CONFIG_FILE, Project, load_project
 from campaign.errors import CampaignError, PostRefused
 from campaign.ledger import Ledger, SchedulerLock, read_facts
-from campaign.models import Card, Platform
+from campaign.models import PLATFORMS, Card, Platform
 from campaign.publish import Publishing, publish_post, read_story_bounded, withdraw_story
 from campaign.rehearsal import load_faults, rehearse
 from campaign.scheduler import RealClock, Scheduler
@@ -889,8 +889,9 @@ def _print_rehearsal(summary: dict[str, Any]) -> None:
         typer.echo(f"  Alerts: {len(alerts)} (in a real week by e-mail or webhook; here kept "
                    "in the rehearsal):")
         for alert in alerts:
-            first = short_reason(alert.splitlines()[0]) if alert.startswith(("x (", "linkedin ("))\
-                else alert.splitlines()[0]
+            first = alert.splitlines()[0]
+            if first.split(" (", 1)[0] in PLATFORMS:  # "<platform> (<story>): ..."
+                first = short_reason(first)
             typer.echo(f"    - {first[:120]}{'…' if len(first) > 120 else ''}")
     typer.echo(f"  The feeds, as each platform would show them: {summary['feed_url']}")
     typer.echo(f"  Every detail: {summary['workdir']}/rehearsal.log")

@@ -200,7 +200,7 @@ _EXAMPLES = {
     "page_id": '"1234567890"',
     "account_id": '"17841400000000000"',
     "organization_id": '"1234567"',
-    "instance_url": '"https://mastodon.example"',
+    "instance_url": '"https://social.example.org"',
     "handle": '"campaign.example.org"',
 }
 

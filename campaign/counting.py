@@ -267,7 +267,7 @@ def _word_urls(word: str) -> tuple[tuple[int, int, str], ...]:
     )
 
 
-def mastodon_length(text: str) -> int:
+def length_urls_as_23(text: str) -> int:
     """Mastodon's count: every URL 23, the rest in code points.
 
     Mastodon counts grapheme clusters; code points are never fewer, so a
@@ -279,8 +279,8 @@ def mastodon_length(text: str) -> int:
     return length
 
 
-def mastodon_length_at_least(text: str) -> int:
-    """A quick lower bound of `mastodon_length`: a word that may hold a URL counts at most 23."""
+def length_urls_as_23_at_least(text: str) -> int:
+    """A quick lower bound of `length_urls_as_23`: a word that may hold a URL counts at most 23."""
     length = len(text)
     if "://" not in text:
         return length
@@ -299,7 +299,7 @@ def caption_length(text: str, platform: Platform) -> int:
     if counted == "graphemes":
         return graphemes(text)
     if counted == "urls-as-23":
-        return mastodon_length(text)
+        return length_urls_as_23(text)
     return len(text)
 
 
@@ -309,7 +309,7 @@ def caption_length_at_least(text: str, platform: Platform) -> int:
     if counted == "x-weighted":
         return x_weighted_length_at_least(text)
     if counted == "urls-as-23":
-        return mastodon_length_at_least(text)
+        return length_urls_as_23_at_least(text)
     return caption_length(text, platform)
 
 
@@ -344,8 +344,8 @@ __all__ = [
     "fits",
     "graphemes",
     "is_breaking_space",
-    "mastodon_length",
-    "mastodon_length_at_least",
+    "length_urls_as_23",
+    "length_urls_as_23_at_least",
     "parse_x",
     "urls",
     "utf8_bytes",

@@ -31,7 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -65,8 +73,8 @@ _URL = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+[^\s]*$")
 _STANDARD_TAG = re.compile(r"^tag:yaml\.org,2002:(str|int|float|bool|null|timestamp|map|seq)$")
 
 
-class _FrontMatter(BaseModel):
-    """What a story's front matter may contain (SPEC §3)."""
+class _FrontMatterBase(BaseModel):
+    """What a story's front matter may contain (SPEC §3), but for the caption overrides."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -98,7 +106,7 @@ class _FrontMatter(BaseModel):
                              + f": write platforms: [{', '.join(fixed)}]")
 
         @model_validator(mode="after")
-        def _expires_after_signed(self) -> _FrontMatter.ConsentModel:
+        def _expires_after_signed(self) -> _FrontMatterBase.ConsentModel:
             if self.expires is not None and self.expires < self.signed:
                 raise ValueError("expires is before signed: check both dates on the consent form")
             return self
@@ -115,12 +123,6 @@ class _FrontMatter(BaseModel):
     consent: ConsentModel
     hashtags: list[str] = Field(default=[], max_length=30)
     link: str | None = Field(default=None, max_length=2000)
-    x: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
-    facebook: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
-    instagram: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
-    linkedin: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
-    mastodon: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
-    bluesky: str | None = Field(default=None, max_length=MAX_OVERRIDE_CHARS)
 
     @field_validator("hashtags")
     @classmethod
@@ -150,10 +152,20 @@ class _FrontMatter(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _photo_needs_alt(self) -> _FrontMatter:
+    def _photo_needs_alt(self) -> _FrontMatterBase:
         if self.photo and not (self.photo_alt and self.photo_alt.strip()):
             raise ValueError("photo_alt: is required when photo is set: describe the photo")
         return self
+
+
+# One caption override per platform, `x: shorter text`: a field for every platform.
+_OVERRIDES: dict[str, Any] = {
+    platform: (str | None, Field(default=None, max_length=MAX_OVERRIDE_CHARS))
+    for platform in PLATFORMS
+}
+_FrontMatter: type[_FrontMatterBase] = create_model(
+    "_FrontMatter", __base__=_FrontMatterBase, **_OVERRIDES
+)
 
 
 _EXAMPLES = {
@@ -631,7 +643,7 @@ def _line_of(lines: dict[str, int], key: str) -> int | None:
 
 
 def _check_photo(
-    front: _FrontMatter, project: Project, lines: dict[str, int], problem: Any
+    front: _FrontMatterBase, project: Project, lines: dict[str, int], problem: Any
 ) -> tuple[Path | None, bytes]:
     if not front.photo:
         return None, b""

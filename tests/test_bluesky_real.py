@@ -22,7 +22,7 @@ import pytest
 import requests
 from PIL import Image
 
-from campaign.captions import bluesky_facets
+from campaign.captions import rich_text_facets
 from campaign.errors import PostRejected
 from campaign.platforms import BlueskySettings
 from campaign.publishers.base import PublishRequest
@@ -80,7 +80,7 @@ def request_for(caption: str, key: str) -> PublishRequest:
     return PublishRequest(
         story_id=key.split("/")[0], post_key=key, card_path=CARD, caption=caption,
         alt_text="Kaart: 'Vraag door. Jij kent je lichaam het best.'",
-        card_width=1600, card_height=900, facets=bluesky_facets(caption), language="nl",
+        card_width=1600, card_height=900, facets=rich_text_facets(caption), language="nl",
     )
 
 

@@ -126,9 +126,9 @@ def test_bluesky_byte_limit_applies_besides_graphemes() -> None:
 
 def test_mastodon_counts_urls_as_23() -> None:
     url = "https://www.example.org/een/heel/lang/pad/naar/een/verhaal?met=parameters"
-    assert counting.mastodon_length(f"Lees {url} nu") == len("Lees ") + 23 + len(" nu")
-    assert counting.mastodon_length("https://x.nl") == 23  # short URLs count 23 too
-    assert counting.mastodon_length("example.org zonder schema") == len("example.org zonder schema")
+    assert counting.length_urls_as_23(f"Lees {url} nu") == len("Lees ") + 23 + len(" nu")
+    assert counting.length_urls_as_23("https://x.nl") == 23  # short URLs count 23 too
+    assert counting.length_urls_as_23("example.org zonder schema") == len("example.org zonder schema")
 
 
 def test_limits_table() -> None:

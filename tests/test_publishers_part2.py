@@ -17,7 +17,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from campaign.captions import bluesky_facets
+from campaign.captions import rich_text_facets
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable
 from campaign.platforms import BlueskySettings, LinkedInSettings, MastodonSettings
 from campaign.publishers.base import PublishRequest
@@ -65,7 +65,7 @@ def request_for(platform: str, story: str = "marieke", caption: str | None = Non
     return PublishRequest(
         story_id=story, post_key=f"{story}/{platform}", card_path=CARDS / card, caption=text,
         alt_text="Kaart met de tekst: Vraag door.", card_width=size[0], card_height=size[1],
-        facets=bluesky_facets(text) if platform == "bluesky" else (),
+        facets=rich_text_facets(text) if platform == "bluesky" else (),
     )
 
 

@@ -32,7 +32,7 @@ import requests
 from PIL import Image
 
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
-from campaign.platforms import BlueskySettings
+from campaign.platforms import SPECS, BlueskySettings
 from campaign.publishers.base import (
     CredentialReport,
     Published,
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 PASSWORD_VARIABLE = "BLUESKY_APP_PASSWORD"  # noqa: S105  (a variable name, not a secret)
 POST = "app.bsky.feed.post"
-MAX_BLOB_BYTES = 2_000_000  # app.bsky.embed.images maxSize (platform-apis.md §6.3)
+MAX_BLOB_BYTES = SPECS["bluesky"].image_byte_limit  # one value, in platforms.py
 CREDENTIALS_FIX = (
     f"make a new app password (Settings → Privacy and security → App passwords) for the "
     f"account in [platforms.bluesky] handle and put it in {PASSWORD_VARIABLE}"

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import requests
 
 from campaign.errors import OutcomeUnknown, PostRejected, PublishError
-from campaign.platforms import FacebookSettings
+from campaign.platforms import SPECS, FacebookSettings
 from campaign.publishers.base import (
     CredentialReport,
     Published,
@@ -31,7 +31,7 @@ from campaign.secrets import api_base_url, read_secret
 
 log = logging.getLogger(__name__)
 
-MAX_IMAGE_BYTES = 10 * 1024 * 1024 - 1  # "less than 10 MB" (platform-apis.md §2.3)
+MAX_IMAGE_BYTES = SPECS["facebook"].image_byte_limit  # one value, in platforms.py
 TOKEN_VARIABLE = "FACEBOOK_PAGE_TOKEN"  # noqa: S105  (a variable name, not a secret)
 
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 import requests
 
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
-from campaign.platforms import InstagramSettings
+from campaign.platforms import SPECS, InstagramSettings
 from campaign.publishers.base import (
     CredentialReport,
     DeleteByHand,
@@ -49,8 +49,8 @@ from campaign.secrets import api_base_url, read_secret
 log = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "INSTAGRAM_TOKEN"  # noqa: S105  (a variable name, not a secret)
-MAX_IMAGE_BYTES = 8 * 1024 * 1024  # "less than 8 MiB" (§3.4)
-MAX_CAPTION = 2200
+MAX_IMAGE_BYTES = SPECS["instagram"].image_byte_limit  # one value, in platforms.py
+MAX_CAPTION = SPECS["instagram"].caption_limit
 MIN_RATIO, MAX_RATIO = 4 / 5, 1.91  # width / height (§3.4)
 MANUAL_DELETE_HINT = "open the post in the Instagram app, tap ··· and choose Delete"
 # Graph codes with which a delete itself is refused: unsupported request (100), no

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import requests
 
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
-from campaign.platforms import LinkedInSettings
+from campaign.platforms import SPECS, LinkedInSettings
 from campaign.publishers.base import (
     ApiVersion,
     CredentialReport,
@@ -52,7 +52,7 @@ TOKEN_VARIABLE = "LINKEDIN_TOKEN"  # noqa: S105  (a variable name, not a secret)
 LINKEDIN_VERSION = "202605"
 LINKEDIN_VERSION_SUNSET = date(2027, 5, 1)
 
-MAX_ALT_TEXT = 4086  # platform-apis.md §4.3
+MAX_ALT_TEXT = SPECS["linkedin"].alt_text_limit  # platform-apis.md §4.3
 MAX_PIXELS = 36_152_320 - 1  # "less than 36,152,320 pixels"
 _RESERVED = set("|{}@[]()<>#\\*_~")
 _HASHTAG = re.compile(r"(?<!\w)#(?=\w*[^\W_])(\w+)")  # at least one letter or digit

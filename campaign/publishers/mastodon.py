@@ -25,9 +25,9 @@ from typing import Any
 
 import requests
 
-from campaign.counting import mastodon_length
+from campaign.counting import length_urls_as_23
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
-from campaign.platforms import MastodonSettings
+from campaign.platforms import SPECS, MastodonSettings
 from campaign.publishers.base import (
     CredentialReport,
     Published,
@@ -46,7 +46,7 @@ CREDENTIALS_FIX = (
     f"create a new access token (scopes write:media, write:statuses, read:accounts) under "
     f"Preferences → Development on the instance and put it in {TOKEN_VARIABLE}"
 )
-DEFAULT_IMAGE_LIMIT = 16 * 1024 * 1024  # 16 MiB, Mastodon's default
+DEFAULT_IMAGE_LIMIT = SPECS["mastodon"].image_byte_limit  # one value, in platforms.py
 
 
 def idempotency_key(post_key: str) -> str:
@@ -117,7 +117,7 @@ class MastodonPublisher(Publisher):
                 f"the card is {len(data):,} bytes; this instance takes at most "
                 f"{limits['image_size_limit']:,}: render it smaller"
             )
-        if mastodon_length(request.caption) > limits["max_characters"]:
+        if length_urls_as_23(request.caption) > limits["max_characters"]:
             problems.append(
                 f"the caption is over this instance's {limits['max_characters']} characters: "
                 "shorten it or set char_limit in [platforms.mastodon]"

@@ -26,7 +26,7 @@ import requests
 import tweepy
 
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
-from campaign.platforms import XSettings
+from campaign.platforms import SPECS, XSettings
 from campaign.publishers.base import (
     CredentialReport,
     Published,
@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 
 TWEEPY_HOST = "https://api.twitter.com"  # hard-coded in tweepy.Client.request
 DEFAULT_API_URL = "https://api.twitter.com"
-MAX_IMAGE_BYTES = 5 * 1024 * 1024  # platform-apis.md §1.6
-MAX_ALT_TEXT = 1000  # §1.4: "Must be <= 1000 chars"
+MAX_IMAGE_BYTES = SPECS["x"].image_byte_limit  # one value, in platforms.py
+MAX_ALT_TEXT = SPECS["x"].alt_text_limit  # §1.4: "Must be <= 1000 chars"
 CREDENTIALS_FIX = (
     "check X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET; if they "
     "were regenerated or the app's permissions changed, copy the new ones from the X "

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-from campaign.counting import mastodon_length
+from campaign.counting import length_urls_as_23
 from campaign.sandbox.core import Counter, Fault, PlatformApi, Request, Response, SandboxPost, inspect_image
 
 DOMAIN = "mastodon.example"  # the example campaign.toml's instance
@@ -304,7 +304,7 @@ class MastodonApi(PlatformApi):
                                       "a valid visibility")
             if not text and not media_ids:
                 return mastodon_error(422, "Validation failed: Text can't be blank")
-            if mastodon_length(text) > MAX_CHARACTERS:
+            if length_urls_as_23(text) > MAX_CHARACTERS:
                 return mastodon_error(422, "Validation failed: Text character limit of "
                                       f"{MAX_CHARACTERS} exceeded")
             if len(media_ids) > 4:
