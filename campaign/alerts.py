@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import requests
 
 from campaign.config import AlertSettings
+from campaign.errors import DeliveryFailed
 from campaign.ledger import Ledger
 from campaign.secrets import redact
 
@@ -102,10 +103,6 @@ def probe_channels(settings: AlertSettings, env: Mapping[str, str],
                                            f"reached ({type(exc).__name__}): check "
                                            "CAMPAIGN_ALERT_WEBHOOK_URL"))
     return states
-
-
-class DeliveryFailed(Exception):
-    """One channel could not deliver an alert; the alert stays unsent and is retried."""
 
 
 class Alerter:

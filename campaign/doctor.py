@@ -33,10 +33,10 @@ from typing import Any, Literal
 import requests
 from PIL import Image
 
-from campaign.alerts import Alerter, DeliveryFailed, probe_channels
+from campaign.alerts import Alerter, probe_channels
 from campaign.cards import uses_placeholder_logo
 from campaign.config import Project
-from campaign.errors import CampaignError, PostRejected, PublishError
+from campaign.errors import CampaignError, DeliveryFailed, PostRejected, PublishError
 from campaign.ledger import Ledger
 from campaign.models import Platform
 from campaign.platforms import SPECS

@@ -2,22 +2,35 @@
 
 Every error a user can meet says what is wrong and what to do about it. Lower
 level errors (YAML, pydantic, Pillow, requests, tweepy) are translated into
-these at the boundary of the module that called them.
+these at the boundary of the module that called them. The number after each
+class is its `exit_code`: what a command exits with when the error stops it
+(the README's "Exit codes" lists the same; `tests/test_errors.py` holds the three
+together).
 
-    CampaignError                  anything of ours; the CLI exits non-zero with its message
-    ├── UserError                  the user can fix it; exit code 1
-    │   ├── ConfigError            campaign.toml is missing or invalid (file, line, key, fix)
-    │   ├── StoryError             a story file is invalid; carries every Problem found
-    │   ├── CardError              a card cannot be made (text does not fit, photo unusable)
-    │   └── PostRefused            the publish path will not post (paused, consent, approval)
-    ├── PublishError               a publisher's call failed; always names platform and story
-    │   ├── PostRejected           will not succeed on retry (bad media, refused caption,
-    │   │                          no permission, duplicate, expired or revoked token)
-    │   ├── PostRetryable          may succeed later (429 with reset time, 5xx, timeout,
-    │   │                          connection error before the request was sent)
-    │   └── OutcomeUnknown         the request may have been applied; reconcile before retry
-    └── LedgerError                the ledger cannot be read or written
-        └── SchedulerLocked        another `campaign run` holds the ledger (names its pid)
+    CampaignError              3  anything of ours that stopped a command
+    ├── UserError              1  the user can fix it
+    │   ├── ConfigError        1  campaign.toml is missing or invalid (file, line, key, fix)
+    │   ├── StoryError         1  a story file is invalid; carries every Problem found
+    │   ├── CardError          1  a card cannot be made (photo unusable)
+    │   │   └── CardTextError  1  the card's text does not fit or has no glyphs
+    │   ├── PostRefused        1  the publish path will not post (paused, consent, approval)
+    │   ├── SecretMissing      1  an environment variable a platform needs is not set
+    │   ├── SignInRefused      1  the workspace refused a sign-in (wrong password, locked)
+    │   └── SandboxError       1  the sandbox cannot start or was asked something it cannot do
+    ├── PublishError           3  a publisher's call failed; always names platform and story
+    │   ├── PostRejected       3  will not succeed on retry (bad media, refused caption,
+    │   │   │                     no permission, duplicate, expired or revoked token)
+    │   │   ├── DeleteByHand   3  the platform's API cannot delete this post: a human must
+    │   │   └── VersionRefused 3  the platform no longer serves the pinned API version
+    │   ├── PostRetryable      3  may succeed later (429 with reset time, 5xx, timeout,
+    │   │                         connection error before the request was sent)
+    │   └── OutcomeUnknown     3  the request may have been applied; reconcile before retry
+    ├── LedgerError            3  the ledger cannot be read or written
+    │   └── SchedulerLocked    1  another `campaign run` holds the ledger (names its pid)
+    └── DeliveryFailed         3  an alert channel could not deliver; the alert is retried
+
+`SecretMissing` lives in `secrets.py`, `CardTextError` in `cards/text.py`,
+`SignInRefused` in `accounts.py`, next to what raises them; the rest are here.
 
 Messages never contain secrets: publishers build them from the platform's error
 body and their own words, never from request headers or URLs with tokens.
@@ -69,6 +82,10 @@ class PostRefused(UserError):
     """The publish path refuses to post: paused, consent, withdrawn or not approved."""
 
 
+class SandboxError(UserError):
+    """The sandbox cannot start (its port is taken, say) or was asked something it cannot do."""
+
+
 class PublishError(CampaignError):
     """A publisher's call failed. Subclasses say whether a retry can help."""
 
@@ -81,6 +98,24 @@ class PublishError(CampaignError):
 
 class PostRejected(PublishError):
     """The platform refused the post; the same request will be refused again."""
+
+
+class DeleteByHand(PostRejected):
+    """The platform's API will not delete this post; `url` is where a human can."""
+
+    def __init__(
+        self, platform: str, message: str, *, story: str | None = None, url: str | None = None
+    ) -> None:
+        self.url = url
+        super().__init__(platform, message, story=story)
+
+
+class VersionRefused(PostRejected):
+    """The platform no longer serves the API version the publisher pins (LinkedIn's 426)."""
+
+    def __init__(self, platform: str, message: str, *, version: str) -> None:
+        self.version = version
+        super().__init__(platform, message)
 
 
 class PostRetryable(PublishError):
@@ -110,3 +145,7 @@ class SchedulerLocked(LedgerError):
     """Another scheduler holds the ledger's lock."""
 
     exit_code = 1
+
+
+class DeliveryFailed(CampaignError):
+    """One channel could not deliver an alert; the alert stays unsent and is retried."""

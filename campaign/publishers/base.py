@@ -28,7 +28,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from campaign.errors import PostRejected
+from campaign.errors import DeleteByHand, VersionRefused
 from campaign.models import Platform
 
 if TYPE_CHECKING:
@@ -112,24 +112,6 @@ class CredentialReport:
     api_version: ApiVersion | None = None
     media_host: MediaHost | None = None
     warnings: tuple[str, ...] = ()
-
-
-class VersionRefused(PostRejected):
-    """The platform no longer serves the API version the publisher pins (LinkedIn's 426)."""
-
-    def __init__(self, platform: str, message: str, *, version: str) -> None:
-        self.version = version
-        super().__init__(platform, message)
-
-
-class DeleteByHand(PostRejected):
-    """The platform's API will not delete this post; `url` is where a human can."""
-
-    def __init__(
-        self, platform: str, message: str, *, story: str | None = None, url: str | None = None
-    ) -> None:
-        self.url = url
-        super().__init__(platform, message, story=story)
 
 
 class Publisher(abc.ABC):

@@ -22,6 +22,8 @@ from urllib.parse import parse_qs
 
 from PIL import Image, UnidentifiedImageError
 
+from campaign.errors import SandboxError
+
 FAULT_KINDS: dict[str, str] = {
     "rate_limit": "answer with the platform's rate-limit error and its reset header",
     "server_error": "answer with the platform's 5xx error",
@@ -35,10 +37,6 @@ FAULT_KINDS: dict[str, str] = {
     "delete_refused": "Instagram: the delete is refused (no API delete for this account)",
     "media_processing": "Mastodon: the upload answers 202 and the media is read 206 once, then 200",
 }
-
-
-class SandboxError(Exception):
-    """The sandbox cannot start or was asked something it cannot do."""
 
 
 @dataclass
