@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 import time
@@ -40,7 +41,9 @@ from pathlib import Path
 from typing import Literal, cast, get_args
 
 from campaign.errors import LedgerError, SchedulerLocked
-from campaign.models import LedgerFacts, Platform
+from campaign.models import LedgerFacts, Platform, post_key
+
+log = logging.getLogger("campaign.ledger")
 
 State = Literal[
     "planned", "held", "publishing", "posted", "failed", "missed",
@@ -50,7 +53,38 @@ STATES: tuple[State, ...] = get_args(State)
 FINAL_STATES: frozenset[str] = frozenset(
     {"posted", "failed", "missed", "needs_attention", "withdrawn", "deleted", "delete_by_hand"}
 )
-# A post may be claimed for publishing only from 'planned' or 'held' (see `claim`).
+#: The post state machine: each state and the states a post may move to from it. Every
+#: write of a post's state (`claim`, `set_state`) is checked against it, in the same
+#: UPDATE, so that no process can move a post along an edge that is not here.
+#:
+#:   planned/held -> publishing (claimed, before any request is sent) -> posted
+#:                                   |-> planned (retry later), failed, needs_attention
+#:   planned/held -> failed, missed (its day is over), withdrawn
+#:   failed/missed -> planned (a person asks to post it again), withdrawn
+#:   posted/needs_attention -> deleted, delete_by_hand (consent withdrawn)
+TRANSITIONS: dict[State, frozenset[State]] = {
+    "planned": frozenset({"planned", "held", "publishing", "failed", "missed", "withdrawn"}),
+    "held": frozenset({"planned", "held", "publishing", "failed", "missed", "withdrawn"}),
+    "publishing": frozenset({"publishing", "planned", "posted", "failed", "needs_attention"}),
+    "posted": frozenset({"posted", "deleted", "delete_by_hand"}),
+    "failed": frozenset({"planned", "withdrawn"}),
+    "missed": frozenset({"planned", "withdrawn"}),
+    "needs_attention": frozenset({"needs_attention", "deleted", "delete_by_hand"}),
+    "withdrawn": frozenset(),
+    "deleted": frozenset(),
+    "delete_by_hand": frozenset(),
+}
+
+
+def sources_of(state: State) -> tuple[State, ...]:
+    """The states a post may move to `state` from."""
+    return tuple(s for s in STATES if state in TRANSITIONS[s])
+
+
+#: A claim starts an attempt: only a post that is waiting can be claimed (not one that is
+#: `publishing` already, which moves on along publishing -> publishing only as its outcome).
+_CLAIMABLE: tuple[State, ...] = ("planned", "held")
+assert set(_CLAIMABLE) <= set(sources_of("publishing"))
 
 _MIGRATIONS: list[str] = [
     # 1: the first schema.
@@ -181,7 +215,7 @@ class PostRecord:
 
     @property
     def key(self) -> str:
-        return f"{self.story_id}/{self.platform}"
+        return post_key(self.story_id, self.platform)
 
     @property
     def final(self) -> bool:
@@ -325,11 +359,11 @@ class Ledger:
         """
         with self._transaction() as db:
             cursor = db.execute(
-                "UPDATE posts SET state = 'publishing', attempts = attempts + 1, "
+                "UPDATE posts SET state = 'publishing', attempts = attempts + 1, "  # noqa: S608
                 "content_hash = ?, caption = ?, claimed_at = ?, updated_at = ?, "
                 "outcome_unknown = 0, next_attempt = NULL "
-                "WHERE story_id = ? AND platform = ? AND state IN ('planned', 'held')",
-                (content_hash, caption, _iso(now), _iso(now), story_id, platform),
+                f"WHERE story_id = ? AND platform = ? AND state IN ({_marks(_CLAIMABLE)})",
+                (content_hash, caption, _iso(now), _iso(now), story_id, platform, *_CLAIMABLE),
             )
             claimed = cursor.rowcount == 1
             if claimed:
@@ -341,8 +375,14 @@ class Ledger:
                   url: str | None = None, next_attempt: datetime | None = None,
                   outcome_unknown: bool = False, event: str | None = None,
                   actor: str | None = None, expect: tuple[str, ...] | None = None) -> bool:
-        """Record an outcome. With `expect`, only from those states (returns False otherwise)."""
+        """Record an outcome. Only along an edge of TRANSITIONS, and with `expect` only
+        from those states; returns False (and changes nothing) otherwise."""
         from campaign.secrets import redact
+
+        allowed = sources_of(state)
+        if expect is not None and not set(expect) <= set(allowed):
+            raise ValueError(f"a post cannot move from {sorted(set(expect) - set(allowed))} "
+                             f"to {state}: see ledger.TRANSITIONS")
 
         error = redact(error) if error else None
         sets = ["state = ?", "updated_at = ?", "outcome_unknown = ?", "next_attempt = ?"]
@@ -356,17 +396,20 @@ class Ledger:
         if state == "posted":
             sets.append("posted_at = ?")
             params.append(_iso(now))
-        where = "story_id = ? AND platform = ?"
-        params += [story_id, platform]
-        if expect is not None:
-            where += f" AND state IN ({_marks(expect)})"
-            params += list(expect)
+        sources = expect if expect is not None else allowed
+        where = f"story_id = ? AND platform = ? AND state IN ({_marks(sources)})"
+        params += [story_id, platform, *sources]
         with self._transaction() as db:
             # Only column names from this function and '?' placeholders are interpolated.
             cursor = db.execute(f"UPDATE posts SET {', '.join(sets)} WHERE {where}", params)  # noqa: S608
             changed = cursor.rowcount == 1
             if changed:
                 self._event(db, now, event or state, story_id, platform, actor, error)
+        if not changed and expect is None:
+            record = self.post(story_id, platform)
+            if record is not None:
+                log.error("%s: not moved from %s to %s, which ledger.TRANSITIONS does not allow",
+                          record.key, record.state, state)
         return changed
 
     # -- approvals, withdrawals, pause -------------------------------------------

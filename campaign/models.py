@@ -29,6 +29,12 @@ CARD_SIZES: dict[CardFormat, tuple[int, int]] = {
 Severity = Literal["error", "warning"]
 
 
+def post_key(story_id: str, platform: str) -> str:
+    """A post's identity, `story/platform`: its key in the ledger and the scheduler, Mastodon's
+    Idempotency-Key and Bluesky's record key are made from it. Built here only."""
+    return f"{story_id}/{platform}"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with one file: `stories/x.md:7: consent.signed: message`.
@@ -126,7 +132,7 @@ class Post:
     @property
     def key(self) -> str:
         """The post's identity in the ledger and towards idempotent APIs."""
-        return f"{self.story_id}/{self.platform}"
+        return post_key(self.story_id, self.platform)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from campaign.errors import (
 )
 from campaign.guard import run_bounded
 from campaign.ledger import Ledger, PostRecord, publish_lock
-from campaign.models import CARD_SIZES, Platform, Post, Story
+from campaign.models import CARD_SIZES, Platform, Post, Story, post_key
 from campaign.planner import story_platforms
 from campaign.platforms import SPECS
 from campaign.publishers import make_publisher
@@ -240,7 +240,7 @@ def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datet
     card = render_card(story, card_format(platform, settings), project,
                        alt_text=compose_alt_text(story, platform, settings))
     request = PublishRequest(
-        story_id=story_id, post_key=f"{story_id}/{platform}", card_path=card.path,
+        story_id=story_id, post_key=post_key(story_id, platform), card_path=card.path,
         caption=caption.text, alt_text=card.alt_text, card_width=card.width,
         card_height=card.height, facets=caption.facets, language=settings.campaign.language,
     )
@@ -288,7 +288,7 @@ def _retry_later(ctx: Publishing, story_id: str, platform: Platform, day: date, 
     ledger = ctx.ledger
     record = ledger.post(story_id, platform)
     attempts = record.attempts if record else 1
-    retry_at = retry_time(attempts, now, exc.reset_at, key=f"{story_id}/{platform}")
+    retry_at = retry_time(attempts, now, exc.reset_at, key=post_key(story_id, platform))
     deadline = end_of_day(day, ctx.project)
     if retry_at >= deadline:
         ledger.set_state(story_id, platform, "failed", now, error=str(exc), event="gave_up")

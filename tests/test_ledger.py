@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from campaign.errors import LedgerError, SchedulerLocked
-from campaign.ledger import SCHEMA_VERSION, Ledger, SchedulerLock
+from campaign.ledger import (
+    FINAL_STATES,
+    SCHEMA_VERSION,
+    STATES,
+    TRANSITIONS,
+    Ledger,
+    SchedulerLock,
+    sources_of,
+)
+from campaign.models import post_key
 
 NOW = datetime(2027, 3, 8, 9, 0, tzinfo=UTC)
 
@@ -200,3 +209,55 @@ def test_a_ledger_of_schema_1_gains_the_fates_table_and_keeps_its_posts(tmp_path
         ledger.set_fate("stories/01-a.md", "01-a", "planned", "2027-03-08", None, NOW)
         assert ledger.fates()["stories/01-a.md"].kind == "planned"
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def _in_state(ledger: Ledger, state: str) -> None:
+    """Drive 01-marieke/x into `state` along allowed edges."""
+    ledger.ensure_post("01-marieke", "x", "2027-03-08", NOW, NOW)
+    path = {
+        "planned": [], "held": ["held"], "publishing": ["claim"], "posted": ["claim", "posted"],
+        "failed": ["failed"], "missed": ["missed"], "needs_attention": ["claim", "needs_attention"],
+        "withdrawn": ["withdrawn"], "deleted": ["claim", "posted", "deleted"],
+        "delete_by_hand": ["claim", "posted", "delete_by_hand"],
+    }[state]
+    for step in path:
+        if step == "claim":
+            assert ledger.claim("01-marieke", "x", "hash", "caption", NOW)
+        else:
+            assert ledger.set_state("01-marieke", "x", step, NOW)  # type: ignore[arg-type]
+    record = ledger.post("01-marieke", "x")
+    assert record is not None and record.state == state
+
+
+@pytest.mark.parametrize("start", STATES)
+def test_every_state_change_follows_the_state_machine(tmp_path: Path, start: str) -> None:
+    for target in STATES:
+        with Ledger.open(tmp_path / f"{start}-{target}.sqlite") as ledger:
+            _in_state(ledger, start)
+            moved = ledger.set_state("01-marieke", "x", target, NOW)
+            assert moved == (target in TRANSITIONS[start]), f"{start} -> {target}"  # type: ignore[index]
+            record = ledger.post("01-marieke", "x")
+            assert record is not None
+            assert record.state == (target if moved else start)
+
+
+def test_final_states_have_no_way_out_but_taking_down() -> None:
+    for state in FINAL_STATES:
+        assert TRANSITIONS[state] <= {state, "planned", "withdrawn", "deleted",  # type: ignore[index]
+                                      "delete_by_hand"}
+    # A post that may exist on the platform never becomes planned again by itself.
+    assert "planned" not in TRANSITIONS["posted"] | TRANSITIONS["needs_attention"]
+    assert sources_of("posted") == ("publishing", "posted")  # only a sent request posts
+
+
+def test_an_expect_outside_the_state_machine_is_a_bug(ledger: Ledger) -> None:
+    ledger.ensure_post("01-marieke", "x", "2027-03-08", NOW, NOW)
+    with pytest.raises(ValueError, match="cannot move"):
+        ledger.set_state("01-marieke", "x", "posted", NOW, expect=("planned",))
+
+
+def test_the_post_key_is_built_in_one_place() -> None:
+    assert post_key("01-marieke", "bluesky") == "01-marieke/bluesky"
+    source = "\n".join(p.read_text(encoding="utf-8")
+                       for p in (Path(__file__).parent.parent / "campaign").rglob("*.py"))
+    assert source.count('f"{story_id}/{platform}"') == 1  # in models.post_key
