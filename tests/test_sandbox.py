@@ -111,10 +111,17 @@ def test_x_upload_without_media_category_is_an_invalid_request(sandbox: Sandbox)
 def test_x_refuses_fields_its_schema_does_not_know(sandbox: Sandbox) -> None:
     upload = x_post(
         sandbox, "/2/media/upload",
-        {"media": b64(PORTRAIT), "media_category": "tweet_image", "media_type": "image/jpeg"},
+        {"media": b64(PORTRAIT), "media_category": "tweet_image", "media_kind": "image/jpeg"},
     )
     assert upload.status_code == 400
-    assert "$.media_type: is not defined in the schema" in upload.json()["errors"][0]["message"]
+    assert "$.media_kind: is not defined in the schema" in upload.json()["errors"][0]["message"]
+    # media_type and shared are documented one-shot fields (docs.x.com): accepted.
+    documented = x_post(
+        sandbox, "/2/media/upload",
+        {"media": b64(PORTRAIT), "media_category": "tweet_image", "media_type": "image/jpeg",
+         "shared": True},
+    )
+    assert documented.status_code == 200
     tweet = x_post(sandbox, "/2/tweets", {"text": "hoi", "language": "nl"})
     assert tweet.status_code == 400
     assert "$.language" in tweet.json()["errors"][0]["message"]

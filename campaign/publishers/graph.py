@@ -208,7 +208,9 @@ class GraphClient:
                 p, f"the token lacks a permission needed for {what} {said}: grant it to the "
                 f"app and renew {self.token_variable}", story=story,
             )
-        if code == _DUPLICATE:
+        # Facebook also answers a repeated post with 368 "You've already posted this"
+        # (recordings: arsduo/koala#422): a duplicate like 506, not an account block.
+        if code == _DUPLICATE or (code in _POLICY_HOLD and _already_posted(error)):
             return PostRejected(
                 p, f"refused as a duplicate of an earlier post {said}: check the account; if "
                 "it is not there, change the story's caption", story=story,
@@ -258,6 +260,11 @@ def token_facts(graph: GraphClient) -> dict[str, Any]:
         "expiry_known": True,
         "scopes": tuple(str(s) for s in scopes) if isinstance(scopes, list) else (),
     }
+
+
+def _already_posted(error: dict[str, Any]) -> bool:
+    words = f"{error.get('message') or ''} {error.get('error_user_msg') or ''}".lower()
+    return "already posted" in words.replace("\u2019", "'")
 
 
 def _int(value: object) -> int | None:

@@ -366,7 +366,8 @@ class LinkedInPublisher(Publisher):
         if status == 422 and "DUPLICATE_POST" in codes:
             return PostRejected(
                 "linkedin", f"LinkedIn refused the post as a duplicate {said}: check the page; if "
-                "it is not there, change the story's caption", story=story,
+                "it is not there, change the story's caption (LinkedIn also counts a post "
+                "deleted in the last day or two)", story=story,
             )
         if status >= 500:
             # Transient (platform-apis.md §4.4); should a post exist after all, the retry

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -165,29 +166,41 @@ class MastodonPublisher(Publisher):
 
     def recent_posts(self, since: datetime | None = None, limit: int = 20) -> list[RecentPost]:
         account = self._me()
-        response = self._call(
-            "GET", f"/api/v1/accounts/{account}/statuses", what="listing recent posts",
-            params={
-                "limit": str(min(max(limit, 1), 40)),
-                "exclude_replies": "true",
-                "exclude_reblogs": "true",
-            },
-        )
-        try:
-            items = response.json()
-        except ValueError:
-            items = []
-        posts = []
-        for item in items if isinstance(items, list) else []:
-            if not isinstance(item, dict) or "id" not in item:
-                continue
-            when = _time(item.get("created_at"))
-            if since is not None and when is not None and when < since:
-                continue
-            posts.append(
-                RecentPost(str(item["id"]), status_text(str(item.get("content", ""))), when,
-                           item.get("url"))
+        params = {
+            "limit": str(min(max(limit, 1), 40)),  # Mastodon's page holds at most 40
+            "exclude_replies": "true",
+            "exclude_reblogs": "true",
+        }
+        posts: list[RecentPost] = []
+        reached_since = False
+        for _page in range(10):  # a bound, should a server hand out the same page again
+            response = self._call(
+                "GET", f"/api/v1/accounts/{account}/statuses", what="listing recent posts",
+                params=params,
             )
+            try:
+                items = response.json()
+            except ValueError:
+                items = []
+            for item in items if isinstance(items, list) else []:
+                if not isinstance(item, dict) or "id" not in item:
+                    continue
+                when = _time(item.get("created_at"))
+                if since is not None and when is not None and when < since:
+                    reached_since = True
+                    continue
+                posts.append(
+                    RecentPost(str(item["id"]), status_text(str(item.get("content", ""))),
+                               when, item.get("url"))
+                )
+            # More than one page is asked for (reconciling asks 50): follow the Link
+            # header's next page, by its max_id only, to our own base URL and token.
+            older = _next_max_id(response)
+            if len(posts) >= limit or reached_since or not items or older in (
+                None, params.get("max_id")
+            ):
+                break
+            params = {**params, "max_id": str(older)}
         return posts[:limit]
 
     def delete(self, remote_id: str, *, story: str | None = None) -> None:
@@ -328,6 +341,15 @@ def _json(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _next_max_id(response: requests.Response) -> str | None:
+    """The `max_id` of the `Link` header's `rel="next"` page, if there is one."""
+    url = response.links.get("next", {}).get("url")
+    if not url:
+        return None
+    values = parse_qs(urlsplit(url).query).get("max_id")
+    return values[0] if values and values[0].isdigit() else None
 
 
 def _int(value: object, default: int) -> int:

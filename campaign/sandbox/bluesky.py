@@ -89,11 +89,13 @@ class BlueskyApi(PlatformApi):
         "read": "GET /xrpc/com.atproto.repo.getRecord",
         "lookup": "GET /xrpc/com.atproto.repo.listRecords",
         "delete": "POST /xrpc/com.atproto.repo.deleteRecord",
+        "profile": "GET /xrpc/app.bsky.actor.getProfile (a PDS proxies it to its AppView)",
     }
     call_aliases: ClassVar[dict[str, str]] = {
         "createSession": "session", "refreshSession": "refresh", "getSession": "me",
         "uploadBlob": "upload", "putRecord": "create", "createRecord": "create",
         "getRecord": "read", "listRecords": "lookup", "deleteRecord": "delete",
+        "getProfile": "profile", "get_profile": "profile",
         "send_post": "create", "post": "create",
     }
     # No "duplicate": the platform has no duplicate detection (platform-apis.md §6.4).
@@ -117,6 +119,7 @@ class BlueskyApi(PlatformApi):
         self.route("GET", x + r"com\.atproto\.repo\.getRecord", "read", self.get_record)
         self.route("GET", x + r"com\.atproto\.repo\.listRecords", "lookup", self.list_records)
         self.route("POST", x + r"com\.atproto\.repo\.deleteRecord", "delete", self.delete_record)
+        self.route("GET", x + r"app\.bsky\.actor\.getProfile", "profile", self.get_profile)
 
     def credentials(self) -> dict[str, str]:
         return {"BLUESKY_APP_PASSWORD": APP_PASSWORD}
@@ -246,6 +249,28 @@ class BlueskyApi(PlatformApi):
 
     def get_session(self, request: Request) -> Response:
         return Response.json(200, self._session(refresh=False))
+
+    def get_profile(self, request: Request) -> Response:
+        """`app.bsky.actor.defs#profileViewDetailed` of the sandbox's account.
+
+        A PDS with an AppView (bsky.social's do) proxies this to the AppView and merges in
+        the caller's own profile record (recordings: atproto packages/pds getProfile.ts);
+        the atproto SDK's `Client.login()` calls it. Other actors are not known here.
+        """
+        actor = request.param("actor")
+        if not actor:
+            return invalid('Params must have the property "actor"')
+        if actor.lower().lstrip("@") not in (HANDLE, DID):
+            return invalid("Profile not found")
+        with self.lock:
+            count = len(self.records)
+        return Response.json(200, {
+            "did": DID, "handle": HANDLE, "displayName": "Campaign sandbox",
+            "description": "", "followersCount": 0, "followsCount": 0, "postsCount": count,
+            "associated": {"lists": 0, "feedgens": 0, "starterPacks": 0, "labeler": False},
+            "indexedAt": "2026-01-01T00:00:00.000Z", "createdAt": "2026-01-01T00:00:00.000Z",
+            "viewer": {"muted": False, "blockedBy": False}, "labels": [],
+        })
 
     # -- blobs and records --------------------------------------------------------------------
 

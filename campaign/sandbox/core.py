@@ -36,6 +36,10 @@ FAULT_KINDS: dict[str, str] = {
     "container_error": "Instagram: the container goes to ERROR",
     "delete_refused": "Instagram: the delete is refused (no API delete for this account)",
     "media_processing": "Mastodon: the upload answers 202 and the media is read 206 once, then 200",
+    "daily_limit": "X: 429 with the 24-hour user cap spent (x-user-limit-24hour-* headers; "
+    "`reset_after` is the 24-hour reset)",
+    "duplicate_368": "Facebook: the duplicate answered as code 368 \"You've already posted this\"",
+    "account_blocked": "Facebook: code 368/1346003, content reported as abusive (a real block)",
 }
 
 

@@ -9,9 +9,10 @@ with `/{page-id}/published_posts`, and deleted by post or photo id.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, ClassVar
 
-from campaign.sandbox.core import Counter, Request, Response, SandboxPost, inspect_image
+from campaign.sandbox.core import Counter, Fault, Request, Response, SandboxPost, inspect_image
 from campaign.sandbox.graph import (
     VERSION_PREFIX,
     GraphApi,
@@ -49,6 +50,9 @@ class FacebookApi(GraphApi):
         "debug": "GET /debug_token",
     }
     default_scopes = ("pages_manage_posts", "pages_read_engagement", "pages_show_list")
+    fault_kinds: ClassVar[tuple[str, ...]] = (
+        *GraphApi.fault_kinds, "duplicate_368", "account_blocked",
+    )
     call_aliases: ClassVar[dict[str, str]] = {
         "photos": "create", "create_photo": "create", "published_posts": "lookup",
     }
@@ -81,6 +85,26 @@ class FacebookApi(GraphApi):
         with self.lock:
             super().reset()
             self.photos.clear()
+
+    def fault_response(self, fault: Fault, request: Request) -> Response:
+        if fault.kind == "duplicate_368":
+            # Facebook often answers a repeated post this way rather than with 506
+            # (recordings: arsduo/koala#422, "[HTTP 400]").
+            return graph_error(
+                400, "You've already posted this. Posting the same content repeatedly on "
+                "Facebook isn't allowed.", 368,
+            )
+        if fault.kind == "account_blocked":
+            # A real block (recordings: fbsamples/original-coast-clothing#67).
+            return Response.json(400, {"error": {
+                "message": "Your message couldn't be sent because it includes content that "
+                "other people on Facebook have reported as abusive.",
+                "type": "OAuthException", "code": 368,
+                "error_data": {"sentry_block_data": "sandbox", "help_center_id": 0},
+                "error_subcode": 1346003, "error_user_msg": "",
+                "fbtrace_id": "A" + secrets.token_urlsafe(15),
+            }})
+        return super().fault_response(fault, request)
 
     def _post_id(self, object_id: str) -> str:
         return self.photos.get(object_id, object_id)

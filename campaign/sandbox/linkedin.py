@@ -28,6 +28,7 @@ ORGANIZATION_NAME = "Campaign sandbox organisation"
 MAX_COMMENTARY = 3000  # UNCONFIRMED in the API docs (platform-apis.md §4.3)
 MAX_ALT_TEXT = 4086
 MAX_PIXELS = 36_152_320
+GHOST_SECONDS = 48 * 3600  # "24-48 h" (ComposioHQ/composio#2710); the longer reading
 IMAGE_FORMATS = {"JPEG", "PNG", "GIF"}
 POST_FIELDS = {
     "author", "commentary", "visibility", "distribution", "content", "lifecycleState",
@@ -160,8 +161,8 @@ class LinkedInApi(PlatformApi):
         if fault.kind == "rate_limit":
             # LinkedIn's daily limits reset at midnight UTC and the 429 names no time.
             return li_error(
-                429, "Resource level throttle limit for calls to this resource is reached.",
-                serviceErrorCode=101,
+                429, "Resource level throttle APPLICATION DAY limit for calls to this resource "
+                "is reached.", serviceErrorCode=101,
             )
         if fault.kind == "server_error":
             return li_error(500, "Internal Server Error")
@@ -175,15 +176,33 @@ class LinkedInApi(PlatformApi):
 
     @staticmethod
     def duplicate(urn: str) -> Response:
+        """LinkedIn's 422 for a repeated post, as recorded (Arisamiga/Linkedin-RSS#5)."""
         return Response.json(422, {
-            "message": f"ERROR :: /commentary :: Content is a duplicate of {urn}",
+            "errorDetailType": "com.linkedin.common.error.BadRequest",
+            "message": "com.linkedin.content.common.exception.BadRequestResponseException: "
+            f"Content is a duplicate of {urn}",
             "errorDetails": {"inputErrors": [{
-                "description": f"Content is a duplicate of {urn}",
-                "input": {"inputPath": {"fieldPath": "/commentary"}},
+                "description": "Duplicate post is detected",
+                "input": {},
                 "code": "DUPLICATE_POST",
             }]},
             "status": 422,
         })
+
+    def ghost(self, text: str) -> SandboxPost | None:
+        """A post with this text deleted less than `GHOST_SECONDS` ago.
+
+        LinkedIn keeps a deleted post's URN for a day or two: reading it answers 404, yet
+        posting the same text again is refused as a duplicate of it
+        (ComposioHQ/composio#2710).
+        """
+        now = datetime.now(UTC)
+        for post in self.deleted.values():
+            if post.caption == text and post.deleted_at is not None and (
+                (now - post.deleted_at).total_seconds() < GHOST_SECONDS
+            ):
+                return post
+        return None
 
     def not_found(self, request: Request) -> Response:
         return li_error(404, f"No virtual resource found for {request.path}")
@@ -287,6 +306,9 @@ class LinkedInApi(PlatformApi):
             for post in self.posts.values():
                 if post.caption == text:
                     return self.duplicate(post.id)
+            ghost = self.ghost(text)
+            if ghost is not None:
+                return self.duplicate(ghost.id)
             urn = f"urn:li:share:{self.numbers.next()}"
             info = image["info"] if image else None
             self.posts[urn] = SandboxPost(

@@ -18,9 +18,10 @@ import html
 import re
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from campaign.counting import length_urls_as_23
 from campaign.sandbox.core import Counter, Fault, PlatformApi, Request, Response, SandboxPost, inspect_image
@@ -40,6 +41,72 @@ STATUS_PARAMS = {
 }
 _URL = re.compile(r"https?://[^\s<]+[^\s<.,;:!?)\"']")
 _HASHTAG = re.compile(r"(?<![\w/])#(\w+)")
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One of Mastodon's rate limits: `limit` requests per `period` seconds."""
+
+    name: str
+    limit: int
+    period: int
+
+
+# Mastodon's limits (platform-apis.md §5.4, masto-docs api/rate-limits.md), as the
+# recordings show them: each family has its own counter and its own reset, on period
+# boundaries (POST /api/v2/media: 30, reset on the half hour; POST statuses: 300, reset
+# on a 3-hour boundary; other calls: 300, reset on 5 minutes).
+API = Bucket("api", 300, 5 * 60)
+STATUSES = Bucket("statuses", 300, 3 * 3600)  # posting statuses (RateLimiter :statuses)
+MEDIA = Bucket("media", 30, 30 * 60)  # POST /api/v1/media and /api/v2/media
+DELETES = Bucket("deletes", 30, 30 * 60)  # DELETE /api/v1/statuses/:id
+
+
+def bucket_for(method: str, path: str) -> Bucket:
+    if method == "POST" and re.fullmatch(r"/api/v[12]/media", path):
+        return MEDIA
+    if method == "POST" and path == "/api/v1/statuses":
+        return STATUSES
+    if method == "DELETE" and re.fullmatch(r"/api/v1/statuses/\d+", path):
+        return DELETES
+    return API
+
+
+class RateLimits:
+    """Counters per bucket, reset on each bucket's period boundary, as Rack::Attack does."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._used: dict[str, tuple[int, int]] = {}  # bucket -> (window start, used)
+
+    def take(self, bucket: Bucket) -> tuple[bool, dict[str, str]]:
+        """Count one request; whether it is allowed, and the X-RateLimit-* headers."""
+        now = time.time()
+        window = int(now) - int(now) % bucket.period
+        with self._lock:
+            start, used = self._used.get(bucket.name, (window, 0))
+            if start != window:
+                used = 0
+            allowed = used < bucket.limit
+            if allowed:
+                used += 1
+            self._used[bucket.name] = (window, used)
+        return allowed, rate_headers(bucket, bucket.limit - used, now)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._used.clear()
+
+
+def rate_headers(bucket: Bucket, remaining: int, now: float | None = None) -> dict[str, str]:
+    now = time.time() if now is None else now
+    # Rack::Attack: now + (period - now.to_i % period), so the fraction of now stays.
+    reset = datetime.fromtimestamp(now + bucket.period - int(now) % bucket.period, UTC)
+    return {
+        "X-RateLimit-Limit": str(bucket.limit),
+        "X-RateLimit-Remaining": str(max(0, remaining)),
+        "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
 
 
 def mastodon_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -83,6 +150,13 @@ def _tags(text: str) -> str:
     )
 
 
+def _small(width: int, height: int) -> dict[str, Any]:
+    """The preview's size: Mastodon scales images to about 480x480 pixels' area."""
+    scale = min(1.0, (480 * 480 / (width * height)) ** 0.5)
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    return {"width": w, "height": h, "size": f"{w}x{h}", "aspect": round(w / h, 4)}
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -116,6 +190,7 @@ class MastodonApi(PlatformApi):
         self.idempotency: dict[str, tuple[str, float]] = {}  # key -> (status id, time)
         self.ids = Counter(113_000_000_000_000_000)
         self.create_lock = threading.Lock()
+        self.rate_limits = RateLimits()
         self.route("GET", r"/api/v[12]/instance/?", "instance", self.instance)
         self.route("POST", r"/api/v2/media", "upload", self.upload)
         self.route("GET", r"/api/v1/media/(?P<id>\d+)", "media", self.read_media)
@@ -133,24 +208,38 @@ class MastodonApi(PlatformApi):
             super().reset()
             self.media.clear()
             self.idempotency.clear()
+            self.rate_limits.reset()
+
+    def handle(self, request: Request) -> Response:
+        """Every answer counts against its bucket and carries its X-RateLimit-* headers."""
+        bucket = bucket_for(request.method, request.path)
+        allowed, headers = self.rate_limits.take(bucket)
+        if not allowed:
+            return mastodon_error(429, "Too many requests", headers)
+        response = super().handle(request)
+        for key, value in headers.items():
+            response.headers.setdefault(key, value)
+        return response
 
     # -- auth and faults ------------------------------------------------------------
 
     def authenticate(self, request: Request) -> Response | None:
         if request.path.rstrip("/").endswith("/instance"):
             return None  # public
-        header = request.headers.get("Authorization") or ""
-        if not header:
-            return mastodon_error(401, "The access token is invalid")
-        if header != f"Bearer {self.token}":
-            return mastodon_error(401, "The access token is invalid")
+        if (request.headers.get("Authorization") or "") != f"Bearer {self.token}":
+            return mastodon_error(401, "The access token is invalid", {
+                # Doorkeeper's header, as recorded (Mastodon.py's cassettes).
+                "WWW-Authenticate": 'Bearer realm="Doorkeeper", error="invalid_token", '
+                'error_description="The access token is invalid"',
+            })
         return None
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
         if fault.kind == "rate_limit":
             reset = datetime.now(UTC) + timedelta(seconds=fault.reset_after)
+            bucket = bucket_for(request.method, request.path)
             return mastodon_error(429, "Too many requests", {
-                "X-RateLimit-Limit": "300",
+                "X-RateLimit-Limit": str(bucket.limit),
                 "X-RateLimit-Remaining": "0",
                 "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             })
@@ -174,12 +263,24 @@ class MastodonApi(PlatformApi):
     def instance(self, request: Request) -> Response:
         return Response.json(200, {
             "domain": DOMAIN, "title": "Campaign sandbox", "version": "4.4.0",
-            # 4.3 and later report their API version; the number for 4.4 is UNCONFIRMED.
+            "source_url": "https://github.com/mastodon/mastodon", "description": "",
+            "usage": {"users": {"active_month": 1}},
+            "thumbnail": {"url": f"https://{DOMAIN}/packs/media/images/preview.png",
+                          "description": "The sandbox's preview image"},
+            "icon": [], "languages": ["nl", "en"],
+            "registrations": {"enabled": False, "approval_required": False,
+                              "reason_required": False, "message": None, "min_age": None,
+                              "url": None},
+            # 4.3 and later report their API version; the number for 4.4 is UNCONFIRMED
+            # (a recorded 4.6.4 says 11).
             "api_versions": {"mastodon": 6},
-            "source_url": "https://github.com/mastodon/mastodon",
+            "contact": {"email": f"admin@{DOMAIN}", "account": None}, "rules": [],
             "configuration": {
-                "urls": {"streaming": f"wss://{DOMAIN}"},
-                "accounts": {"max_featured_tags": 10},
+                "urls": {"streaming": f"wss://{DOMAIN}", "status": None,
+                         "about": f"https://{DOMAIN}/about",
+                         "privacy_policy": f"https://{DOMAIN}/privacy-policy",
+                         "terms_of_service": None},
+                "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
                 "statuses": {"max_characters": MAX_CHARACTERS, "max_media_attachments": 4,
                              "characters_reserved_per_url": 23},
                 "media_attachments": {
@@ -190,19 +291,35 @@ class MastodonApi(PlatformApi):
                     "video_size_limit": 103_809_024, "video_frame_rate_limit": 120,
                     "video_matrix_limit": 8_294_400,
                 },
+                "polls": {"max_options": 4, "max_characters_per_option": 50,
+                          "min_expiration": 300, "max_expiration": 2_629_746},
+                "translation": {"enabled": False},
             },
         })
 
     def _account(self) -> dict[str, Any]:
+        missing = f"https://{DOMAIN}/avatars/original/missing.png"
         return {
             "id": ACCOUNT_ID, "username": USERNAME, "acct": USERNAME,
-            "display_name": "Campaign sandbox", "url": f"https://{DOMAIN}/@{USERNAME}",
-            "locked": False, "bot": False, "created_at": "2026-01-01T00:00:00.000Z",
+            "display_name": "Campaign sandbox", "locked": False, "bot": False,
+            "discoverable": True, "indexable": False, "group": False,
+            "created_at": "2026-01-01T00:00:00.000Z", "note": "",
+            "url": f"https://{DOMAIN}/@{USERNAME}", "uri": f"https://{DOMAIN}/users/{USERNAME}",
+            "avatar": missing, "avatar_static": missing,
+            "header": f"https://{DOMAIN}/headers/original/missing.png",
+            "header_static": f"https://{DOMAIN}/headers/original/missing.png",
+            "followers_count": 0, "following_count": 0, "statuses_count": len(self.posts),
+            "last_status_at": None, "emojis": [], "fields": [],
         }
 
     def me(self, request: Request) -> Response:
-        return Response.json(200, {**self._account(), "source": {"privacy": "public",
-                                                                  "language": "nl"}})
+        return Response.json(200, {
+            **self._account(),
+            "source": {"privacy": "public", "sensitive": False, "language": "nl", "note": "",
+                       "fields": [], "follow_requests_count": 0},
+            "role": {"id": "-99", "name": "", "permissions": "65536", "color": "",
+                     "highlighted": False},
+        })
 
     # -- media --------------------------------------------------------------------------
 
@@ -214,10 +331,11 @@ class MastodonApi(PlatformApi):
             "url": f"https://{DOMAIN}/system/media_attachments/{media_id}/original.jpg"
             if ready else None,
             "preview_url": f"https://{DOMAIN}/system/media_attachments/{media_id}/small.jpg",
-            "remote_url": None,
+            "remote_url": None, "preview_remote_url": None, "text_url": None,
             "meta": {"original": {"width": info.width, "height": info.height,
                                   "size": f"{info.width}x{info.height}",
-                                  "aspect": round(info.width / info.height, 4)}},
+                                  "aspect": round(info.width / info.height, 4)},
+                     "small": _small(info.width, info.height)},
             "description": media["description"] or None, "blurhash": "UFF5?-~q-;of~qofWBof",
         }
 
@@ -352,8 +470,10 @@ class MastodonApi(PlatformApi):
             "spoiler_text": "", "visibility": post.extra.get("visibility", "public"),
             "language": post.extra.get("language") or None,
             "uri": f"https://{DOMAIN}/users/{USERNAME}/statuses/{post.id}", "url": post.url,
-            "replies_count": 0, "reblogs_count": 0, "favourites_count": 0,
-            "content": to_html(post.caption), "reblog": None, "account": self._account(),
+            "replies_count": 0, "reblogs_count": 0, "favourites_count": 0, "edited_at": None,
+            "favourited": False, "reblogged": False, "muted": False, "bookmarked": False,
+            "pinned": False, "content": to_html(post.caption), "filtered": [], "reblog": None,
+            "application": {"name": "campaign", "website": None}, "account": self._account(),
             "media_attachments": media, "mentions": [], "tags": [], "emojis": [],
             "card": None, "poll": None,
         }
@@ -362,11 +482,39 @@ class MastodonApi(PlatformApi):
         return out
 
     def lookup(self, request: Request) -> Response:
+        """Newest first, `limit` (default 20, at most 40) per page, paged by `Link`.
+
+        `max_id`: older than it; `since_id`: newer than it (the newest such); `min_id`:
+        newer than it, the ones right after it. `Link` has `rel="next"` (max_id = the
+        page's oldest) when the page is full and `rel="prev"` (min_id = its newest) when
+        it is not empty, as Mastodon's `insert_pagination_headers`.
+        """
         if request.group("id") != ACCOUNT_ID:
             return Response.json(200, [])
         limit = max(1, min(int(request.param("limit") or 20), 40))
-        posts = list(reversed(self.live_posts()))[:limit]
-        return Response.json(200, [self._status_json(p) for p in posts])
+        bounds = {k: request.param(k) for k in ("max_id", "since_id", "min_id")}
+        if any(v is not None and not v.isdigit() for v in bounds.values()):
+            return Response.json(200, [])
+        posts = sorted(self.live_posts(), key=lambda p: int(p.id), reverse=True)
+        if bounds["max_id"]:
+            posts = [p for p in posts if int(p.id) < int(bounds["max_id"])]
+        if bounds["since_id"]:
+            posts = [p for p in posts if int(p.id) > int(bounds["since_id"])]
+        if bounds["min_id"]:
+            posts = [p for p in posts if int(p.id) > int(bounds["min_id"])][-limit:]
+        page = posts[:limit]
+        headers = {}
+        links = []
+        kept = {k: v for k, v in request.params().items()
+                if k in ("limit", "exclude_replies", "exclude_reblogs", "only_media", "pinned")}
+        base = f"{request.public_url}/mastodon{request.path}"
+        if page and len(page) == limit:
+            links.append(f'<{base}?{urlencode({**kept, "max_id": page[-1].id})}>; rel="next"')
+        if page:
+            links.append(f'<{base}?{urlencode({**kept, "min_id": page[0].id})}>; rel="prev"')
+        if links:
+            headers["Link"] = ", ".join(links)
+        return Response.json(200, [self._status_json(p) for p in page], headers)
 
     def read(self, request: Request) -> Response:
         with self.lock:

@@ -5,8 +5,9 @@ token must be the sandbox's, and the HMAC-SHA1 signature must verify with the
 consumer secret and token secret. tweepy signs the URL it meant to call
 (`https://api.twitter.com/...`), so the signature is checked against that URL.
 
-Request bodies are validated against the fields X's own SDK (`xdk`) knows; an
-unknown or missing field is X's `invalid-request` problem. Text is counted as
+Request bodies are validated against the fields X documents (docs.x.com; for the
+one-shot upload its `MediaUploadRequestOneShot`); an unknown or missing field is X's
+`invalid-request` problem. Text is counted as
 twitter-text's v3 configuration does (URLs 23, most non-Latin characters 2).
 """
 
@@ -37,6 +38,7 @@ from campaign.sandbox.core import (
 )
 
 SIGNED_HOST = "https://api.twitter.com"  # the URL tweepy signs (its host is hard-coded)
+UPLOAD_HOST = "https://upload.twitter.com"  # tweepy.API's v1.1 media calls sign this one
 USER_ID = "1500000000000000001"
 USERNAME = "campaign_sandbox"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
@@ -44,10 +46,15 @@ MAX_ALT_TEXT = 1000
 MAX_WEIGHTED_LENGTH = 280
 IMAGE_TYPES = {"image/jpeg", "image/bmp", "image/png", "image/webp", "image/tiff"}
 
-# Fields X's SDK knows for each body (xdk 0.10.6 schemas); anything else is refused.
-UPLOAD_FIELDS = {"media", "media_category", "additional_owners"}
-MEDIA_CATEGORIES = {
-    "tweet_image", "tweet_video", "tweet_gif", "dm_image", "dm_video", "dm_gif", "subtitles",
+# Fields X documents for each body; anything else is refused. The one-shot upload is
+# docs.x.com's MediaUploadRequestOneShot (also xdk's latest-openapi.json): `media_type`
+# and `shared` are optional, and its categories are the three below (video and GIF go
+# through the chunked upload). tweepy-based clients send `media_type`.
+UPLOAD_FIELDS = {"media", "media_category", "additional_owners", "media_type", "shared"}
+MEDIA_CATEGORIES = {"tweet_image", "dm_image", "subtitles"}
+UPLOAD_MEDIA_TYPES = {
+    "text/srt", "text/vtt", "image/jpeg", "image/bmp", "image/png", "image/webp",
+    "image/pjpeg", "image/tiff",
 }
 METADATA_FIELDS = {"id", "metadata"}
 TWEET_FIELDS = {
@@ -175,6 +182,7 @@ class XApi(PlatformApi):
         "lookup": "GET /2/users/:id/tweets",
         "me": "GET /2/users/me",
     }
+    fault_kinds: ClassVar[tuple[str, ...]] = (*PlatformApi.fault_kinds, "daily_limit")
     # The app's OAuth 1.0a permission; sent back as `x-access-level` (read, read-write,
     # read-write-directmessages). That v2 sends the header as v1.1 does is UNCONFIRMED.
     default_scopes = ("read", "write")
@@ -194,6 +202,9 @@ class XApi(PlatformApi):
         self.ids = Counter(1_860_000_000_000_000_000)
         self.route("POST", r"/2/media/upload", "upload", self.upload)
         self.route("POST", r"/2/media/metadata", "metadata", self.metadata)
+        # v1.1, as tweepy's `API.create_media_metadata` calls it (tweepy's only alt-text
+        # method); X asks v1.1 media users to move to v2, the end date is UNCONFIRMED.
+        self.route("POST", r"/1\.1/media/metadata/create\.json", "metadata", self.metadata_v1)
         self.route("POST", r"/2/tweets", "create", self.create)
         self.route("DELETE", r"/2/tweets/(?P<id>\d+)", "delete", self.delete)
         self.route("GET", r"/2/users/me", "me", self.me)
@@ -233,7 +244,8 @@ class XApi(PlatformApi):
         ):
             return unauthorized
         query = urlencode([(k, v) for k, vs in request.query.items() for v in vs])
-        uri = SIGNED_HOST + request.path + (f"?{query}" if query else "")
+        host = UPLOAD_HOST if request.path.startswith("/1.1/media/") else SIGNED_HOST
+        uri = host + request.path + (f"?{query}" if query else "")
         signed = OAuthRequest(uri, http_method=request.method, headers={"Authorization": header})
         signed.params = oauth_signature.collect_parameters(
             uri_query=query, headers={"Authorization": header}, exclude_oauth_signature=True
@@ -257,6 +269,8 @@ class XApi(PlatformApi):
                 }
             )
             return response
+        if fault.kind == "daily_limit":
+            return self.daily_limit(fault.reset_after)
         if fault.kind == "server_error":
             return _problem(503, "Service Unavailable", "Service Unavailable")
         if fault.kind == "expired_token":
@@ -265,6 +279,28 @@ class XApi(PlatformApi):
         if fault.kind == "duplicate":
             return self.duplicate()
         raise ValueError(fault.kind)
+
+    @staticmethod
+    def daily_limit(reset_after: int) -> Response:
+        """POST /2/tweets' 24-hour user cap spent: the 15-minute window is not.
+
+        X sends both windows' headers on POST /2/tweets (platform-apis.md §1.8); only the
+        24-hour reset says when posting works again. The app's 24-hour cap has room left.
+        """
+        now = int(time.time())
+        response = _problem(429, "Too Many Requests", "Too Many Requests")
+        response.headers.update({
+            "x-rate-limit-limit": "100",
+            "x-rate-limit-remaining": "99",
+            "x-rate-limit-reset": str(now + 900),
+            "x-user-limit-24hour-limit": "100",
+            "x-user-limit-24hour-remaining": "0",
+            "x-user-limit-24hour-reset": str(now + reset_after),
+            "x-app-limit-24hour-limit": "10000",
+            "x-app-limit-24hour-remaining": "9000",
+            "x-app-limit-24hour-reset": str(now + reset_after),
+        })
+        return response
 
     @staticmethod
     def duplicate() -> Response:
@@ -294,6 +330,13 @@ class XApi(PlatformApi):
                 f"$.media_category: does not have a value in the enumeration "
                 f"{sorted(MEDIA_CATEGORIES)}"
             )
+        if "media_type" in body and body["media_type"] not in UPLOAD_MEDIA_TYPES:
+            errors.append(
+                f"$.media_type: does not have a value in the enumeration "
+                f"{sorted(UPLOAD_MEDIA_TYPES)}"
+            )
+        if "shared" in body and not isinstance(body["shared"], bool):
+            errors.append("$.shared: is not a boolean")
         if errors:
             return invalid_request(*errors)
         try:
@@ -353,6 +396,27 @@ class XApi(PlatformApi):
         return Response.json(
             200, {"data": {"id": media_id, "associated_metadata": body.get("metadata", {})}}
         )
+
+    def metadata_v1(self, request: Request) -> Response:
+        """v1.1 `media/metadata/create.json`: `{"media_id", "alt_text": {"text"}}`, 200 empty."""
+        body = request.json if isinstance(request.json, dict) else None
+        alt = body.get("alt_text") if body else None
+        if body is None or "media_id" not in body or not (
+            isinstance(alt, dict) and isinstance(alt.get("text"), str)
+        ):
+            return Response.json(400, {"errors": [{"code": 38, "message": "media_id and "
+                                                   "alt_text.text parameters are missing."}]})
+        media_id = str(body["media_id"])
+        with self.lock:
+            media = self.media.get(media_id)
+            if media is None:
+                return Response.json(400, {"errors": [{"code": 324, "message": "Invalid media "
+                                                       f"id {media_id}"}]})
+            if len(alt["text"]) > MAX_ALT_TEXT:
+                return Response.json(400, {"errors": [{"code": 44, "message": "alt_text.text "
+                                                       "must be <= 1000 chars"}]})
+            media["alt_text"] = alt["text"]
+        return Response(200, b"", "text/html;charset=utf-8")
 
     def create(self, request: Request) -> Response:
         if "write" not in self.scopes():  # POST /_sandbox/accounts {"scopes": ["read"]}
@@ -456,9 +520,16 @@ class XApi(PlatformApi):
         fields = set((request.param("tweet.fields") or "").split(","))
         if request.group("id") != USER_ID:
             return Response.json(200, {"meta": {"result_count": 0}})
-        posts = [
+        offset = _page_offset(request.param("pagination_token"))
+        if offset is None:
+            return invalid_request(
+                "The `pagination_token` query parameter value is not valid",
+                parameters={"pagination_token": [request.param("pagination_token") or ""]},
+            )
+        matching = [
             p for p in reversed(self.live_posts()) if since is None or p.created_at >= since
-        ][:max_results]
+        ]
+        posts = matching[offset : offset + max_results]
         if not posts:
             return Response.json(200, {"meta": {"result_count": 0}})
         data = []
@@ -472,17 +543,30 @@ class XApi(PlatformApi):
             if "entities" in fields and urls:
                 item["entities"] = {"urls": urls}
             data.append(item)
-        return Response.json(
-            200,
-            {
-                "data": data,
-                "meta": {
-                    "result_count": len(data),
-                    "newest_id": data[0]["id"],
-                    "oldest_id": data[-1]["id"],
-                },
-            },
-        )
+        meta: dict[str, Any] = {
+            "result_count": len(data), "newest_id": data[0]["id"], "oldest_id": data[-1]["id"],
+        }
+        if offset + max_results < len(matching):
+            meta["next_token"] = _page_token(offset + max_results)
+        if offset:
+            meta["previous_token"] = _page_token(max(0, offset - max_results))
+        return Response.json(200, {"data": data, "meta": meta})
+
+
+def _page_token(offset: int) -> str:
+    """An opaque-looking pagination token (X's are lower-case base32-like strings)."""
+    return base64.b32encode(f"offset:{offset}".encode()).decode().lower().rstrip("=")
+
+
+def _page_offset(token: str | None) -> int | None:
+    if not token:
+        return 0
+    try:
+        text = base64.b32decode(token.upper() + "=" * (-len(token) % 8)).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    kind, _, number = text.partition(":")
+    return int(number) if kind == "offset" and number.isdigit() else None
 
 
 PLATFORM_API = XApi
