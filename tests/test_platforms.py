@@ -162,3 +162,12 @@ def test_display_names() -> None:
     assert [display_name(p) for p in PLATFORMS] == [
         "X", "Facebook", "Instagram", "LinkedIn", "Mastodon", "Bluesky"]
     assert display_name("tiktok") == "tiktok"
+
+
+def test_no_page_template_lists_the_platforms_itself() -> None:
+    quoted = re.compile(r"[\"'](" + "|".join(map(re.escape, NAMES)) + r")[\"']", re.IGNORECASE)
+    templates = [p for p in PACKAGE.rglob("*") if p.suffix in (".html", ".j2") and p.is_file()]
+    assert templates
+    named = {str(p.relative_to(PACKAGE)): quoted.findall(p.read_text(encoding="utf-8"))
+             for p in templates}
+    assert {k: v for k, v in named.items() if v} == {}

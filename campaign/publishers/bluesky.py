@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,16 @@ from campaign.publishers.base import (
     PublishRequest,
     RecentPost,
 )
-from campaign.publishers.transport import DEFAULT_TIMEOUT, network_error, unix_time
+from campaign.publishers.http import (
+    SERVER_ERRORS,
+    Answer,
+    ApiClient,
+    ApiError,
+    ErrorPolicy,
+    Rule,
+    json_object,
+)
+from campaign.publishers.transport import DEFAULT_TIMEOUT, unix_time
 from campaign.secrets import api_base_url, read_secret, redact
 
 log = logging.getLogger(__name__)
@@ -90,15 +99,47 @@ def parse_time(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class XrpcError(Exception):
-    """An XRPC error answer as it came (status, `error` name, message)."""
+def _read_error(response: requests.Response, call: str, secrets: Sequence[str]) -> Answer:
+    """An XRPC error body: `{"error": "ExpiredToken", "message": ...}`."""
+    body = json_object(response)
+    return Answer(status=response.status_code, code=str(body.get("error") or "") or None,
+                  message=redact(str(body.get("message") or response.reason or "")[:300],
+                                 extra=secrets),
+                  headers=response.headers, call=call, body_error=bool(body))
 
-    def __init__(self, status: int, error: str, message: str, headers: Mapping[str, str]) -> None:
-        self.status = status
-        self.error = error
-        self.message = message
-        self.headers = dict(headers)
-        super().__init__(f"HTTP {status} {error}: {message}")
+
+def _rate_reset(answer: Answer) -> datetime | None:
+    return unix_time(answer.headers.get("RateLimit-Reset") or answer.headers.get("ratelimit-reset"))
+
+
+_LOGIN = frozenset({"com.atproto.server.createSession"})
+_SESSION = frozenset({"ExpiredToken", "InvalidToken", "AuthMissing"})
+
+#: What each failed answer means (see `http.py`). A server error is never "unknown", even
+#: for the creating call: its record key is the post's own, and every attempt reads it back
+#: (getRecord) before writing, so a retry cannot duplicate.
+POLICY = ErrorPolicy("bluesky", (
+    Rule("retryable", "rate limited while {what} {said}", "it will be retried after the reset",
+         status=(429,), reset=_rate_reset, name="rate limited"),
+    Rule("retryable", "rate limited while {what} {said}", "it will be retried after the reset",
+         codes=frozenset({"RateLimitExceeded"}), reset=_rate_reset, name="rate limit by name"),
+    Rule("rejected", "the login needs an e-mail code {said}", "use an app password, not the main "
+         "password: " + CREDENTIALS_FIX, calls=_LOGIN, codes=frozenset({"AuthFactorTokenRequired"}),
+         name="login needs a code"),
+    Rule("rejected", "the account is suspended or deactivated {said}", "a human must look at the "
+         "account", calls=_LOGIN, codes=frozenset({"AccountTakedown", "AccountDeactivated"}),
+         name="account suspended"),
+    Rule("rejected", "Bluesky refused the login {said}", CREDENTIALS_FIX, calls=_LOGIN,
+         status=(400, 401), name="login refused"),
+    Rule("rejected", "Bluesky refused the session while {what} {said}", CREDENTIALS_FIX,
+         codes=_SESSION, name="session refused"),
+    Rule("rejected", "Bluesky refused the session while {what} {said}", CREDENTIALS_FIX,
+         status=(401,), name="unauthorised"),
+    Rule("retryable", "server error while {what} {said}", status=SERVER_ERRORS,
+         name="server error"),
+    Rule("rejected", "Bluesky refused the request while {what} {said}", "check the card and the "
+         "caption (at most 300 graphemes)", name="refused"),
+))
 
 
 class BlueskyPublisher(Publisher):
@@ -121,6 +162,9 @@ class BlueskyPublisher(Publisher):
         self._password = read_secret("bluesky", PASSWORD_VARIABLE, env)
         self._access: str | None = None
         self._refresh: str | None = None
+        self.api = ApiClient(
+            "bluesky", self.base_url, session, POLICY, _read_error, timeout=timeout,
+            secrets=lambda: tuple(t for t in (self._password, self._access, self._refresh) if t))
         self.did: str | None = None
         self.handle: str = settings.handle
 
@@ -275,7 +319,7 @@ class BlueskyPublisher(Publisher):
             )
         except PostRejected as exc:
             cause = exc.__cause__
-            if isinstance(cause, XrpcError) and cause.error == "RecordNotFound":
+            if isinstance(cause, ApiError) and cause.code == "RecordNotFound":
                 return None
             raise
         return body if body.get("uri") else None
@@ -313,7 +357,7 @@ class BlueskyPublisher(Publisher):
                 )
             except PostRejected as exc:
                 cause = exc.__cause__
-                if not (isinstance(cause, XrpcError) and cause.error in (
+                if not (isinstance(cause, ApiError) and cause.code in (
                     "ExpiredToken", "InvalidToken", "AuthMissing", "AuthenticationRequired"
                 )):
                     raise
@@ -354,11 +398,11 @@ class BlueskyPublisher(Publisher):
                               token=self._access)
         except PostRejected as exc:
             cause = exc.__cause__
-            if not isinstance(cause, XrpcError):
+            if not isinstance(cause, ApiError):
                 raise
-            if cause.error == "ExpiredToken":
+            if cause.code == "ExpiredToken":
                 self._renew(story)
-            elif cause.error in ("InvalidToken", "AuthMissing") or cause.status == 401:
+            elif cause.code in ("InvalidToken", "AuthMissing") or cause.status == 401:
                 # The tokens are no good (the PDS's secret changed, say): log in again.
                 self._access = self._refresh = None
                 self._login(story)
@@ -386,56 +430,11 @@ class BlueskyPublisher(Publisher):
             headers["Authorization"] = f"Bearer {token}"
         if content_type is not None:
             headers["Content-Type"] = content_type
-        try:
-            response = self.http.request(
-                method, f"{self.base_url}/xrpc/{nsid}", params=params, json=json, data=data,
-                headers=headers, timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            raise network_error("bluesky", exc, what=what, creates=creates, story=story) from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code < 400:
-            return body if isinstance(body, dict) else {}
-        error = body if isinstance(body, dict) else {}
-        cause = XrpcError(
-            response.status_code, str(error.get("error") or ""),
-            redact(str(error.get("message") or response.reason or "")[:300],
-                   extra=[t for t in (self._password, self._access, self._refresh) if t]),
-            response.headers,
-        )
-        raise self._error(cause, what, story, nsid) from cause
-
-    def _error(self, cause: XrpcError, what: str, story: str | None, nsid: str) -> PublishError:
-        said = f"({cause.status} {cause.error or 'error'}: {cause.message or 'no detail'})"
-        p = "bluesky"
-        if cause.status == 429 or cause.error == "RateLimitExceeded":
-            reset = unix_time(cause.headers.get("RateLimit-Reset") or cause.headers.get(
-                "ratelimit-reset"))
-            return PostRetryable(p, f"rate limited while {what} {said}: it will be retried after "
-                                 "the reset", story=story, reset_at=reset)
-        if nsid == "com.atproto.server.createSession":
-            if cause.error == "AuthFactorTokenRequired":
-                return PostRejected(p, f"the login needs an e-mail code {said}: use an app "
-                                    f"password, not the main password: {CREDENTIALS_FIX}",
-                                    story=story)
-            if cause.error in ("AccountTakedown", "AccountDeactivated"):
-                return PostRejected(p, f"the account is suspended or deactivated {said}: a human "
-                                    "must look at the account", story=story)
-            if cause.status in (400, 401):
-                return PostRejected(p, f"Bluesky refused the login {said}: {CREDENTIALS_FIX}",
-                                    story=story)
-        if cause.error in ("ExpiredToken", "InvalidToken", "AuthMissing") or cause.status == 401:
-            return PostRejected(p, f"Bluesky refused the session while {what} {said}: "
-                                f"{CREDENTIALS_FIX}", story=story)
-        if cause.status >= 500:
-            # Even for the creating call: its record key is the post's own, and every
-            # attempt reads it back (getRecord) before writing, so a retry cannot duplicate.
-            return PostRetryable(p, f"server error while {what} {said}", story=story)
-        return PostRejected(p, f"Bluesky refused the request while {what} {said}: check the card "
-                            "and the caption (at most 300 graphemes)", story=story)
+        response = self.api.request(method, f"/xrpc/{nsid}", what=what, story=story,
+                                    creates=creates, call=nsid, params=params, json=json,
+                                    data=data, headers=headers)
+        body = json_object(response)
+        return body
 
 
-__all__ = ["BlueskyPublisher", "XrpcError", "encode_tid", "post_tid"]
+__all__ = ["BlueskyPublisher", "encode_tid", "post_tid"]

@@ -25,7 +25,13 @@ from campaign.publishers.base import (
     PublishRequest,
     RecentPost,
 )
-from campaign.publishers.graph import DEFAULT_GRAPH_URL, GraphClient, graph_time, token_facts
+from campaign.publishers.graph import (
+    DEFAULT_GRAPH_URL,
+    GraphClient,
+    graph_policy,
+    graph_time,
+    token_facts,
+)
 from campaign.publishers.transport import DEFAULT_TIMEOUT
 from campaign.secrets import api_base_url, read_secret
 
@@ -33,6 +39,11 @@ log = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = SPECS["facebook"].image_byte_limit  # one value, in platforms.py
 TOKEN_VARIABLE = "FACEBOOK_PAGE_TOKEN"  # noqa: S105  (a variable name, not a secret)
+
+
+#: What each failed answer means: Graph's table, shared with the other Graph platform
+#: (`graph.POLICY_RULES`; see `http.py`).
+POLICY = graph_policy("facebook")
 
 
 class FacebookPublisher(Publisher):

@@ -14,14 +14,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
-from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
-from campaign.publishers.transport import DEFAULT_TIMEOUT, network_error, seconds_from_now
+from campaign.errors import PublishError
+from campaign.publishers.http import (
+    SERVER_ERRORS,
+    Answer,
+    ApiClient,
+    ApiError,
+    ErrorPolicy,
+    Rule,
+    api_cause,
+    json_object,
+)
+from campaign.publishers.transport import DEFAULT_TIMEOUT, seconds_from_now
 from campaign.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -77,27 +87,104 @@ def regain_access_time(headers: Mapping[str, str]) -> datetime | None:
     return seconds_from_now(minutes * 60) if minutes > 0 else None
 
 
-class GraphApiError(Exception):
-    """Graph's error as it answered (status, code, subcode), kept as the cause of ours."""
-
-    def __init__(self, status: int, code: int | None, subcode: int | None) -> None:
-        self.status = status
-        self.code = code
-        self.subcode = subcode
-        super().__init__(f"HTTP {status}, code {code}, subcode {subcode}")
-
-    @classmethod
-    def from_answer(cls, status: int, body: Any) -> GraphApiError:
-        error = body.get("error") if isinstance(body, dict) else None
-        if not isinstance(error, dict):
-            return cls(status, None, None)
-        return cls(status, _int(error.get("code")), _int(error.get("error_subcode")))
+#: Graph's answer as it came (status, code, subcode), kept as the cause of ours.
+GraphApiError = ApiError
 
 
-def graph_cause(exc: BaseException) -> GraphApiError | None:
+def graph_cause(exc: BaseException) -> ApiError | None:
     """The Graph answer behind one of our errors, if it came from one."""
-    cause = exc.__cause__
-    return cause if isinstance(cause, GraphApiError) else None
+    return api_cause(exc)
+
+
+def read_graph_error(response: requests.Response, call: str, secrets: Sequence[str]) -> Answer:
+    """Graph's `{"error": {"message", "code", "error_subcode", "is_transient", ...}}`."""
+    body = json_object(response)
+    error = body.get("error")
+    if not isinstance(error, dict):
+        return Answer(status=response.status_code, headers=response.headers, call=call,
+                      body_error=False)
+    code, sub = _int(error.get("code")), _int(error.get("error_subcode"))
+    return Answer(
+        status=response.status_code,
+        code=None if code is None else str(code),
+        subcode=None if sub is None else str(sub),
+        # The platform's own words, cut short, and never with our token in them.
+        message=redact(str(error.get("error_user_msg") or error.get("message") or
+                           "no detail")[:300], extra=secrets),
+        headers=response.headers, call=call, transient=error.get("is_transient") is True,
+    )
+
+
+def _quote(answer: Answer) -> str:
+    if not answer.body_error:
+        return f"(HTTP {answer.status})"
+    sub = f"/{answer.subcode}" if answer.subcode else ""
+    return f"(code {answer.code}{sub}: {answer.message})"
+
+
+def _codes(values: Iterable[int]) -> frozenset[str]:
+    return frozenset(str(v) for v in values)
+
+
+def _no_error_body(answer: Answer) -> bool:
+    return not answer.body_error
+
+
+def _already_posted(answer: Answer) -> bool:
+    # Facebook also answers a repeated post with 368 "You've already posted this"
+    # (recordings: arsduo/koala#422): a duplicate like 506, not an account block.
+    return "already posted" in answer.message.lower().replace("\u2019", "'")
+
+
+def _transient(answer: Answer) -> bool:
+    return (answer.code in _codes(_TRANSIENT) or answer.subcode in _codes(_IG_TRANSIENT_SUBCODES)
+            or answer.transient)
+
+
+_TOKEN_FIX = "create a new one and put it in {variable} (see the README, \"Environment variables\")"  # noqa: S105
+
+#: What each failed Graph answer means, for Facebook and Instagram (platform-apis.md §2.4,
+#: §3.6; see `http.py`). Graph has no idempotency key: a server error on the creating call
+#: may have posted, so the post is looked up before any retry.
+POLICY_RULES: tuple[Rule, ...] = (
+    Rule("retryable", "server error {said} while {what}", status=SERVER_ERRORS,
+         when=_no_error_body, on_create="unknown", name="server error without a body"),
+    Rule("retryable", "unexpected answer {said} while {what}", when=_no_error_body,
+         on_create="unknown", name="unexpected answer"),
+    Rule("retryable", "rate limit reached while {what} {said}", "it will be retried later",
+         codes=_codes(_THROTTLED), reset=lambda a: regain_access_time(a.headers),
+         name="throttled"),
+    Rule("retryable", "publishing limit reached while {what} {said}", "it will be retried later",
+         codes=_codes({9}), subcodes=_codes({_QUOTA_SUBCODE}),
+         reset=lambda a: regain_access_time(a.headers), name="publishing limit"),
+    Rule("rejected", "the access token has expired {said}", _TOKEN_FIX,
+         codes=_codes({_TOKEN, 102, 104}), subcodes=_codes({463}), name="token expired"),
+    Rule("rejected", "the access token is not accepted {said}", _TOKEN_FIX,
+         codes=_codes({_TOKEN, 102, 104}), name="token refused"),
+    Rule("rejected", "the token lacks a permission needed for {what} {said}", "grant it to the "
+         "app and renew {variable}", codes=_codes({10, *range(200, 300)}), name="permission"),
+    Rule("rejected", "refused as a duplicate of an earlier post {said}", "check the account; if "
+         "it is not there, change the story's caption", codes=_codes({_DUPLICATE}),
+         name="duplicate"),
+    Rule("rejected", "refused as a duplicate of an earlier post {said}", "check the account; if "
+         "it is not there, change the story's caption", codes=_codes(_POLICY_HOLD),
+         when=_already_posted, name="duplicate (368)"),
+    Rule("rejected", "the account is temporarily blocked {said}", "a human must look at the "
+         "account's notifications before posting again", codes=_codes(_POLICY_HOLD),
+         name="account blocked"),
+    Rule("rejected", "the account is temporarily blocked {said}", "a human must look at the "
+         "account's notifications before posting again", subcodes=_codes(_IG_POLICY_SUBCODES),
+         name="account blocked (subcode)"),
+    Rule("retryable", "temporary error while {what} {said}", when=_transient, name="transient"),
+    Rule("retryable", "temporary error while {what} {said}", status=SERVER_ERRORS,
+         on_create="unknown", name="server error"),
+    Rule("rejected", "refused while {what} {said}", "check the card and caption against the "
+         "platform's limits", name="refused"),
+)
+
+
+def graph_policy(platform: str) -> ErrorPolicy:
+    return ErrorPolicy(platform, POLICY_RULES, quote=_quote)
 
 
 class GraphClient:
@@ -119,6 +206,12 @@ class GraphClient:
         self.session = session
         self.token_variable = token_variable
         self.timeout = timeout
+        self.policy = graph_policy(platform)
+        self.api = ApiClient(
+            platform, self.base_url, session, self.policy, read_graph_error,
+            secrets=lambda: (self._token,), context={"variable": token_variable},
+            timeout=timeout, failed=_failed,
+        )
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{GRAPH_VERSION}/{path.lstrip('/')}"
@@ -136,106 +229,31 @@ class GraphClient:
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
         """One Graph call; the decoded JSON object, or one of our errors."""
-        try:
-            response = self.session.request(
-                method,
-                self.url(path),
-                params=params,
-                data=data,
-                files=files,
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            raise network_error(
-                self.platform, exc, what=what, creates=creates, story=story
-            ) from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code < 400 and isinstance(body, dict) and "error" not in body:
-            return body
-        raise self.error(response, body, what=what, story=story, creates=creates) from (
-            GraphApiError.from_answer(response.status_code, body)
+        response = self.api.request(
+            method, self.url(path), what=what, story=story, creates=creates, call=path,
+            params=params, data=data, files=files,
+            headers={"Authorization": f"Bearer {self._token}"},
         )
+        return json_object(response)
 
-    def error(
-        self,
-        response: requests.Response,
-        body: Any,
-        *,
-        what: str,
-        story: str | None,
-        creates: bool,
-    ) -> PublishError:
-        """Classify one failed Graph answer (platform-apis.md §2.4, §3.6)."""
-        p = self.platform
-        status = response.status_code
-        error = body.get("error") if isinstance(body, dict) else None
-        if not isinstance(error, dict):
-            if status >= 500:
-                return PostRetryable(p, f"server error {status} while {what}", story=story)
-            if creates:
-                return OutcomeUnknown(
-                    p, f"unexpected answer {status} while {what}: the post may exist; look "
-                    "at the account before any retry", story=story,
-                )
-            return PostRetryable(p, f"unexpected answer {status} while {what}", story=story)
-        code = _int(error.get("code"))
-        sub = _int(error.get("error_subcode"))
-        # The platform's own words, cut short, and never with our token in them.
-        message = redact(
-            str(error.get("error_user_msg") or error.get("message") or "no detail")[:300],
-            extra=(self._token,),
-        )
-        said = f"(code {code}{f'/{sub}' if sub else ''}: {message})"
-        if code in _THROTTLED or (code == 9 and sub == _QUOTA_SUBCODE):
-            reset = regain_access_time(response.headers)
-            limit = "publishing limit" if code == 9 else "rate limit"
-            return PostRetryable(
-                p, f"{limit} reached while {what} {said}: it will be retried later",
-                story=story, reset_at=reset,
-            )
-        if code == _TOKEN or code == 102 or code == 104:
-            kind = "has expired" if sub == 463 else "is not accepted"
-            return PostRejected(
-                p, f"the access token {kind} {said}: create a new one and put it in "
-                f"{self.token_variable} (see the README, \"Environment variables\")", story=story,
-            )
-        if code == 10 or (code is not None and 200 <= code <= 299):
-            return PostRejected(
-                p, f"the token lacks a permission needed for {what} {said}: grant it to the "
-                f"app and renew {self.token_variable}", story=story,
-            )
-        # Facebook also answers a repeated post with 368 "You've already posted this"
-        # (recordings: arsduo/koala#422): a duplicate like 506, not an account block.
-        if code == _DUPLICATE or (code in _POLICY_HOLD and _already_posted(error)):
-            return PostRejected(
-                p, f"refused as a duplicate of an earlier post {said}: check the account; if "
-                "it is not there, change the story's caption", story=story,
-            )
-        if code in _POLICY_HOLD or sub in _IG_POLICY_SUBCODES:
-            return PostRejected(
-                p, f"the account is temporarily blocked {said}: a human must look at the "
-                "account's notifications before posting again", story=story,
-            )
-        if (
-            code in _TRANSIENT
-            or sub in _IG_TRANSIENT_SUBCODES
-            or error.get("is_transient") is True
-            or status >= 500
-        ):
-            if creates and status >= 500 and code not in _TRANSIENT:
-                return OutcomeUnknown(
-                    p, f"server error {status} while {what} {said}: the post may exist; "
-                    "look at the account before any retry", story=story,
-                )
-            return PostRetryable(p, f"temporary error while {what} {said}", story=story)
-        return PostRejected(
-            p, f"refused while {what} {said}: check the card and caption against the "
-            "platform's limits", story=story,
-        )
+    def error(self, response: requests.Response, body: Any = None, *, what: str,
+              story: str | None, creates: bool) -> PublishError:
+        """Classify one failed Graph answer by the policy table (for tests and callers that
+        made the request themselves)."""
+        answer = read_graph_error(response, "", (self._token,))
+        return self.policy.error(answer, what=what, story=story, creates=creates,
+                                 context={"variable": self.token_variable})
+
+
+def _failed(response: requests.Response) -> bool:
+    """Graph fails with 4xx/5xx, and sometimes with 200 and an `error` object."""
+    if response.status_code >= 400:
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return True
+    return not isinstance(body, dict) or "error" in body
 
 
 def token_facts(graph: GraphClient) -> dict[str, Any]:
@@ -262,11 +280,6 @@ def token_facts(graph: GraphClient) -> dict[str, Any]:
     }
 
 
-def _already_posted(error: dict[str, Any]) -> bool:
-    words = f"{error.get('message') or ''} {error.get('error_user_msg') or ''}".lower()
-    return "already posted" in words.replace("\u2019", "'")
-
-
 def _int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
@@ -287,6 +300,8 @@ __all__ = [
     "GraphApiError",
     "GraphClient",
     "graph_cause",
+    "graph_policy",
     "graph_time",
+    "read_graph_error",
     "regain_access_time",
 ]

@@ -39,6 +39,7 @@ from campaign.publishers.graph import (
     DEFAULT_GRAPH_URL,
     GraphClient,
     graph_cause,
+    graph_policy,
     graph_time,
     token_facts,
 )
@@ -56,6 +57,11 @@ MANUAL_DELETE_HINT = "open the post in the Instagram app, tap ··· and choose 
 # Graph codes with which a delete itself is refused: unsupported request (100), no
 # permission (10, 200-299). Instagram-Login accounts reportedly cannot delete (UNCONFIRMED).
 _DELETE_REFUSED = {100, 10, *range(200, 300)}
+
+
+#: What each failed answer means: Graph's table, shared with the other Graph platform
+#: (`graph.POLICY_RULES`; see `http.py`).
+POLICY = graph_policy("instagram")
 
 
 class InstagramPublisher(Publisher):
@@ -295,7 +301,7 @@ class InstagramPublisher(Publisher):
             cause = graph_cause(exc)
             # Token errors stay what they are (renew the token); a refusal of the call
             # itself (unsupported, or not permitted for this kind of account) means by hand.
-            if cause is None or cause.code not in _DELETE_REFUSED:
+            if cause is None or cause.code not in {str(c) for c in _DELETE_REFUSED}:
                 raise
             url = self._permalink(remote_id, story or "")
             raise DeleteByHand(

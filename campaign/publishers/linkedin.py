@@ -18,14 +18,14 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
-from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable
 from campaign.platforms import SPECS, LinkedInSettings
 from campaign.publishers.base import (
     ApiVersion,
@@ -34,9 +34,9 @@ from campaign.publishers.base import (
     Publisher,
     PublishRequest,
     RecentPost,
-    VersionRefused,
 )
-from campaign.publishers.transport import DEFAULT_TIMEOUT, network_error
+from campaign.publishers.http import SERVER_ERRORS, Answer, ApiClient, ErrorPolicy, Rule
+from campaign.publishers.transport import DEFAULT_TIMEOUT
 from campaign.secrets import api_base_url, read_secret, redact
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,40 @@ def next_midnight_utc(now: datetime | None = None) -> datetime:
     return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(0), UTC)
 
 
+def _read_error(response: requests.Response, call: str, secrets: Sequence[str]) -> Answer:
+    """LinkedIn's error body: `message`, and `errorDetails.inputErrors[].code` (DUPLICATE_POST)."""
+    body = _json(response)
+    codes = [str(e.get("code")) for e in (body.get("errorDetails") or {}).get("inputErrors", [])
+             if isinstance(e, dict) and e.get("code")]
+    code = "DUPLICATE_POST" if "DUPLICATE_POST" in codes else (codes[0] if codes else None)
+    return Answer(status=response.status_code, code=code, headers=response.headers, call=call,
+                  message=redact(str(body.get("message") or response.reason or "no detail")[:300],
+                                 extra=secrets), body_error=bool(body))
+
+
+#: What each failed answer means (see `http.py`). LinkedIn has no idempotency key: a server
+#: error on the creating call may have posted, so the post is looked up before any retry.
+POLICY = ErrorPolicy("linkedin", (
+    Rule("version_refused", "LinkedIn refuses API version {version} while {what} {said}: it "
+         "has been sunset, so every LinkedIn call fails", "update campaign to a "
+         "release that pins a newer LinkedIn version", status=(426,), name="version sunset"),
+    Rule("retryable", "LinkedIn's daily limit was reached while {what} {said}", "it resets at "
+         "midnight UTC", status=(429,), reset=lambda _a: next_midnight_utc(), name="daily limit"),
+    Rule("rejected", "LinkedIn refused the token while {what} {said}", CREDENTIALS_FIX,
+         status=(401,), name="token refused"),
+    Rule("rejected", "LinkedIn refused the permission while {what} {said}", "the token needs "
+         "w_organization_social and its member an admin or content-admin role on the page; then "
+         f"renew {TOKEN_VARIABLE}", status=(403,), name="permission"),
+    Rule("rejected", "LinkedIn refused the post as a duplicate {said}", "check the page; if it is "
+         "not there, change the story's caption (LinkedIn also counts a post deleted in the last "
+         "day or two)", status=(422,), codes=frozenset({"DUPLICATE_POST"}), name="duplicate"),
+    Rule("retryable", "server error while {what} {said}", status=SERVER_ERRORS,
+         on_create="unknown", name="server error"),
+    Rule("rejected", "LinkedIn refused the request while {what} {said}", "check the card and the "
+         "caption (at most 3,000 characters)", name="refused"),
+))
+
+
 class LinkedInPublisher(Publisher):
     """Posts image posts to one LinkedIn organisation page with a member's token."""
 
@@ -122,6 +156,9 @@ class LinkedInPublisher(Publisher):
         self._client = (values.get("LINKEDIN_CLIENT_ID", "").strip(),
                         values.get("LINKEDIN_CLIENT_SECRET", "").strip())
         self.oauth_url = api_base_url("linkedin", DEFAULT_OAUTH_URL, None, env)
+        self.api = ApiClient("linkedin", self.base_url, session, POLICY, _read_error,
+                             secrets=lambda: (self._token,), timeout=timeout,
+                             context={"version": LINKEDIN_VERSION})
 
     @property
     def author(self) -> str:
@@ -292,16 +329,8 @@ class LinkedInPublisher(Publisher):
         url = self.base_url + path
         if params:
             url += "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
-        try:
-            response = self.session.request(
-                method, url, json=json, headers=self._headers(method_header),
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            raise network_error("linkedin", exc, what=what, creates=creates, story=story) from exc
-        if response.status_code < 400:
-            return response
-        raise self._error(response, what, story, creates) from LinkedInApiError(response)
+        return self.api.request(method, url, what=what, story=story, creates=creates, call=path,
+                                json=json, headers=self._headers(method_header))
 
     def _put_image(self, upload_url: str, data: bytes, story: str) -> None:
         url = self._upload_target(upload_url)
@@ -311,13 +340,8 @@ class LinkedInPublisher(Publisher):
         host = urlsplit(url).hostname or ""
         if host.endswith(".linkedin.com") or host == urlsplit(self.base_url).hostname:
             headers["Authorization"] = f"Bearer {self._token}"
-        what = "uploading the card"
-        try:
-            response = self.session.put(url, data=data, headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise network_error("linkedin", exc, what=what, creates=False, story=story) from exc
-        if response.status_code >= 400:
-            raise self._error(response, what, story, False) from LinkedInApiError(response)
+        self.api.request("PUT", url, what="uploading the card", story=story, call="upload",
+                         data=data, headers=headers)
 
     def _upload_target(self, upload_url: str) -> str:
         """The upload URL, sent to the base URL when one overrides the real API (SPEC §3)."""
@@ -325,68 +349,6 @@ class LinkedInPublisher(Publisher):
             return upload_url
         base, target = urlsplit(self.base_url), urlsplit(upload_url)
         return urlunsplit((base.scheme, base.netloc, base.path + target.path, target.query, ""))
-
-    def _error(
-        self, response: requests.Response, what: str, story: str | None, creates: bool
-    ) -> PublishError:
-        status = response.status_code
-        body = _json(response)
-        message = redact(str(body.get("message") or response.reason or "no detail")[:300],
-                         extra=(self._token,))
-        codes = {
-            str(e.get("code"))
-            for e in (body.get("errorDetails") or {}).get("inputErrors", [])
-            if isinstance(e, dict)
-        }
-        said = f"({status}: {message})"
-        if status == 426:
-            return VersionRefused(
-                "linkedin", f"LinkedIn refuses API version {LINKEDIN_VERSION} (426 "
-                f"NONEXISTENT_VERSION) while {what}: it has been sunset, so every LinkedIn call "
-                "fails: update campaign to a release that pins a newer LinkedIn version",
-                version=LINKEDIN_VERSION,
-            )
-        if status == 429:
-            reset = next_midnight_utc()
-            return PostRetryable(
-                "linkedin", f"LinkedIn's daily limit was reached while {what} {said}: it resets "
-                "at midnight UTC", story=story, reset_at=reset,
-            )
-        if status == 401:
-            return PostRejected(
-                "linkedin", f"LinkedIn refused the token while {what} {said}: {CREDENTIALS_FIX}",
-                story=story,
-            )
-        if status == 403:
-            return PostRejected(
-                "linkedin", f"LinkedIn refused the permission while {what} {said}: the token needs "
-                "w_organization_social and its member an admin or content-admin role on the "
-                f"page; then renew {TOKEN_VARIABLE}", story=story,
-            )
-        if status == 422 and "DUPLICATE_POST" in codes:
-            return PostRejected(
-                "linkedin", f"LinkedIn refused the post as a duplicate {said}: check the page; if "
-                "it is not there, change the story's caption (LinkedIn also counts a post "
-                "deleted in the last day or two)", story=story,
-            )
-        if status >= 500:
-            # Transient (platform-apis.md §4.4); should a post exist after all, the retry
-            # meets LinkedIn's DUPLICATE_POST, which says to look at the page.
-            return PostRetryable("linkedin", f"server error while {what} {said}", story=story)
-        return PostRejected(
-            "linkedin", f"LinkedIn refused the request while {what} {said}: check the card and "
-            "the caption (at most 3,000 characters)", story=story,
-        )
-
-
-class LinkedInApiError(Exception):
-    """LinkedIn's answer as it came (status and body), kept as the cause of ours."""
-
-    def __init__(self, response: requests.Response) -> None:
-        self.status = response.status_code
-        body = _json(response)
-        self.code = body.get("code") or body.get("serviceErrorCode")
-        super().__init__(f"HTTP {self.status}, {self.code}")
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from campaign.counting import length_urls_as_23
-from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable
 from campaign.platforms import SPECS, MastodonSettings
 from campaign.publishers.base import (
     CredentialReport,
@@ -36,9 +36,10 @@ from campaign.publishers.base import (
     PublishRequest,
     RecentPost,
 )
-from campaign.publishers.transport import DEFAULT_TIMEOUT, network_error, unix_time
+from campaign.publishers.http import SERVER_ERRORS, ApiClient, ErrorPolicy, Rule, plain_reader
+from campaign.publishers.transport import DEFAULT_TIMEOUT, unix_time
 from campaign.publishers.x import shorten_alt_text
-from campaign.secrets import api_base_url, read_secret, redact
+from campaign.secrets import api_base_url, read_secret
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,23 @@ def reset_time(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+#: What each failed answer means (see `http.py`). Mastodon's Idempotency-Key makes a repeat
+#: of the creating call return the first status: a server error is never "unknown" here.
+POLICY = ErrorPolicy("mastodon", (
+    Rule("retryable", "rate limited while {what} {said}", "it will be retried after the reset",
+         status=(429,), reset=lambda a: reset_time(a.headers.get("X-RateLimit-Reset")),
+         name="rate limited"),
+    Rule("rejected", "Mastodon refused the token while {what} {said}", CREDENTIALS_FIX,
+         status=(401,), name="token refused"),
+    Rule("rejected", "Mastodon refused while {what} {said}", "the token lacks a scope or the "
+         "account is suspended; " + CREDENTIALS_FIX, status=(403,), name="forbidden"),
+    Rule("retryable", "server error while {what} {said}", status=SERVER_ERRORS,
+         name="server error"),
+    Rule("rejected", "Mastodon refused the request while {what} {said}", "check the card and the "
+         "caption against the instance's limits", name="refused"),
+))
+
+
 class MastodonPublisher(Publisher):
     """Posts statuses with one image to one Mastodon account."""
 
@@ -100,6 +118,8 @@ class MastodonPublisher(Publisher):
         self.timeout = timeout
         self.base_url = api_base_url("mastodon", settings.instance_url, settings.api_url, env)
         self._token = read_secret("mastodon", TOKEN_VARIABLE, env)
+        self.api = ApiClient("mastodon", self.base_url, session, POLICY, plain_reader(("error",)),
+                             secrets=lambda: (self._token,), timeout=timeout)
         self.poll_interval = poll_interval
         self.poll_timeout = poll_timeout
         self._sleep = sleep
@@ -286,53 +306,8 @@ class MastodonPublisher(Publisher):
         sent = dict(headers or {})
         if auth:
             sent["Authorization"] = f"Bearer {self._token}"
-        try:
-            response = self.session.request(
-                method, self.base_url + path, params=params, data=data, files=files,
-                headers=sent, timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            raise network_error("mastodon", exc, what=what, creates=creates, story=story) from exc
-        if response.status_code < 400:
-            return response
-        raise self._error(response, what, story) from MastodonApiError(response)
-
-    def _error(self, response: requests.Response, what: str, story: str | None) -> PublishError:
-        status = response.status_code
-        message = redact(str(_json(response).get("error") or response.reason or "no detail")[:300],
-                         extra=(self._token,))
-        said = f"({status}: {message})"
-        if status == 429:
-            reset = reset_time(response.headers.get("X-RateLimit-Reset"))
-            return PostRetryable(
-                "mastodon", f"rate limited while {what} {said}: it will be retried after the "
-                "reset", story=story, reset_at=reset,
-            )
-        if status == 401:
-            return PostRejected(
-                "mastodon", f"Mastodon refused the token while {what} {said}: {CREDENTIALS_FIX}",
-                story=story,
-            )
-        if status == 403:
-            return PostRejected(
-                "mastodon", f"Mastodon refused while {what} {said}: the token lacks a scope or "
-                f"the account is suspended; {CREDENTIALS_FIX}", story=story,
-            )
-        if status >= 500:
-            # A retry of the status carries the same Idempotency-Key: it cannot post twice.
-            return PostRetryable("mastodon", f"server error while {what} {said}", story=story)
-        return PostRejected(
-            "mastodon", f"Mastodon refused the request while {what} {said}: check the card and "
-            "the caption against the instance's limits", story=story,
-        )
-
-
-class MastodonApiError(Exception):
-    """Mastodon's answer as it came, kept as the cause of ours."""
-
-    def __init__(self, response: requests.Response) -> None:
-        self.status = response.status_code
-        super().__init__(f"HTTP {self.status}")
+        return self.api.request(method, path, what=what, story=story, creates=creates,
+                                call=path, params=params, data=data, files=files, headers=sent)
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

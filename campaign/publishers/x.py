@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -34,6 +34,7 @@ from campaign.publishers.base import (
     PublishRequest,
     RecentPost,
 )
+from campaign.publishers.http import SERVER_ERRORS, Answer, ErrorPolicy, Rule
 from campaign.publishers.transport import (
     DEFAULT_TIMEOUT,
     RedirectAdapter,
@@ -260,69 +261,54 @@ def _messages(exc: tweepy.HTTPException) -> str:
     return text[:300] or exc.response.reason or "no detail"
 
 
-def _raise_http(exc: tweepy.HTTPException, what: str, story: str | None, creates: bool) -> NoReturn:
-    status = exc.response.status_code
-    detail = _messages(exc)
-    if isinstance(exc, tweepy.TooManyRequests):
-        headers = exc.response.headers
-        reset = unix_time(exc.reset_time) or unix_time(headers.get("x-rate-limit-reset"))
-        # POST /2/tweets also has a 24-hour user cap; when it is spent, its reset is later.
-        if headers.get("x-user-limit-24hour-remaining") == "0":
-            day_reset = unix_time(headers.get("x-user-limit-24hour-reset"))
+def _x_reset(answer: Answer) -> datetime | None:
+    headers = answer.headers
+    reset = unix_time(headers.get("x-rate-limit-reset"))
+    # POST /2/tweets also has 24-hour caps, per user and per app; when one is spent, its
+    # reset is later than the 15-minute window's.
+    for cap in ("x-user-limit-24hour", "x-app-limit-24hour"):
+        if headers.get(f"{cap}-remaining") == "0":
+            day_reset = unix_time(headers.get(f"{cap}-reset"))
             if day_reset and (reset is None or day_reset > reset):
                 reset = day_reset
-        when = reset.strftime("%Y-%m-%d %H:%M UTC") if reset else "later"
-        raise PostRetryable(
-            "x", f"rate limited while {what} (429): X says try again at {when}",
-            story=story, reset_at=reset,
-        ) from exc
-    if isinstance(exc, tweepy.Unauthorized):
-        raise PostRejected(
-            "x", f"X refused the credentials while {what} (401 {detail}): {CREDENTIALS_FIX}",
-            story=story,
-        ) from exc
-    if isinstance(exc, tweepy.Forbidden):
-        if "duplicate" in detail.lower():
-            raise PostRejected(
-                "x", f"X refused the post as a duplicate of an earlier one ({detail}): "
-                "check the account; if it is not there, change the X caption of the story",
-                story=story,
-            ) from exc
-        if "authentication" in detail.lower():
-            raise PostRejected(
-                "x", f"X refused the kind of credentials while {what} (403 {detail}): "
-                f"{CREDENTIALS_FIX}", story=story,
-            ) from exc
-        raise PostRejected(
-            "x", f"X refused while {what} (403 {detail}): check the caption (length), the "
-            "account's standing and the app's access level", story=story,
-        ) from exc
-    if isinstance(exc, tweepy.TwitterServerError):
-        if creates:
-            # X has no idempotency key: a 5xx after the body was sent may still have
-            # posted. Unknown, so the post is looked up on the account before any retry.
-            raise OutcomeUnknown(
-                "x", f"X had a server error while {what} ({status}), after the post was sent: "
-                "the post may exist; it is looked up on the account before any retry",
-                story=story,
-            ) from exc
-        raise PostRetryable(
-            "x", f"X had a server error while {what} ({status}): it will be retried",
-            story=story,
-        ) from exc
-    if isinstance(exc, (tweepy.BadRequest, tweepy.NotFound)):
-        raise PostRejected(
-            "x", f"X refused the request while {what} ({status} {detail}): check the card "
-            "(JPEG or PNG, at most 5 MB) and the caption", story=story,
-        ) from exc
-    if creates:
-        raise OutcomeUnknown(
-            "x", f"unexpected answer {status} while {what} ({detail}): look at the account's "
-            "posts before any retry", story=story,
-        ) from exc
-    raise PostRetryable(
-        "x", f"unexpected answer {status} while {what} ({detail})", story=story
-    ) from exc
+    return reset
+
+
+def _says(*words: str) -> Callable[[Answer], bool]:
+    return lambda answer: any(w in answer.message.lower() for w in words)
+
+
+#: What each failed answer means (see `http.py`). X has no idempotency key: a server error
+#: or an unexpected answer to the creating call may come after the post was made, so it is
+#: "unknown" and the post is looked up on the account before any retry.
+POLICY = ErrorPolicy("x", (
+    Rule("retryable", "rate limited while {what} (429)", "X says try again {at}", status=(429,),
+         reset=_x_reset, name="rate limited"),
+    Rule("rejected", "X refused the credentials while {what} {said}", CREDENTIALS_FIX,
+         status=(401,), name="credentials refused"),
+    Rule("rejected", "X refused the post as a duplicate of an earlier one {said}", "check the "
+         "account; if it is not there, change the X caption of the story", status=(403,),
+         when=_says("duplicate"), name="duplicate"),
+    Rule("rejected", "X refused the kind of credentials while {what} {said}", CREDENTIALS_FIX,
+         status=(403,), when=_says("authenticat"), name="kind of credentials"),
+    Rule("rejected", "X refused while {what} {said}", "check the caption (length), the account's "
+         "standing and the app's access level", status=(403,), name="forbidden"),
+    Rule("retryable", "X had a server error while {what} {said}", "it will be retried",
+         status=SERVER_ERRORS, on_create="unknown", fix_on_create="the post may exist; it is "
+         "looked up on the account before any retry", name="server error"),
+    Rule("rejected", "X refused the request while {what} {said}", "check the card (JPEG or PNG, "
+         "at most 5 MB) and the caption", status=(400, 404), name="refused"),
+    Rule("retryable", "unexpected answer while {what} {said}", on_create="unknown",
+         fix_on_create="look at the account's posts before any retry", name="unexpected"),
+))
+
+
+def _raise_http(exc: tweepy.HTTPException, what: str, story: str | None, creates: bool) -> NoReturn:
+    response = exc.response
+    codes = [str(c) for c in exc.api_codes if c]
+    answer = Answer(status=response.status_code, code=codes[0] if codes else None,
+                    message=_messages(exc), headers=response.headers)
+    raise POLICY.error(answer, what=what, story=story, creates=creates) from exc
 
 
 __all__ = ["MAX_ALT_TEXT", "XPublisher", "shorten_alt_text"]

@@ -1,7 +1,7 @@
 """The Bluesky (AT Protocol) calls the Bluesky publisher makes, answering as the reference PDS.
 
 Status codes, `error` names and `message` texts are copied from what @atproto/pds 0.5.35
-answered (tests/servers/pds/observed.md); tests/test_bluesky_real.py sends the same
+answered (tests/servers/pds/observed.md); tests/publishers/test_bluesky_pds.py sends the same
 requests to both and compares. Sessions are HS256 JWTs like the PDS's (access 120
 minutes, refresh 90 days, a refresh token is spent once used). Records: post keys must
 be TIDs; `createRecord` on a taken key answers the PDS's bare 500; `putRecord` is an

@@ -40,6 +40,8 @@ FAULT_KINDS: dict[str, str] = {
     "`reset_after` is the 24-hour reset)",
     "duplicate_368": "Facebook: the duplicate answered as code 368 \"You've already posted this\"",
     "account_blocked": "Facebook: code 368/1346003, content reported as abusive (a real block)",
+    "answer": "any platform: answer `status` with the JSON `body` and `headers` given, as a "
+    "real platform did (the error policy tests replay each row this way)",
 }
 
 
@@ -189,11 +191,16 @@ class Fault:
     times: int = 1
     reset_after: int = 60  # rate_limit: seconds until the reset the header announces
     delay: float = 30.0  # timeout: seconds the request is held
+    status: int = 500  # answer: the HTTP status
+    body: Any = None  # answer: the JSON body
+    headers: dict[str, str] = field(default_factory=dict)  # answer: the headers
 
     def as_json(self) -> dict[str, Any]:
         return {
             "platform": self.platform, "call": self.call, "kind": self.kind,
             "times": self.times, "reset_after": self.reset_after, "delay": self.delay,
+            **({"status": self.status, "body": self.body, "headers": self.headers}
+               if self.kind == "answer" else {}),
         }
 
 
@@ -421,6 +428,8 @@ class PlatformApi:
                 response = route.handler(request)
                 self.stop_event.wait(fault.delay)
                 return response
+            if fault.kind == "answer":
+                return Response.json(fault.status, fault.body, fault.headers)
             if fault.kind in ("stuck_in_progress", "container_error"):
                 request.fault = fault
                 return route.handler(request)

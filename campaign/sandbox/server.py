@@ -186,7 +186,7 @@ class Sandbox:
                 f"not {fault.call!r}"
             )
         fault.call = call
-        if fault.kind not in api.fault_kinds:
+        if fault.kind not in api.fault_kinds and fault.kind != "answer":
             raise SandboxError(
                 f"kind for {fault.platform} must be one of {list(api.fault_kinds)}, "
                 f"not {fault.kind!r}"
@@ -270,7 +270,8 @@ class Sandbox:
         body = request.json
         if not isinstance(body, dict):
             return Response.json(400, {"error": "send a JSON object: {platform, call, kind, times}"})
-        unknown = set(body) - {"platform", "call", "kind", "times", "reset_after", "delay"}
+        unknown = set(body) - {"platform", "call", "kind", "times", "reset_after", "delay",
+                               "status", "body", "headers"}
         if unknown:
             return Response.json(400, {"error": f"unknown keys: {sorted(unknown)}"})
         try:
@@ -281,6 +282,9 @@ class Sandbox:
                 times=int(body.get("times", 1)),
                 reset_after=int(body.get("reset_after", 60)),
                 delay=float(body.get("delay", 30)),
+                status=int(body.get("status", 500)),
+                body=body.get("body"),
+                headers={str(k): str(v) for k, v in dict(body.get("headers") or {}).items()},
             )
             self.add_fault(fault)
         except KeyError as exc:

@@ -56,6 +56,7 @@ from campaign.errors import CampaignError, UserError
 from campaign.i18n import _, translations
 from campaign.ledger import Ledger
 from campaign.models import CARD_SIZES
+from campaign.platforms import SPECS
 from campaign.publish import Publishing, read_story_bounded, withdraw_story
 from campaign.rehearsal import (
     feed_link,
@@ -128,6 +129,8 @@ def create_app(project: Project, *, rehearsal: bool = False, workdir: Path | Non
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_translations(translations(), newstyle=True)  # type: ignore[attr-defined]
+    # The platforms, as (id, name): the pages list them from the one place that knows them.
+    app.jinja_env.globals["platforms"] = [(p, facts.name) for p, facts in SPECS.items()]
     space = Workspace(project, rehearsal, workdir, dict(env if env is not None else os.environ))
     app.extensions["campaign"] = space
 

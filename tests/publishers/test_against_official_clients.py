@@ -28,7 +28,7 @@ from campaign.publishers.linkedin import LINKEDIN_VERSION, LinkedInPublisher, ur
 from campaign.publishers.mastodon import MastodonPublisher, idempotency_key
 from campaign.sandbox import Fault, Sandbox
 
-CARDS = Path(__file__).resolve().parent / "fixtures" / "cards"
+CARDS = Path(__file__).resolve().parent.parent / "fixtures" / "cards"
 CARD = CARDS / "card_landscape_1600x900.jpg"
 WRONG = "WRONG-mastodon-token-51f0"
 

@@ -32,7 +32,7 @@ from campaign.publishers.media_host import (
 )
 from campaign.sandbox import Sandbox
 
-CARD = Path(__file__).resolve().parent / "fixtures" / "cards" / "card_portrait_1080x1350.jpg"
+CARD = Path(__file__).resolve().parent.parent / "fixtures" / "cards" / "card_portrait_1080x1350.jpg"
 IG_ID = "17841400000000001"
 
 

@@ -35,7 +35,7 @@ from campaign.publishers.instagram import InstagramPublisher
 from campaign.publishers.x import XPublisher
 from campaign.sandbox import Sandbox
 
-CARDS = Path(__file__).resolve().parent / "fixtures" / "cards"
+CARDS = Path(__file__).resolve().parent.parent / "fixtures" / "cards"
 PAGE_ID = "100000000000001"
 IG_ID = "17841400000000001"
 

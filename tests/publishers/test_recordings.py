@@ -34,7 +34,8 @@ import pytest
 import requests
 import tweepy
 
-from campaign.config import (
+from campaign.errors import PostRejected, PostRetryable
+from campaign.platforms import (
     BlueskySettings,
     FacebookSettings,
     InstagramSettings,
@@ -42,7 +43,6 @@ from campaign.config import (
     MastodonSettings,
     XSettings,
 )
-from campaign.errors import PostRejected, PostRetryable
 from campaign.publishers.base import PublishRequest
 from campaign.publishers.bluesky import BlueskyPublisher, post_tid
 from campaign.publishers.facebook import FacebookPublisher
@@ -54,8 +54,8 @@ from campaign.publishers.x import XPublisher
 from campaign.sandbox import Sandbox
 from campaign.sandbox.bluesky import DID, HANDLE
 
-RECORDINGS = Path(__file__).resolve().parent / "data" / "recordings"
-CARDS = Path(__file__).resolve().parent / "fixtures" / "cards"
+RECORDINGS = Path(__file__).resolve().parent.parent / "data" / "recordings"
+CARDS = Path(__file__).resolve().parent.parent / "fixtures" / "cards"
 PAGE_ID = "100000000000001"
 IG_ID = "17841400000000001"
 X_USER_ID = "1500000000000000001"

@@ -20,7 +20,7 @@ from campaign.publishers.transport import RedirectAdapter
 from campaign.sandbox import Sandbox
 from campaign.sandbox.bluesky import HANDLE
 
-CARD = Path(__file__).resolve().parent / "fixtures" / "cards" / "card_landscape_1600x900.jpg"
+CARD = Path(__file__).resolve().parent.parent / "fixtures" / "cards" / "card_landscape_1600x900.jpg"
 ALT = "Kaart met de tekst: Vraag door. Jij kent je lichaam het best."
 
 

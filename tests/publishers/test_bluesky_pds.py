@@ -33,7 +33,7 @@ from tests.servers.pds_fixture import RealPds, sign_hs256_jwt
 
 pytestmark = pytest.mark.integration
 
-CARDS = Path(__file__).resolve().parent / "fixtures" / "cards"
+CARDS = Path(__file__).resolve().parent.parent / "fixtures" / "cards"
 CARD = CARDS / "card_landscape_1600x900.jpg"
 WRONG = "wrong-pass-word-7c1e"
 
