@@ -130,7 +130,7 @@ def test_one_spec_one_publisher_one_sandbox_module_per_platform() -> None:
         assert spec.image_formats and "image/jpeg" in spec.image_formats  # cards are JPEG
         assert spec.caption_limit > 0 and spec.alt_text_limit > 0 and spec.image_byte_limit > 0
         assert spec.renew_how and spec.scope_fix
-        # A card file (JPEG) must fit the smallest limit that any platform of its format has.
+        # The default card format is the spec's alone: the settings class has no second one.
         assert spec.settings.model_fields["card_format"].default is None
 
 

@@ -136,8 +136,12 @@ def _already_posted(answer: Answer) -> bool:
     return "already posted" in answer.message.lower().replace("\u2019", "'")
 
 
+_TRANSIENT_CODES = _codes(_TRANSIENT)
+_TRANSIENT_SUBCODES = _codes(_IG_TRANSIENT_SUBCODES)
+
+
 def _transient(answer: Answer) -> bool:
-    return (answer.code in _codes(_TRANSIENT) or answer.subcode in _codes(_IG_TRANSIENT_SUBCODES)
+    return (answer.code in _TRANSIENT_CODES or answer.subcode in _TRANSIENT_SUBCODES
             or answer.transient)
 
 

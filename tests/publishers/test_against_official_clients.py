@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,18 +30,6 @@ from campaign.sandbox import Fault, Sandbox
 CARDS = Path(__file__).resolve().parent.parent / "fixtures" / "cards"
 CARD = CARDS / "card_landscape_1600x900.jpg"
 WRONG = "WRONG-mastodon-token-51f0"
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[Sandbox]:
-    with Sandbox(port=0) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(running: Sandbox) -> Sandbox:
-    running.reset()
-    return running
 
 
 def request_for(story: str, caption: str | None = None) -> PublishRequest:

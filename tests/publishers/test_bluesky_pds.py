@@ -63,12 +63,6 @@ class Recorder:
         return self.calls.count(nsid)
 
 
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
 def publisher_for(pds: RealPds, http: requests.Session, password: str | None = None
                   ) -> BlueskyPublisher:
     env = {"BLUESKY_APP_PASSWORD": password or pds.app_password,

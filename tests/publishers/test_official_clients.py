@@ -9,7 +9,6 @@ check that the caption and the alt text arrived.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +21,6 @@ from campaign.sandbox.bluesky import HANDLE
 
 CARD = Path(__file__).resolve().parent.parent / "fixtures" / "cards" / "card_landscape_1600x900.jpg"
 ALT = "Kaart met de tekst: Vraag door. Jij kent je lichaam het best."
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[Sandbox]:
-    with Sandbox(port=0) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(running: Sandbox) -> Sandbox:
-    running.reset()
-    return running
 
 
 def posted(sandbox: Sandbox, platform: str) -> list[dict[str, Any]]:

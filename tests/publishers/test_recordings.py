@@ -221,28 +221,10 @@ class Replay:
         self.server.server_close()
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[Sandbox]:
-    with Sandbox(port=0) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(running: Sandbox) -> Sandbox:
-    running.reset()
-    return running
-
-
 @pytest.fixture
 def replay(sandbox: Sandbox) -> Iterator[Replay]:
     with Replay(sandbox.url) as server:
         yield server
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
 
 
 def env_via(sandbox: Sandbox, replay: Replay, platform: str) -> dict[str, str]:
