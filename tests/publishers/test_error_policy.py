@@ -171,8 +171,20 @@ def test_x_text_is_restored_from_tco_links_and_escapes() -> None:
 # (`answer` fault). The publisher must raise what the row says, with the row's words, post
 # nothing, and show no secret.
 
-def _in(seconds: int) -> str:
-    return str(int((datetime.now(UTC) + timedelta(seconds=seconds)).timestamp()))
+class _in(str):
+    """A reset header that many seconds after the moment the row is sent (not collected)."""
+
+    def __new__(cls, seconds: int) -> _in:
+        made = super().__new__(cls, f"in {seconds} s")
+        made.seconds = seconds
+        return made
+
+    seconds: int
+
+
+def _sent_now(headers: dict[str, str]) -> dict[str, str]:
+    return {key: str(int((datetime.now(UTC) + timedelta(seconds=value.seconds)).timestamp()))
+            if isinstance(value, _in) else value for key, value in headers.items()}
 
 
 def _graph(code: int, message: str, sub: int | None = None, **extra: object) -> dict[str, object]:
@@ -311,7 +323,7 @@ def test_each_row_against_the_sandbox(platform: str, row: str, sandbox: Sandbox,
     status, body, headers = ROWS[platform][row]
     call, times = CALLS.get((platform, row), ("create", 1))
     sandbox.add_fault(Fault(platform, call, "answer", times=times, status=status, body=body,
-                            headers=headers))
+                            headers=_sent_now(headers)))
     rule = next(r for r in policy_of(platform).rules if r.name == row)
     creates = call == "create"
     with requests.Session() as session:
