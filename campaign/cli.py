@@ -34,8 +34,9 @@ from rich.table import Table
 from campaign.alerts import Alerter
 from campaign.cards import render_all, story_formats
 from campaign.check import CheckReport, run_check
-from campaign.config import CONFIG_FILE, Project, load_project
+from campaign.config import CONFIG_FILE, Project, load_project, peek_languages
 from campaign.errors import CampaignError, PostRefused
+from campaign.i18n import LANG_ENV, choose_language, set_language
 from campaign.ledger import Ledger, SchedulerLock, read_facts
 from campaign.models import PLATFORMS, Card, Platform
 from campaign.publish import Publishing, publish_post, read_story_bounded, withdraw_story
@@ -82,7 +83,20 @@ def _options(
         typer.Option("--now", envvar="CAMPAIGN_NOW", hidden=True,
                      help="Pretend it is this time (ISO 8601 with offset); for tests."),
     ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="The language of the messages: nl or en (default: "
+                     "ui_language in campaign.toml, else the campaign's language)."),
+    ] = None,
 ) -> None:
+    ui_language, campaign_language = peek_languages(config)
+    try:
+        set_language(choose_language(lang, ui_language, campaign_language))
+    except ValueError as exc:
+        if lang or os.environ.get(LANG_ENV):
+            raise typer.BadParameter(str(exc), param_hint=f"--lang / {LANG_ENV}") from None
+        # A wrong ui_language: campaign.toml's own check names its line and the fix.
+        set_language(choose_language(None, None, campaign_language))
     moment = None
     if now:
         try:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from campaign.errors import ConfigError
+from campaign.i18n import normalise
 from campaign.models import PLATFORMS, Platform, Problem
 from campaign.platforms import (
     PlatformSettings,
@@ -52,6 +53,8 @@ class CampaignSettings(_Strict):
     end: date
     timezone: str = "Europe/Amsterdam"
     language: str = Field(default="nl", pattern=r"^[a-z]{2}$")
+    # The language of every message staff read (SPEC §14); None: the campaign's language.
+    ui_language: str | None = None
     post_time: time = time(10, 0)
     hashtags: list[str] = Field(default_factory=list)
     link: str | None = None
@@ -71,6 +74,11 @@ class CampaignSettings(_Strict):
                 f"{value!r} is not a time zone: use an IANA name such as Europe/Amsterdam"
             ) from None
         return value
+
+    @field_validator("ui_language")
+    @classmethod
+    def _known_language(cls, value: str | None) -> str | None:
+        return None if value is None else normalise(value)
 
     @model_validator(mode="after")
     def _end_after_start(self) -> CampaignSettings:
@@ -251,6 +259,18 @@ def toml_problem(shown: str, text: str, line: int | None, error: str) -> Problem
     else:
         message = f"is not valid TOML ({error}): fix the value"
     return Problem(shown, line, field, message)
+
+
+def peek_languages(config_file: Path) -> tuple[str | None, str]:
+    """(`ui_language`, `language`) of campaign.toml, read before it is validated, so that
+    even its own errors are reported in the staff's language; defaults when unreadable."""
+    try:
+        section = tomllib.loads(config_file.read_text(encoding="utf-8")).get("campaign", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None, "nl"
+    ui, campaign = section.get("ui_language"), section.get("language")
+    return (ui if isinstance(ui, str) else None,
+            campaign if isinstance(campaign, str) else "nl")
 
 
 def load_project(config_file: Path) -> Project:

@@ -1,24 +1,172 @@
-"""Every message staff read is marked for translation here first (SPEC §14).
+"""Everything staff read, in the campaign's language (SPEC §14), through Babel and gettext.
 
-`_("text")` marks a message in Python; the workspace's templates use the same
-function through Jinja2's i18n extension. Until the Dutch and English
-catalogues exist (the i18n issue), the text is shown as written.
+Messages are marked in the code with `_("text with {name}").format(name=...)`
+(brace placeholders, filled after translation) and `ngettext(singular, plural,
+n)`; texts kept in tables and translated only when shown are marked with
+`N_("text")`. The workspace's and the preview's templates use the same functions
+through Jinja2's i18n extension (`{{ _("text %(name)s", name=...) }}`).
+
+The catalogues live in `campaign/locale/<lang>/LC_MESSAGES/campaign.po`, made
+from the template `campaign/locale/campaign.pot` that `pybabel extract` writes
+(see `babel.cfg` and README, "Languages"). `make` compiles them to `.mo` files
+before anything runs; a `.po` newer than its `.mo` (or a copy installed without
+`make`) is read directly, so a catalogue is never stale.
+
+One language is active per process: the CLI sets it from `--lang`,
+`CAMPAIGN_LANG`, `ui_language` or the campaign's `language`, in that order
+(`choose_language`). English is the language the messages are written in.
 """
 
 from __future__ import annotations
 
 import gettext
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time
+from functools import cache
+from pathlib import Path
 
-_translations: gettext.NullTranslations = gettext.NullTranslations()
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "campaign"
+#: The languages staff can choose; the first is the one the messages are written in.
+LANGUAGES = ("en", "nl")
+SOURCE_LANGUAGE = "en"
+#: The environment variable that overrides `ui_language` (the tests set it to `en`).
+LANG_ENV = "CAMPAIGN_LANG"
+
+_active: gettext.NullTranslations = gettext.NullTranslations()
+_language = SOURCE_LANGUAGE
 
 
 def _(message: str) -> str:
-    return _translations.gettext(message)
+    """The message in the active language."""
+    return _active.gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return _translations.ngettext(singular, plural, n)
+    """The singular or plural message for `n`, in the active language."""
+    return _active.ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction without translating it yet (tables, constants):
+    pass it to `_()` where it is shown."""
+    return message
+
+
+def language() -> str:
+    """The active language's code (`nl`, `en`)."""
+    return _language
+
+
+def set_language(code: str) -> None:
+    """Make `code` the active language for this process. Raises ValueError on an
+    unknown code, with the languages there are."""
+    global _active, _language
+    code = normalise(code)
+    _active = catalogue(code)
+    _language = code
+
+
+@contextmanager
+def use_language(code: str) -> Iterator[None]:
+    """The active language is `code` inside the block (tests, one alert in another language)."""
+    before = _language
+    set_language(code)
+    try:
+        yield
+    finally:
+        set_language(before)
+
+
+def normalise(code: str) -> str:
+    """`NL`, `nl_NL`, `nl-BE` -> `nl`. ValueError for a language without a catalogue."""
+    short = code.strip().replace("-", "_").split("_")[0].lower()
+    if short not in LANGUAGES:
+        raise ValueError(
+            f"{code!r} is not a language campaign speaks: use one of {', '.join(LANGUAGES)}"
+        )
+    return short
+
+
+def choose_language(cli: str | None, ui_language: str | None, campaign_language: str) -> str:
+    """The language staff read: `--lang`, else `CAMPAIGN_LANG`, else `ui_language`, else
+    the campaign's own language if there is a catalogue for it, else English."""
+    for given in (cli, os.environ.get(LANG_ENV), ui_language):
+        if given:
+            return normalise(given)
+    try:
+        return normalise(campaign_language)
+    except ValueError:
+        return SOURCE_LANGUAGE
+
+
+@cache
+def catalogue(code: str) -> gettext.NullTranslations:
+    """The translations of one language: its compiled `.mo`, or its `.po` when that is
+    newer (a catalogue edited since `make`) or the `.mo` is missing."""
+    if code == SOURCE_LANGUAGE and not (LOCALE_DIR / code).is_dir():
+        return gettext.NullTranslations()
+    folder = LOCALE_DIR / code / "LC_MESSAGES"
+    po, mo = folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
+    if mo.is_file() and (not po.is_file() or mo.stat().st_mtime >= po.stat().st_mtime):
+        with mo.open("rb") as handle:
+            return gettext.GNUTranslations(handle)
+    if po.is_file():
+        return _from_po(po)
+    if code == SOURCE_LANGUAGE:
+        return gettext.NullTranslations()
+    raise ValueError(f"there is no catalogue for {code!r} in {folder}")
+
+
+def _from_po(po: Path) -> gettext.NullTranslations:
+    from io import BytesIO
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with po.open("rb") as handle:
+        catalog = read_po(handle)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
 
 
 def translations() -> gettext.NullTranslations:
-    return _translations
+    """The active catalogue (for Jinja2's `install_gettext_translations`)."""
+    return _active
+
+
+# Dates, times and numbers as people write them in the active language.
+
+def format_day(day: date, *, year: bool = False) -> str:
+    """`maandag 8 maart` / `Monday 8 March` (with the year: `maandag 8 maart 2027`)."""
+    from babel.dates import format_date
+
+    return format_date(day, "EEEE d MMMM y" if year else "EEEE d MMMM", locale=_language)
+
+
+def format_short_day(day: date) -> str:
+    """`ma 8 mrt` / `Mon 8 Mar`: for tables and calendars."""
+    from babel.dates import format_date
+
+    return format_date(day, "EEE d MMM", locale=_language).replace(".", "")
+
+
+def format_clock(moment: time | datetime) -> str:
+    """`09:00` in both languages (the 24-hour clock of the Netherlands and of our English)."""
+    return f"{moment.hour:02d}:{moment.minute:02d}"
+
+
+def format_moment(moment: datetime) -> str:
+    """`maandag 8 maart 09:00` / `Monday 8 March 09:00` (in the moment's own time zone)."""
+    return f"{format_day(moment.date())} {format_clock(moment)}"
+
+
+def format_number(number: int | float) -> str:
+    """`1.234` / `1,234`."""
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(number, locale=_language))

@@ -41,6 +41,8 @@ class Problem:
 
     `file` is relative to the repository root; `line` is 1-based or None;
     `field` is a dotted front-matter path or None for the file as a whole.
+    `message` is in the staff's language; `code` names the kind of problem in words
+    that never change (`yaml.colon_in_text`), for tools reading `--json`.
     """
 
     file: str
@@ -48,13 +50,15 @@ class Problem:
     field: str | None
     message: str
     severity: Severity = "error"
+    code: str = ""
 
     def format(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
     def as_json(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "field": self.field, "message": self.message}
+        return {"file": self.file, "line": self.line, "field": self.field, "code": self.code,
+                "message": self.message}
 
 
 @dataclass(frozen=True)

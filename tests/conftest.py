@@ -66,6 +66,18 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setenv(f"CAMPAIGN_{name}_API_URL", "http://127.0.0.1:9")
 
 
+@pytest.fixture(autouse=True)
+def _english_messages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The suite asserts the messages as written (English), in this process and in every
+    `campaign` it starts (CAMPAIGN_LANG beats ui_language); the language tests
+    (tests/test_i18n*.py) choose Dutch themselves with `use_language("nl")` or `--lang nl`."""
+    from campaign import i18n
+
+    monkeypatch.setenv(i18n.LANG_ENV, "en")
+    with i18n.use_language("en"):
+        yield
+
+
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     """A copy of the repository's campaign (campaign.toml, stories, assets) to change freely."""

@@ -53,7 +53,7 @@ from campaign.cards import card_path, render_card, story_formats
 from campaign.check import CheckCache, CheckReport, run_check
 from campaign.config import Project
 from campaign.errors import CampaignError, UserError
-from campaign.i18n import _, translations
+from campaign.i18n import _, ngettext
 from campaign.ledger import Ledger
 from campaign.models import CARD_SIZES
 from campaign.platforms import SPECS
@@ -128,7 +128,9 @@ def create_app(project: Project, *, rehearsal: bool = False, workdir: Path | Non
     app = Flask("campaign.workspace", root_path=str(Path(__file__).parent))
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_translations(translations(), newstyle=True)  # type: ignore[attr-defined]
+    # The callables, not one catalogue: they translate into the language active when called.
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_, ngettext=ngettext, newstyle=True)
     # The platforms, as (id, name): the pages list them from the one place that knows them.
     app.jinja_env.globals["platforms"] = [(p, facts.name) for p, facts in SPECS.items()]
     space = Workspace(project, rehearsal, workdir, dict(env if env is not None else os.environ))
