@@ -13,7 +13,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta, tzinfo
 
 from campaign.captions import PLATFORM_NAMES
+from campaign.i18n import _, format_number, format_short_day, language, ngettext
 from campaign.ledger import Event, PostRecord
+from campaign.status import state_label
 
 _PREFIX = re.compile(r"^\w+ \([^)]*\): ")
 
@@ -25,7 +27,7 @@ def short_reason(error: str | None) -> str:
     for stop in (" (", ": "):
         if stop in text:
             text = text.split(stop, 1)[0]
-    return text or "an error"
+    return text or _("an error")
 
 
 def _name(platform: str) -> str:
@@ -33,41 +35,42 @@ def _name(platform: str) -> str:
 
 
 def _listed(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    if len(names) == 1:
+        return names[0]
+    return _("{names} and {last}").format(names=", ".join(names[:-1]), last=names[-1])
 
 
 def _after(delay: timedelta) -> str:
     minutes = round(delay.total_seconds() / 60)
     if minutes < 1:
-        return "moments later"
+        return _("moments later")
     if minutes < 90:
-        return f"{minutes} min later"
-    return f"{minutes / 60:.1f} hours later"
+        return _("{minutes} min later").format(minutes=minutes)
+    return _("{hours} hours later").format(hours=f"{minutes / 60:.1f}")
 
 
 def day_account(day: date, records: Iterable[PostRecord], events: Iterable[Event],
                 titles: dict[str, str], tz: tzinfo) -> list[str]:
     """The lines that tell what happened on one campaign day."""
     mine = sorted((r for r in records if r.day == day.isoformat()), key=lambda r: r.platform)
-    label = f"{day:%a} {day.day} {day:%b}"
+    label = format_short_day(day)
     if not mine:
-        return [f"{label}  no story"]
+        return [_("{day}  no story").format(day=label)]
     lines: list[str] = []
     happened = [e for e in events if e.story_id in {r.story_id for r in mine}]
     for story_id in sorted({r.story_id for r in mine}):
         posts = [r for r in mine if r.story_id == story_id]
         posted = [_name(r.platform) for r in posts if r.state == "posted"]
-        head = f"{label}  {story_id}"
-        if story_id in titles:
-            head += f" ({titles[story_id]})"
+        story = f"{story_id} ({titles[story_id]})" if story_id in titles else story_id
         others = [r for r in posts if r.state != "posted"]
-        if posted and not others:
-            head += f": posted on all {len(posted)} platforms" if len(posted) > 2 else \
-                f": posted on {_listed(posted)}"
+        if posted and not others and len(posted) > 2:
+            head = _("{day}  {story}: posted on all {n} platforms").format(
+                day=label, story=story, n=len(posted))
         elif posted:
-            head += f": posted on {_listed(posted)}"
+            head = _("{day}  {story}: posted on {platforms}").format(
+                day=label, story=story, platforms=_listed(posted))
         else:
-            head += ": not posted"
+            head = _("{day}  {story}: not posted").format(day=label, story=story)
         lines.append(head)
         for record in posts:
             lines.extend("    " + line for line in _post_story(record, happened))
@@ -83,25 +86,31 @@ def _post_story(record: PostRecord, events: Sequence[Event]) -> list[str]:
                                                          "reconciled_posted")), None)
     for event in mine:
         if event.kind == "retry":
-            later = (f"tried again {_after(posted_at - event.at)} and posted"
-                     if posted_at is not None and posted_at > event.at else "tried again later")
-            out.append(f"{name} answered: {short_reason(event.detail)}; {later}.")
+            later = (_("tried again {later} and posted").format(later=_after(posted_at - event.at))
+                     if posted_at is not None and posted_at > event.at else _("tried again later"))
+            out.append(_("{platform} answered: {reason}; {later}.").format(
+                platform=name, reason=short_reason(event.detail), later=later))
         elif event.kind == "outcome_unknown":
             if record.state == "posted":
-                out.append(f"{name}'s answer was lost after the post was sent: campaign looked "
-                           f"the post up on {name}, found it, and did not post it twice.")
+                out.append(_("{platform}'s answer was lost after the post was sent: campaign "
+                             "looked the post up on {platform}, found it, and did not post it "
+                             "twice.").format(platform=name))
             else:
-                out.append(f"{name}'s answer was lost after the post was sent: "
-                           f"{record.state.replace('_', ' ')}.")
+                out.append(_("{platform}'s answer was lost after the post was sent: "
+                             "{state}.").format(platform=name, state=state_label(record.state)))
         elif event.kind == "reconciled_absent":
-            out.append(f"{name}: looked the post up and it was not there, so it was sent again.")
+            out.append(_("{platform}: looked the post up and it was not there, so it was sent "
+                         "again.").format(platform=name))
     if record.state == "failed":
-        out.append(f"{name} FAILED: {short_reason(record.last_error)}; not retried, and an alert "
-                   "went out.")
+        out.append(_("{platform} FAILED: {reason}; not retried, and an alert went out.").format(
+            platform=name, reason=short_reason(record.last_error)))
     elif record.state == "missed":
-        out.append(f"{name} MISSED: {short_reason(record.last_error)}.")
+        out.append(_("{platform} MISSED: {reason}.").format(
+            platform=name, reason=short_reason(record.last_error)))
     elif record.state not in ("posted",):
-        out.append(f"{name}: {record.state.replace('_', ' ')} ({short_reason(record.last_error)}).")
+        out.append(_("{platform}: {state} ({reason}).").format(
+            platform=name, state=state_label(record.state),
+            reason=short_reason(record.last_error)))
     return out
 
 
@@ -116,24 +125,44 @@ def shown_lateness(late: timedelta, day_seconds: float) -> str:
     """Lateness in the rehearsed week, and what it is in real seconds."""
     minutes = late.total_seconds() / 60
     real = late.total_seconds() * day_seconds / 86400
-    when = f"{minutes:.0f} minutes" if minutes >= 1 else "less than a minute"
-    return (f"every post went out within {when} of its time in the rehearsed week "
-            f"({real:.2f} s of real time; a real week posts on the minute)")
+    if minutes >= 1:
+        return _("every post went out within {minutes} minutes of its time in the rehearsed "
+                 "week ({real} s of real time; a real week posts on the minute)").format(
+                     minutes=f"{minutes:.0f}", real=_two_places(real))
+    return _("every post went out within less than a minute of its time in the rehearsed week "
+             "({real} s of real time; a real week posts on the minute)").format(
+                 real=_two_places(real))
+
+
+def _two_places(number: float) -> str:
+    """`0.20` / `0,20`."""
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(number, format="0.00", locale=language()))
 
 
 def start_account(name: str, days: int, day_seconds: float, planned: int, spares: list[str],
                   unapproved: bool, faults: int, log_file: str) -> list[str]:
-    lines = [f"Rehearsing {name}: {days} days, each {day_seconds:g} seconds long, on fake "
-             "platforms on this machine (nothing is posted for real).",
-             f"  {planned} stories planned"
-             + (f", reserve: {', '.join(spares)} (not posted)" if spares else "") + "."]
+    lines = [_("Rehearsing {name}: {days} days, each {seconds} seconds long, on fake "
+               "platforms on this machine (nothing is posted for real).").format(
+                   name=name, days=days, seconds=format_number(day_seconds))]
+    if spares:
+        lines.append("  " + ngettext(
+            "{n} story planned, reserve: {spares} (not posted).",
+            "{n} stories planned, reserve: {spares} (not posted).", planned).format(
+                n=planned, spares=", ".join(spares)))
+    else:
+        lines.append("  " + ngettext("{n} story planned.", "{n} stories planned.",
+                                     planned).format(n=planned))
     if unapproved:
-        lines.append("  Not every story is approved yet: the rehearsal posts them all the same; "
-                     "in the real week, those would be held.")
+        lines.append("  " + _("Not every story is approved yet: the rehearsal posts them all "
+                              "the same; in the real week, those would be held."))
     if faults:
-        lines.append(f"  {faults} fault(s) injected on purpose, to show what campaign does about "
-                     "each.")
-    lines.append(f"  Every detail goes to {log_file}")
+        lines.append("  " + ngettext(
+            "{n} fault injected on purpose, to show what campaign does about it.",
+            "{n} faults injected on purpose, to show what campaign does about each.",
+            faults).format(n=faults))
+    lines.append("  " + _("Every detail goes to {log}").format(log=log_file))
     lines.append("")
     return lines
 

@@ -34,6 +34,7 @@ import requests
 
 from campaign.config import AlertSettings
 from campaign.errors import DeliveryFailed
+from campaign.i18n import _
 from campaign.ledger import Ledger
 from campaign.secrets import redact
 
@@ -67,8 +68,9 @@ def probe_channels(settings: AlertSettings, env: Mapping[str, str],
         try:
             socket.getaddrinfo(host, port)
         except OSError:
-            states.append(ChannelState("e-mail", False, f"the mail server {host} cannot be found "
-                                       "(its name does not resolve): check alerts.smtp_host"))
+            states.append(ChannelState("e-mail", False, _(
+                "the mail server {host} cannot be found (its name does not resolve): "
+                "check alerts.smtp_host").format(host=host)))
         else:
             try:
                 smtp: smtplib.SMTP
@@ -79,17 +81,19 @@ def probe_channels(settings: AlertSettings, env: Mapping[str, str],
                     smtp = smtplib.SMTP(host, port, timeout=timeout)
                 with smtp:
                     smtp.ehlo()
-                states.append(ChannelState("e-mail", True, f"the mail server {where} answers "
-                                           f"(to {', '.join(settings.email_to)})"))
+                states.append(ChannelState("e-mail", True, _(
+                    "the mail server {where} answers (to {addresses})").format(
+                        where=where, addresses=", ".join(settings.email_to))))
             except (OSError, smtplib.SMTPException) as exc:
-                states.append(ChannelState("e-mail", False, f"the mail server {where} does not "
-                                           f"answer ({type(exc).__name__}): check alerts.smtp_host "
-                                           "and smtp_port, and that this machine may reach it"))
+                states.append(ChannelState("e-mail", False, _(
+                    "the mail server {where} does not answer ({error}): check "
+                    "alerts.smtp_host and smtp_port, and that this machine may reach it").format(
+                        where=where, error=type(exc).__name__)))
     if settings.webhook:
         url = env.get("CAMPAIGN_ALERT_WEBHOOK_URL")
         if not url:
-            states.append(ChannelState("webhook", False, "webhook = true but "
-                                       "CAMPAIGN_ALERT_WEBHOOK_URL is not set: set it"))
+            states.append(ChannelState("webhook", False, _(
+                "webhook = true but CAMPAIGN_ALERT_WEBHOOK_URL is not set: set it")))
         else:
             parts = urlsplit(url)
             host = parts.hostname or ""
@@ -97,11 +101,12 @@ def probe_channels(settings: AlertSettings, env: Mapping[str, str],
             try:
                 with socket.create_connection((host, port), timeout=timeout):
                     pass
-                states.append(ChannelState("webhook", True, f"the webhook's host {host} answers"))
+                states.append(ChannelState("webhook", True, _(
+                    "the webhook's host {host} answers").format(host=host)))
             except OSError as exc:
-                states.append(ChannelState("webhook", False, f"the webhook's host {host} cannot be "
-                                           f"reached ({type(exc).__name__}): check "
-                                           "CAMPAIGN_ALERT_WEBHOOK_URL"))
+                states.append(ChannelState("webhook", False, _(
+                    "the webhook's host {host} cannot be reached ({error}): check "
+                    "CAMPAIGN_ALERT_WEBHOOK_URL").format(host=host, error=type(exc).__name__)))
     return states
 
 
@@ -148,7 +153,7 @@ class Alerter:
             log.info("summary sent: %s", text)
         else:
             log.warning("ALERT %s", text)
-        if self.extra_sink is not None:
+        if self.extra_sink is not None and not routine:  # the summary is no alert
             self.extra_sink(text)
         self.deliver_pending(now)
         return True
@@ -215,11 +220,12 @@ class Alerter:
     def _email(self, text: str) -> None:
         settings = self.settings
         message = EmailMessage()
-        first_line = text.splitlines()[0] if text else "alert"
+        first_line = text.splitlines()[0] if text else _("alert")
         message["Subject"] = f"[{self.campaign_name}] {first_line[:120]}"
         message["From"] = settings.email_from or "campaign@localhost"
         message["To"] = ", ".join(settings.email_to)
-        message.set_content(text + "\n\n-- campaign (run `campaign status` for the whole picture)\n")
+        message.set_content(text + "\n\n-- " + _(
+            "campaign (run `campaign status` for the whole picture)") + "\n")
         host, port = settings.smtp_host or "localhost", settings.smtp_port
         user = self.env.get("CAMPAIGN_SMTP_USER")
         password = self.env.get("CAMPAIGN_SMTP_PASSWORD")

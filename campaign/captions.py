@@ -45,6 +45,7 @@ from markdown_it.token import Token
 
 from campaign import counting
 from campaign.config import CONFIG_FILE, Settings, toml_line
+from campaign.i18n import N_, _
 from campaign.models import Caption, CardFormat, Platform, Problem, Story
 from campaign.platforms import SPECS
 
@@ -608,16 +609,21 @@ def caption_problems(story: Story, settings: Settings) -> list[Problem]:
             length = counting.caption_length(own, platform)
             unit = _unit(platform)
             byte_limit = SPECS[platform].caption_byte_limit
-            byte_note = (
-                f" (or {counting.utf8_bytes(own)} UTF-8 bytes, more than {byte_limit})"
-                if byte_limit is not None and length <= limit
-                else ""
-            )
+            values = {"name": PLATFORM_NAMES[platform], "length": length, "unit": unit,
+                      "limit": limit, "over": max(length - limit, 1),
+                      "bytes": counting.utf8_bytes(own), "byte_limit": byte_limit}
+            if byte_limit is not None and length <= limit:
+                sentence = _("the {name} text counts {length} {unit} (or {bytes} UTF-8 bytes, "
+                            "more than {byte_limit}), more than {name} allows ({limit}): shorten "
+                            "it by at least {over}, or remove it to let campaign shorten the "
+                            "story")
+            else:
+                sentence = _("the {name} text counts {length} {unit}, more than {name} allows "
+                            "({limit}): shorten it by at least {over}, or remove it to let "
+                            "campaign shorten the story")
             problems.append(Problem(
-                story.file, story.lines.get(platform), platform,
-                f"the {PLATFORM_NAMES[platform]} text counts {length} {unit}{byte_note}, "
-                f"more than {PLATFORM_NAMES[platform]} allows ({limit}): shorten it by at "
-                f"least {max(length - limit, 1)}, or remove it to let campaign shorten the story",
+                story.file, story.lines.get(platform), platform, sentence.format(**values),
+                code="caption.override_too_long",
             ))
     for platform in platforms:
         composed = _compose(story, platform, settings)
@@ -626,17 +632,18 @@ def caption_problems(story: Story, settings: Settings) -> list[Problem]:
             problems.append(Problem(
                 story.file, story.lines.get(platform) if caption.from_override else None,
                 platform if caption.from_override else None,
-                f"story {story.id}: the {PLATFORM_NAMES[platform]} caption is shortened to "
-                f"{caption.length} of {caption.limit} {_unit(platform)} (the whole text counts "
-                f"{_whole_length(composed.full_text, platform, caption.limit)}) and ends in "
-                f"'{ELLIPSIS}': "
-                + (
-                    f"shorten the `{platform}:` text so that it fits with the link and hashtags"
-                    if caption.from_override
-                    else f"to choose the words yourself, add `{platform}: <shorter text>` "
-                    "to the front matter"
-                ),
-                "warning",
+                (_("story {story}: the {name} caption is shortened to {length} of {limit} "
+                   "{unit} (the whole text counts {whole}) and ends in '{ellipsis}': shorten "
+                   "the `{platform}:` text so that it fits with the link and hashtags")
+                 if caption.from_override else
+                 _("story {story}: the {name} caption is shortened to {length} of {limit} "
+                   "{unit} (the whole text counts {whole}) and ends in '{ellipsis}': to choose "
+                   "the words yourself, add `{platform}: <shorter text>` to the front matter")
+                 ).format(story=story.id, name=PLATFORM_NAMES[platform], length=caption.length,
+                          limit=caption.limit, unit=_unit(platform),
+                          whole=_whole_length(composed.full_text, platform, caption.limit),
+                          ellipsis=ELLIPSIS, platform=platform),
+                "warning", code="caption.shortened",
             ))
         tail = _tail(story, platform, settings)
         if tail.cap is not None:
@@ -648,18 +655,19 @@ def caption_problems(story: Story, settings: Settings) -> list[Problem]:
             if tail.cap is not None and len(written) > tail.cap:
                 problems.append(Problem(
                     story.file, None, None,
-                    f"the {name} caption has {len(written)} hashtags, more than the cap of "
-                    f"{tail.cap} (platforms.{platform}.hashtag_cap): remove hashtags from the text",
-                    "warning",
+                    _("the {name} caption has {count} hashtags, more than the cap of "
+                      "{cap} (platforms.{platform}.hashtag_cap): remove hashtags from the text")
+                    .format(name=name, count=len(written), cap=tail.cap, platform=platform),
+                    "warning", code="caption.too_many_hashtags",
                 ))
             elif left_out and not caption.shortened:
                 problems.append(Problem(
                     story.file, story.lines.get("hashtags"), "hashtags",
-                    f"{name} takes at most {tail.cap} hashtags "
-                    f"(platforms.{platform}.hashtag_cap), so "
-                    + " ".join("#" + t for t in left_out)
-                    + " is left out there: put the most important hashtags first",
-                    "warning",
+                    _("{name} takes at most {cap} hashtags (platforms.{platform}.hashtag_cap), "
+                      "so {hashtags} is left out there: put the most important hashtags first")
+                    .format(name=name, cap=tail.cap, platform=platform,
+                            hashtags=" ".join("#" + t for t in left_out)),
+                    "warning", code="caption.hashtags_left_out",
                 ))
     for i, tag in enumerate(story.hashtags):
         message = lowercase_hashtag_message(tag)
@@ -667,7 +675,7 @@ def caption_problems(story: Story, settings: Settings) -> list[Problem]:
             key = f"hashtags[{i}]"
             problems.append(Problem(
                 story.file, story.lines.get(key, story.lines.get("hashtags")), key, message,
-                "warning",
+                "warning", code="hashtag.lower_case",
             ))
     return problems
 
@@ -680,7 +688,8 @@ def campaign_hashtag_problems(settings: Settings, config_text: str | None = None
         if message:
             line = toml_line(config_text, ["campaign", "hashtags"]) if config_text else None
             problems.append(
-                Problem(CONFIG_FILE, line, f"campaign.hashtags[{i}]", message, "warning")
+                Problem(CONFIG_FILE, line, f"campaign.hashtags[{i}]", message, "warning",
+                        code="hashtag.lower_case")
             )
     return problems
 
@@ -690,12 +699,16 @@ def _whole_length(text: str, platform: Platform, limit: int) -> str:
     ("at least"), so that a pasted flood of symbols costs no more than its length."""
     at_least = counting.caption_length_at_least(text, platform)
     if counting.counts_urls_as_23(platform) and at_least > 4 * limit:
-        return f"at least {at_least}"
+        return _("at least {n}").format(n=at_least)
     return str(counting.caption_length(text, platform))
 
 
+#: The units of `PlatformSpec.unit` (platforms.py), translated where they are shown.
+_UNITS = (N_("weighted characters"), N_("characters"), N_("graphemes"))
+
+
 def _unit(platform: Platform) -> str:
-    return SPECS[platform].unit
+    return _(SPECS[platform].unit)
 
 
 # A few words that campaign hashtags are made of, to show the CamelCase spelling of a
@@ -736,13 +749,12 @@ def lowercase_hashtag_message(tag: str) -> str | None:
         for word in words:
             camel += tag[position].upper() + tag[position + 1 : position + len(word)]
             position += len(word)
-        suggestion = f"#{camel}"
-    else:
-        suggestion = f"#{tag[0].upper()}{tag[1:]} with a capital at the start of each word"
-    return (
-        f"#{tag} is all lower case: screen readers read it as one word; "
-        f"write it in CamelCase, e.g. {suggestion}"
-    )
+        return _("#{tag} is all lower case: screen readers read it as one word; "
+                 "write it in CamelCase, e.g. {suggestion}").format(tag=tag,
+                                                                    suggestion=f"#{camel}")
+    return _("#{tag} is all lower case: screen readers read it as one word; write it in "
+             "CamelCase, e.g. #{suggestion} with a capital at the start of each word").format(
+                 tag=tag, suggestion=f"{tag[0].upper()}{tag[1:]}")
 
 
 def _fold(tag: str) -> str:

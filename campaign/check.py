@@ -34,6 +34,7 @@ from campaign.captions import (
 from campaign.cards import card_format, card_path, card_problems, theme_problems
 from campaign.config import Project
 from campaign.guard import OverBudget, run_bounded
+from campaign.i18n import _, language
 from campaign.models import Fate, LedgerFacts, Plan, Post, Problem, Story
 from campaign.planner import build_plan
 from campaign.stories import IgnoredFile, StoryReading, read_story, scan_stories, story_id_of
@@ -64,15 +65,25 @@ def check_story(path: Path, project: Project) -> StoryCheck:
 def _over_budget(path: Path, project: Project, exc: Exception) -> StoryCheck:
     shown = project.relative(path)
     if isinstance(exc, OverBudget):
-        why = "checking it stopped unexpectedly" if exc.kind == "crash" else f"checking it {exc}"
-        message = (f"could not be checked: {why}, so it is not posted. The file is probably "
-                   "damaged or holds something very unusual (thousands of symbols, a pasted "
-                   "file): open it, keep only the story, and save it again as plain text")
+        if exc.kind == "crash":
+            message = _("could not be checked: checking it stopped unexpectedly, so it is not "
+                        "posted. The file is probably damaged or holds something very unusual "
+                        "(thousands of symbols, a pasted file): open it, keep only the story, "
+                        "and save it again as plain text")
+            code = "check.crashed"
+        else:
+            message = _("could not be checked: checking it {reason}, so it is not posted. The "
+                        "file is probably damaged or holds something very unusual (thousands "
+                        "of symbols, a pasted file): open it, keep only the story, and save it "
+                        "again as plain text").format(reason=str(exc))
+            code = "check.over_budget"
     else:  # a bug of ours: this file is not posted, the others go on
-        message = (f"could not be checked (internal error {type(exc).__name__}: {exc}), so it is "
-                   "not posted: this is a bug in campaign; please report it with this file")
+        message = _("could not be checked (internal error {error}: {detail}), so it is not "
+                    "posted: this is a bug in campaign; please report it with this file").format(
+                        error=type(exc).__name__, detail=exc)
+        code = "check.internal_error"
     return StoryCheck(StoryReading(file=shown, story=None,
-                                   problems=[Problem(shown, None, None, message)]))
+                                   problems=[Problem(shown, None, None, message, code=code)]))
 
 
 def check_story_bounded(path: Path, project: Project) -> StoryCheck:
@@ -96,12 +107,13 @@ class CheckCache:
     """Checked story files by path and settings, valid while the file and its photo are
     unchanged (same size, times and inode)."""
 
-    entries: dict[tuple[str, int], tuple[tuple[int, ...], tuple[int, ...] | None, StoryCheck]] = \
+    entries: dict[tuple[str, int, str],
+                  tuple[tuple[int, ...], tuple[int, ...] | None, StoryCheck]] = \
         field(default_factory=dict)
 
     def check(self, path: Path, project: Project, settings_key: int) -> StoryCheck:
         signature = _signature(path)
-        key = (str(path), settings_key)
+        key = (str(path), settings_key, language())  # the messages are in the active language
         cached = self.entries.get(key)
         if cached is not None and signature is not None and cached[0] == signature:
             photo = cached[2].reading.story.photo if cached[2].reading.story else None
@@ -242,7 +254,8 @@ def run_check(project: Project, now: datetime, cache: CheckCache | None = None, 
     stories = [r.story for r in readings if r.story is not None]
     for item in ignored:
         if item.severity is not None:
-            problems.append(Problem(item.file, None, None, item.reason, item.severity))
+            problems.append(Problem(item.file, None, None, item.reason, item.severity,
+                                    code=item.code))
 
     # Days the ledger gave to stories that have an error for now stay theirs.
     valid_ids = {s.id for s in stories}
@@ -281,7 +294,7 @@ def story_fates(paths: list[Path], ignored: list[IgnoredFile], project: Project,
             fates.append(Fate(shown, sid, "withdrawn"))
         elif shown in first_error:
             error = first_error[shown]
-            where = f"line {error.line}: " if error.line else ""
+            where = _("line {line}: ").format(line=error.line) if error.line else ""
             field_ = f"{error.field}: " if error.field else ""
             fates.append(Fate(shown, sid, "invalid", reason=f"{where}{field_}{error.message}"))
         elif sid in day_of:

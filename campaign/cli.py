@@ -36,14 +36,24 @@ from campaign.cards import render_all, story_formats
 from campaign.check import CheckReport, run_check
 from campaign.config import CONFIG_FILE, Project, load_project, peek_languages
 from campaign.errors import CampaignError, PostRefused
-from campaign.i18n import LANG_ENV, choose_language, set_language
+from campaign.i18n import (
+    LANG_ENV,
+    N_,
+    _,
+    choose_language,
+    format_clock,
+    format_moment,
+    format_short_day,
+    ngettext,
+    set_language,
+)
 from campaign.ledger import Ledger, SchedulerLock, read_facts
-from campaign.models import PLATFORMS, Card, Platform
+from campaign.models import Card, Platform
 from campaign.publish import Publishing, publish_post, read_story_bounded, withdraw_story
 from campaign.rehearsal import load_faults, rehearse
 from campaign.scheduler import RealClock, Scheduler
 from campaign.secrets import RedactingFilter, quiet_leaky_loggers
-from campaign.status import status_report
+from campaign.status import state_label, status_report
 from campaign.stories import find_story_file, unknown_story
 
 INTERNAL_FAULT = 70
@@ -134,16 +144,27 @@ def _print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
-_WARNING_KINDS = [
-    ("caption is shortened", "shortened caption(s)"),
-    ("is a reserve story", "reserve story(ies)"),
-    ("placeholder logo", "placeholder logo"),
-    ("has no story", "day(s) without a story"),
-    ("is all lower case", "hashtag(s) in lower case"),
-    ("face(s)", "photo(s) whose crop cuts a face"),
-    ("pixels, fewer than", "photo(s) with too few pixels"),
-    ("quote has", "long quote(s)"),
+#: Each kind of warning `--brief` counts: what its message says, and how the count is
+#: shown (a function of the count, so that the label is translated when it is shown).
+_WARNING_KINDS: list[tuple[str, Callable[[int], str]]] = [
+    ("caption.shortened", lambda n: ngettext(
+        "{n} shortened caption", "{n} shortened captions", n)),
+    ("plan.reserve_story", lambda n: ngettext("{n} reserve story", "{n} reserve stories", n)),
+    ("theme.placeholder_logo", lambda n: ngettext("{n} placeholder logo", "{n} placeholder logos", n)),
+    ("plan.day_without_story", lambda n: ngettext(
+        "{n} day without a story", "{n} days without a story", n)),
+    ("hashtag.lower_case", lambda n: ngettext(
+        "{n} hashtag in lower case", "{n} hashtags in lower case", n)),
+    ("photo.face_cut", lambda n: ngettext(
+        "{n} photo whose crop cuts a face", "{n} photos whose crop cuts a face", n)),
+    ("photo.too_few_pixels", lambda n: ngettext(
+        "{n} photo with too few pixels", "{n} photos with too few pixels", n)),
+    ("card.long_quote", lambda n: ngettext("{n} long quote", "{n} long quotes", n)),
 ]
+
+
+def _other_warnings(n: int) -> str:
+    return ngettext("{n} other warning", "{n} other warnings", n)
 
 
 def _print_brief(report: CheckReport) -> None:
@@ -152,24 +173,29 @@ def _print_brief(report: CheckReport) -> None:
         typer.echo(problem.format())
     if not report.warnings:
         return
-    counts: dict[str, list[str]] = {}
+    counts: dict[Callable[[int], str], list[str]] = {}
     for problem in report.warnings:
-        kind = next((k for words, k in _WARNING_KINDS if words in problem.message), "other")
+        kind = next((k for code, k in _WARNING_KINDS if code == problem.code), _other_warnings)
         counts.setdefault(kind, []).append(problem.file)
     parts = []
     for kind, files in counts.items():
         stories = sorted({Path(f).stem for f in files if f.startswith("stories/")})
-        about = f" ({', '.join(stories)})" if stories and len(stories) <= 3 else (
-            f" ({len(stories)} stories)" if stories else "")
-        parts.append(f"{len(files)} {kind}{about}")
-    typer.echo(f"warnings: {'; '.join(parts)}: run `campaign check` to see each with its fix")
+        label = kind(len(files)).format(n=len(files))
+        if stories and len(stories) <= 3:
+            label = _("{count} ({stories})").format(count=label, stories=", ".join(stories))
+        elif stories:
+            label = _("{count} ({stories})").format(count=label, stories=ngettext(
+                "{n} story", "{n} stories", len(stories)).format(n=len(stories)))
+        parts.append(label)
+    typer.echo(_("warnings: {kinds}: run `campaign check` to see each with its fix").format(
+        kinds="; ".join(parts)))
 
 
 def _print_problems(report: CheckReport) -> None:
     for problem in report.errors:
         typer.echo(problem.format())
     for problem in report.warnings:
-        typer.echo("warning: " + problem.format())
+        typer.echo(_("warning: {problem}").format(problem=problem.format()))
 
 
 @app.command()
@@ -199,14 +225,24 @@ def check(
             _print_brief(report)
         else:
             _print_problems(report)
-        planned = sum(1 for sid in report.plan.days.values() if sid)
-        typer.echo(
-            f"{'ok' if report.ok else 'not ok'}: {len(report.readings)} story files, "
-            f"{planned} planned, {len(report.plan.spares)} spare; "
-            f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
-        )
+        typer.echo(_check_summary(report))
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _check_summary(report: CheckReport) -> str:
+    """`ok: 8 story files, 7 planned, 1 spare; 0 error(s), 17 warning(s)`."""
+    planned = sum(1 for sid in report.plan.days.values() if sid)
+    files, spares = len(report.readings), len(report.plan.spares)
+    errors, warnings = len(report.errors), len(report.warnings)
+    line = (_("ok: {files}, {planned}, {spares}; {errors}, {warnings}") if report.ok
+            else _("not ok: {files}, {planned}, {spares}; {errors}, {warnings}"))
+    return line.format(
+        files=ngettext("{n} story file", "{n} story files", files).format(n=files),
+        planned=ngettext("{n} planned", "{n} planned", planned).format(n=planned),
+        spares=ngettext("{n} spare", "{n} spare", spares).format(n=spares),
+        errors=ngettext("{n} error(s)", "{n} error(s)", errors).format(n=errors),
+        warnings=ngettext("{n} warning(s)", "{n} warning(s)", warnings).format(n=warnings))
 
 
 @app.command()
@@ -231,7 +267,9 @@ def plan(
     else:
         _print_plan(report)
     if not report.ok:
-        err.print(f"{len(report.errors)} error(s): run `campaign check` to see them")
+        err.print(ngettext("{n} error(s): run `campaign check` to see them",
+                           "{n} error(s): run `campaign check` to see them",
+                           len(report.errors)).format(n=len(report.errors)), markup=False)
         raise typer.Exit(1)
 
 
@@ -256,7 +294,7 @@ def render(
     """
     class _ToStderr(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            err.print("note: " + record.getMessage(), markup=False)
+            err.print(_("note: {message}").format(message=record.getMessage()), markup=False)
 
     with _handled():
         project = _project(ctx)
@@ -269,7 +307,7 @@ def render(
         cards: list[Card] = []
         try:
             with Progress(
-                TextColumn("rendering cards"), BarColumn(), MofNCompleteColumn(),
+                TextColumn(_("rendering cards")), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.description}"), console=err, transient=False,
             ) as bar:
                 task = bar.add_task("", total=total)
@@ -283,43 +321,71 @@ def render(
             cards_log.removeHandler(handler)
     cached = sum(1 for c in cards if c.cached)
     folder = project.relative(project.build_dir / "cards")
-    err.print(f"{len(cards)} cards in {folder}/: {len(cards) - cached} rendered, {cached} cached")
+    err.print(ngettext("{n} card in {folder}/: {rendered} rendered, {cached} cached",
+                       "{n} cards in {folder}/: {rendered} rendered, {cached} cached",
+                       len(cards)).format(n=len(cards), folder=folder,
+                                          rendered=len(cards) - cached, cached=cached),
+              markup=False)
     skipped = {p.file for p in report.errors}
     if skipped:
-        err.print(f"{len(skipped)} story file(s) with errors skipped: run `campaign check` to see why")
+        err.print(ngettext(
+            "{n} story file(s) with errors skipped: run `campaign check` to see why",
+            "{n} story file(s) with errors skipped: run `campaign check` to see why",
+            len(skipped)).format(n=len(skipped)), markup=False)
         raise typer.Exit(1)
+
+
+_PLAN_COLUMNS = (N_("day"), N_("time"), N_("platform"), N_("story"), N_("caption"))
 
 
 def _print_plan(report: CheckReport) -> None:
     settings = report.project.settings
     table = Table(title=f"{settings.campaign.name} ({settings.campaign.timezone})")
-    for column in ("day", "time", "platform", "story", "caption"):
-        table.add_column(column)
+    for column in _PLAN_COLUMNS:
+        table.add_column(_(column))
     for post in report.plan.posts:
         entry = report.post_json(post)
         local = post.due.astimezone(settings.tz)
         length = (
             f"{entry['caption_length']}/{entry['caption_limit']}"
-            + (" shortened" if entry["shortened"] else "")
+            + (" " + _("shortened") if entry["shortened"] else "")
             if entry["caption_length"] is not None
             else "-"
         )
         table.add_row(
-            local.strftime("%a %Y-%m-%d"), local.strftime("%H:%M %Z"), post.platform,
+            format_short_day(local), f"{format_clock(local)} {local.strftime('%Z')}", post.platform,
             post.story_id, length,
         )
     Console(width=max(100, Console().width)).print(table)
     for day, story_id in report.plan.days.items():
         if story_id is None:
-            typer.echo(f"warning: {day} has no story")
+            typer.echo(_("warning: {day} has no story").format(day=format_short_day(day)))
     if report.plan.spares:
-        typer.echo("spare stories (not posted): " + ", ".join(report.plan.spares))
+        typer.echo(_("spare stories (not posted): {stories}").format(
+            stories=", ".join(report.plan.spares)))
 
 
 # -- the ledger: post, status, approve, pause, resume, withdraw ----------------------
 
 def _ledger(project: Project) -> Ledger:
     return Ledger.open(project.ledger_path)
+
+
+#: A story file's fate (models.FateKind) as `status` shows it.
+_FATE_WORDS = {
+    "planned": N_("planned"), "spare": N_("reserve story"), "invalid": N_("error"),
+    "withdrawn": N_("withdrawn"), "ignored": N_("not read"),
+}
+_STATUS_COLUMNS = (N_("due"), N_("platform"), N_("story"), N_("state"), N_("attempts"),
+                   N_("url / last error"))
+
+
+def _when(moment: str | None) -> str:
+    """An ISO time of `status` (in the campaign's zone) as staff read it: `Mon 8 Mar 09:00`."""
+    if not moment:
+        return "-"
+    local = datetime.fromisoformat(moment)
+    return f"{format_short_day(local)} {format_clock(local)}"
 
 
 RehearsalOption = Annotated[bool, typer.Option(
@@ -362,10 +428,11 @@ def _target(ctx: typer.Context, rehearsal: bool, real: bool, workdir: Path | Non
     options: Options = ctx.obj
     project = _project(ctx)
     if rehearsal and real:
-        raise UserError("give --rehearsal or --real, not both")
+        raise UserError(_("give --rehearsal or --real, not both"))
     if rehearsal or workdir is not None:
         target = open_rehearsal(project, workdir)
-        err.print(f"rehearsal: {project.relative(target.workdir)}", markup=False)
+        err.print(_("rehearsal: {folder}").format(folder=project.relative(target.workdir)),
+                  markup=False)
         return Target(target.project, options.now or target.clock.now(), target.env,
                       rehearsal=True, platform_time=target.clock.wall,
                       clock=None if options.now else target.clock.now,
@@ -374,9 +441,10 @@ def _target(ctx: typer.Context, rehearsal: bool, real: bool, workdir: Path | Non
         running = running_rehearsals(project)
         if running:
             folder, pid = running[0]
-            raise UserError(
-                f"a rehearsal is running ({project.relative(folder)}, pid {pid}): to {doing} "
-                f"the rehearsal, add --rehearsal; to {doing} the real campaign, add --real")
+            raise UserError(_(
+                "a rehearsal is running ({folder}, pid {pid}): to {doing} the rehearsal, "
+                "add --rehearsal; to {doing} the real campaign, add --real").format(
+                    folder=project.relative(folder), pid=pid, doing=_(doing)))
     return Target(project, options.clock(), dict(os.environ))
 
 
@@ -410,13 +478,15 @@ def post(
         campaign post 01-marieke --platform mastodon --rehearsal
     """
     with _handled():
-        target = _target(ctx, rehearsal, real, workdir, "post in")
+        target = _target(ctx, rehearsal, real, workdir, N_("post in"))
         with _ledger(target.project) as ledger:
             # A person asked for it: a failed or missed post may go out again.
             outcome = publish_post(target.publishing(ledger), story, platform, target.now,
                                    reopen_by=_actor(None))
-    where = f" {outcome.url}" if outcome.url else ""
-    typer.echo(f"{outcome.state}: {story} on {platform}:{where} {outcome.message}".rstrip())
+    line = (_("{state}: {story} on {platform}: {url} {message}") if outcome.url
+            else _("{state}: {story} on {platform}: {message}"))
+    typer.echo(line.format(state=state_label(outcome.state), story=story, platform=platform,
+                           url=outcome.url, message=outcome.message).rstrip())
     if outcome.state != "posted":
         raise typer.Exit(1)
 
@@ -451,27 +521,32 @@ def status(
         return
     scheduler = document["scheduler"]
     if scheduler["heartbeat"] is None:
-        typer.echo("scheduler: has never run on this ledger")
+        typer.echo(_("scheduler: has never run on this ledger"))
     else:
-        typer.echo(f"scheduler: {'alive' if scheduler['alive'] else 'NOT RUNNING'} "
-                   f"(pid {scheduler['pid']}, last heartbeat {scheduler['heartbeat']}, "
-                   f"{scheduler['heartbeat_age_seconds']} s ago)")
+        typer.echo(_("scheduler: {alive} (pid {pid}, last heartbeat {heartbeat}, "
+                     "{age} s ago)").format(
+            alive=_("alive") if scheduler["alive"] else _("NOT RUNNING"), pid=scheduler["pid"],
+            heartbeat=format_moment(datetime.fromisoformat(scheduler["heartbeat"])),
+            age=scheduler["heartbeat_age_seconds"]))
     if document["paused"]:
-        typer.echo("posting is PAUSED: run `campaign resume` to post again")
+        typer.echo(_("posting is PAUSED: run `campaign resume` to post again"))
     table = Table()
-    for column in ("due", "platform", "story", "state", "attempts", "url / last error"):
-        table.add_column(column)
+    for column in _STATUS_COLUMNS:
+        table.add_column(_(column))
     for entry in document["posts"]:
-        table.add_row(entry["due"] or "-", entry["platform"], entry["story"], entry["state"],
-                      str(entry["attempts"]),
+        table.add_row(_when(entry["due"]), entry["platform"], entry["story"],
+                      state_label(entry["state"]), str(entry["attempts"]),
                       entry["url"] or entry["last_error"] or entry["reason"] or "")
     Console(width=max(120, Console().width)).print(table)
     for entry in document["stories"]:
         if entry["attention"] or entry["fate"] == "withdrawn":
-            typer.echo(f"{entry['file']}: {entry['fate']}: {entry['reason'] or ''}".rstrip(": "))
+            fate = _(_FATE_WORDS.get(entry["fate"], entry["fate"]))
+            typer.echo(_("{file}: {fate}: {reason}").format(
+                file=entry["file"], fate=fate, reason=entry["reason"] or "").rstrip(": "))
     if running:
-        typer.echo(f"a rehearsal is running ({target.project.relative(running[0][0])}): "
-                   "see it with `campaign status --rehearsal`")
+        typer.echo(_("a rehearsal is running ({folder}): see it with "
+                     "`campaign status --rehearsal`").format(
+            folder=target.project.relative(running[0][0])))
 
 
 @app.command()
@@ -495,14 +570,15 @@ def approve(
         campaign approve 01-marieke --by "Anna de Vries" --rehearsal
     """
     with _handled():
-        target = _target(ctx, rehearsal, real, workdir, "approve in")
+        target = _target(ctx, rehearsal, real, workdir, N_("approve in"))
         reading = read_story_bounded(target.project, story)
         if reading.story is None:
-            raise PostRefused("; ".join(p.format() for p in reading.problems)
-                              + ": fix the story before approving it")
+            raise PostRefused(_("{problems}: fix the story before approving it").format(
+                problems="; ".join(p.format() for p in reading.problems)))
         with _ledger(target.project) as ledger:
             ledger.approve(story, reading.story.content_hash, by, target.now)
-    typer.echo(f"approved: {story} (version {reading.story.content_hash[:12]}) by {by}")
+    typer.echo(_("approved: {story} (version {version}) by {by}").format(
+        story=story, version=reading.story.content_hash[:12], by=by))
 
 
 @app.command()
@@ -522,7 +598,7 @@ def pause(
         campaign pause --rehearsal
     """
     _set_paused(ctx, True, by, rehearsal, real, workdir)
-    typer.echo("paused: nothing is posted until `campaign resume`")
+    typer.echo(_("paused: nothing is posted until `campaign resume`"))
 
 
 @app.command()
@@ -542,13 +618,13 @@ def resume(
         campaign resume --rehearsal
     """
     _set_paused(ctx, False, by, rehearsal, real, workdir)
-    typer.echo("resumed: posting goes on")
+    typer.echo(_("resumed: posting goes on"))
 
 
 def _set_paused(ctx: typer.Context, paused: bool, by: str | None, rehearsal: bool, real: bool,
                 workdir: Path | None) -> None:
     with _handled():
-        target = _target(ctx, rehearsal, real, workdir, "pause" if paused else "resume")
+        target = _target(ctx, rehearsal, real, workdir, N_("pause") if paused else N_("resume"))
         with _ledger(target.project) as ledger:
             ledger.set_paused(paused, _actor(by), target.now)
 
@@ -574,7 +650,7 @@ def withdraw(
         campaign withdraw 04-henk --rehearsal
     """
     with _handled():
-        target = _target(ctx, rehearsal, real, workdir, "withdraw a story from")
+        target = _target(ctx, rehearsal, real, workdir, N_("withdraw a story from"))
         project, now = target.project, target.now
         if find_story_file(project, story) is None and not _known_to_ledger(project, story):
             raise PostRefused(unknown_story(project, story))
@@ -584,15 +660,18 @@ def withdraw(
             Alerter(project.settings.alerts, ledger, dict(os.environ),
                     campaign_name=project.settings.campaign.name).alert(
                 f"withdrawn:{story}", report.text(), now)
-    typer.echo(f"withdrawn: {story} will never be posted again")
+    typer.echo(_("withdrawn: {story} will never be posted again").format(story=story))
     if report.cancelled:
-        typer.echo("cancelled (not yet posted): " + ", ".join(report.cancelled))
+        typer.echo(_("cancelled (not yet posted): {platforms}").format(
+            platforms=", ".join(report.cancelled)))
     if report.deleted:
-        typer.echo("deleted: " + ", ".join(report.deleted))
+        typer.echo(_("deleted: {platforms}").format(platforms=", ".join(report.deleted)))
     for platform, url in report.by_hand:
-        typer.echo(f"DELETE BY HAND on {platform}: {url or 'find the post on the account'}")
+        typer.echo(_("DELETE BY HAND on {platform}: {url}").format(
+            platform=platform, url=url or _("find the post on the account")))
     for platform, error in report.failed:
-        typer.echo(f"NOT DELETED on {platform}: {error}: run `campaign withdraw {story}` again")
+        typer.echo(_("NOT DELETED on {platform}: {error}: run `campaign withdraw {story}` "
+                     "again").format(platform=platform, error=error, story=story))
     if report.failed:
         raise typer.Exit(1)
 
@@ -654,8 +733,9 @@ def run(
             publishing = Publishing(project=project, ledger=ledger, env=env)
             alerter = Alerter(project.settings.alerts, ledger, env,
                               campaign_name=project.settings.campaign.name)
-            err.print(f"campaign run: {project.settings.campaign.name}, ledger "
-                      f"{project.relative(project.ledger_path)}; stop with Ctrl-C or SIGTERM")
+            err.print(_("campaign run: {name}, ledger {ledger}; stop with Ctrl-C or SIGTERM").format(
+                name=project.settings.campaign.name,
+                ledger=project.relative(project.ledger_path)), markup=False)
             alerter.announce()  # once: which alert channels work
             Scheduler(project, ledger, publishing, alerter, RealClock(),
                       until_done=until_done).run()
@@ -697,11 +777,11 @@ def serve(
             find_rehearsal(project, workdir)  # a clear message now if there is none
         with Ledger.open(project.ledger_path) as ledger:
             if not ledger.users():
-                err.print("there is no account yet: make one with "
-                          "`campaign users add NAME --role admin`", markup=False)
-        err.print(f"workspace on http://{host}:{port}/ "
-                  f"({'a rehearsal' if rehearsal or workdir else 'the real campaign'}); "
-                  "stop with Ctrl-C", markup=False)
+                err.print(_("there is no account yet: make one with "
+                            "`campaign users add NAME --role admin`"), markup=False)
+        shown = (_("workspace on {url} (a rehearsal); stop with Ctrl-C") if rehearsal or workdir
+                 else _("workspace on {url} (the real campaign); stop with Ctrl-C"))
+        err.print(shown.format(url=f"http://{host}:{port}/"), markup=False)
         run_workspace(project, host, port, rehearsal=rehearsal or workdir is not None,
                       workdir=workdir)
 
@@ -866,49 +946,10 @@ def _configure_logging(quiet: bool = False, stderr_level: int = logging.INFO) ->
 
 def _print_rehearsal(summary: dict[str, Any]) -> None:
     """The end of the rehearsal's account: what the week came to, and what to look at."""
-    from campaign.account import short_reason
+    from campaign.rehearsal import summary_lines
 
-    posts = summary["posts"]
-    states = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(
-        summary["states"].items(), key=lambda item: -item[1]))
-    typer.echo("")
-    typer.echo(f"Rehearsal finished: {len(posts)} posts, {states}.")
-    for post in posts:
-        if post["state"] != "posted":
-            why = post.get("reason") or post["last_error"] or ""
-            typer.echo(f"  {post['state'].replace('_', ' ').upper()}: {post['story']} on "
-                       f"{post['platform']}: {why}")
-    for story in summary.get("stories", []):
-        if story["attention"] or story["fate"] == "withdrawn":
-            why = story["reason"] or ("consent withdrawn" if story["fate"] == "withdrawn" else "")
-            fate = {"spare": "RESERVE STORY"}.get(story["fate"], story["fate"].upper())
-            typer.echo(f"  {fate}: {story['file']}: {why}")
-    posted: dict[str, int] = {}
-    for post in posts:
-        if post["state"] == "posted":
-            posted[post["platform"]] = posted.get(post["platform"], 0) + 1
-    extra = {p: n - posted.get(p, 0) for p, n in summary["sandbox_posts"].items()
-             if n > posted.get(p, 0)}
-    once = ("each post is on its platform once" if not extra else
-            "MORE POSTS ON THE PLATFORMS THAN WERE POSTED: "
-            + ", ".join(f"{p} {n}" for p, n in extra.items()))
-    if summary["faults_met"]:
-        typer.echo(f"  Faults met: {summary['faults_met']}, all injected on purpose; "
-                   f"retries: {summary['retries']}; {once}.")
-    else:
-        typer.echo(f"  {once[0].upper()}{once[1:]}.")
-    typer.echo(f"  Timing: {summary['lateness']}.")
-    alerts = [a for a in summary["alerts"] if not a.startswith("Daily summary")]
-    if alerts:
-        typer.echo(f"  Alerts: {len(alerts)} (in a real week by e-mail or webhook; here kept "
-                   "in the rehearsal):")
-        for alert in alerts:
-            first = alert.splitlines()[0]
-            if first.split(" (", 1)[0] in PLATFORMS:  # "<platform> (<story>): ..."
-                first = short_reason(first)
-            typer.echo(f"    - {first[:120]}{'…' if len(first) > 120 else ''}")
-    typer.echo(f"  The feeds, as each platform would show them: {summary['feed_url']}")
-    typer.echo(f"  Every detail: {summary['workdir']}/rehearsal.log")
+    for line in summary_lines(summary):
+        typer.echo(line)
 
 
 @app.command()
@@ -934,8 +975,9 @@ def preview(ctx: typer.Context) -> None:
         page = write_preview(report, options.clock())
     typer.echo(str(page))
     if not report.ok:
-        err.print(f"check fails with {len(report.errors)} error(s): the page lists them",
-                  markup=False)
+        err.print(ngettext("check fails with {n} error(s): the page lists them",
+                           "check fails with {n} error(s): the page lists them",
+                           len(report.errors)).format(n=len(report.errors)), markup=False)
         raise typer.Exit(1)
 
 
@@ -976,13 +1018,7 @@ def doctor(
     else:
         for finding in report.findings:
             typer.echo(finding.format())
-        errors = sum(1 for f in report.findings if f.status == "error")
-        warnings = sum(1 for f in report.findings if f.status == "warning")
-        overridden = any(f.check == "api_urls" for f in report.findings)
-        verdict = "ok" if report.ok else "NOT READY"
-        if overridden and report.ok:
-            verdict = "ok against the overridden API addresses (not the real pre-flight)"
-        typer.echo(f"{verdict}: {errors} error(s), {warnings} warning(s)")
+        typer.echo(report.verdict())
     if not report.ok:
         raise typer.Exit(1)
 

@@ -20,15 +20,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from campaign.errors import ConfigError
-from campaign.i18n import normalise
+from campaign.i18n import _, normalise
 from campaign.models import PLATFORMS, Platform, Problem
 from campaign.platforms import (
     PlatformSettings,
     PlatformsSettings,
 )
+from campaign.validation import CodedError, describe_with_code, dotted
 from campaign.validation import Strict as _Strict
 from campaign.validation import check_url as _check_url
-from campaign.validation import describe, dotted
 
 CONFIG_FILE = "campaign.toml"
 _HASHTAG = re.compile(r"^#?[^\W_]\w*$")
@@ -39,10 +39,10 @@ def _check_hashtags(values: list[str]) -> list[str]:
     out = []
     for value in values:
         if not _HASHTAG.match(value):
-            raise ValueError(
-                f"{value!r} is not a hashtag: use letters and digits only, no spaces, "
-                "e.g. ZeldzameKanker"
-            )
+            raise CodedError(
+                _("{value!r} is not a hashtag: use letters and digits only, no spaces, "
+                  "e.g. {example}").format(value=value, example="ZeldzameKanker"),
+                "hashtag.invalid")
         out.append(value.lstrip("#"))
     return out
 
@@ -70,8 +70,9 @@ class CampaignSettings(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"{value!r} is not a time zone: use an IANA name such as Europe/Amsterdam"
+            raise CodedError(
+                _("{value!r} is not a time zone: use an IANA name such as {example}").format(
+                    value=value, example="Europe/Amsterdam"), "config.unknown_timezone"
             ) from None
         return value
 
@@ -83,9 +84,11 @@ class CampaignSettings(_Strict):
     @model_validator(mode="after")
     def _end_after_start(self) -> CampaignSettings:
         if self.end < self.start:
-            raise ValueError("end is before start: the campaign must end on or after its start")
+            raise CodedError(_("end is before start: the campaign must end on or after its "
+                               "start"), "config.end_before_start")
         if (self.end - self.start).days > 366:
-            raise ValueError("the campaign is longer than a year: check start and end")
+            raise CodedError(_("the campaign is longer than a year: check start and end"),
+                             "config.campaign_too_long")
         return self
 
 
@@ -113,7 +116,8 @@ class ThemeSettings(_Strict):
     @classmethod
     def _colour(cls, value: str) -> str:
         if not _HEX_COLOUR.match(value):
-            raise ValueError(f"{value!r} is not a colour: write it as #RRGGBB, e.g. #0B3C5D")
+            raise CodedError(_("{value!r} is not a colour: write it as #RRGGBB, e.g. {example}")
+                             .format(value=value, example="#0B3C5D"), "theme.not_a_colour")
         return value.upper()
 
 
@@ -131,7 +135,8 @@ class AlertSettings(_Strict):
     @model_validator(mode="after")
     def _email_complete(self) -> AlertSettings:
         if self.email_to and not (self.smtp_host and self.email_from):
-            raise ValueError("email_to needs smtp_host and email_from: set both")
+            raise CodedError(_("email_to needs smtp_host and email_from: set both"),
+                             "alerts.email_incomplete")
         return self
 
 
@@ -225,7 +230,8 @@ def toml_problem(shown: str, text: str, line: int | None, error: str) -> Problem
     source = lines[line - 1] if line and line <= len(lines) else ""
     found = _TOML_KEY.match(source)
     if not found:
-        return Problem(shown, line, None, f"is not valid TOML ({error}): fix the syntax on that line")
+        return Problem(shown, line, None, _("is not valid TOML ({error}): fix the syntax on that "
+                                            "line").format(error=error), code="toml.syntax")
     table = ""
     for earlier in reversed(lines[: (line or 1) - 1]):
         header = _TOML_TABLE.match(earlier)
@@ -242,23 +248,34 @@ def toml_problem(shown: str, text: str, line: int | None, error: str) -> Problem
             shown_date = date(year, month, day).isoformat()
         except ValueError:
             shown_date = "2027-03-08"
-        message = (f"{value} is not a date in the form TOML needs: write it year-month-day, "
-                   f"without quotes, like this: {key} = {shown_date}")
+        message = _("{value} is not a date in the form TOML needs: write it year-month-day, "
+                    "without quotes, like this: {key} = {date}").format(
+                        value=value, key=key, date=shown_date)
+        code = "toml.date_form"
     elif time_like:
-        message = (f"write a time of day in quotes, with two digits for the hour: "
-                   f'{key} = "{int(time_like.group(1)):02d}:{time_like.group(2)}"')
+        message = _('write a time of day in quotes, with two digits for the hour: '
+                    '{key} = "{time}"').format(
+                        key=key, time=f"{int(time_like.group(1)):02d}:{time_like.group(2)}")
+        code = "toml.time_form"
     elif (value and value[0] not in "\"'[{0123456789tf-+") or value in ("ja", "nee", "yes", "no"):
         if value.lower() in ("ja", "yes", "waar", "on"):
-            message = f"write true or false: {key} = true"
+            message = _("write true or false: {key} = true").format(key=key)
+            code = "toml.true_or_false"
         elif value.lower() in ("nee", "no", "onwaar", "off"):
-            message = f"write true or false: {key} = false"
+            message = _("write true or false: {key} = false").format(key=key)
+            code = "toml.true_or_false"
         else:
-            message = f'a text needs quotes around it: {key} = "{value}"'
+            message = _('a text needs quotes around it: {key} = "{value}"').format(
+                key=key, value=value)
+            code = "toml.text_without_quotes"
     elif value.count('"') % 2 or value.count("'") % 2:
-        message = f"a quote is not closed: {key} = \"...\" needs a quote at both ends"
+        message = _('a quote is not closed: {key} = "..." needs a quote at both ends').format(
+            key=key)
+        code = "toml.quote_not_closed"
     else:
-        message = f"is not valid TOML ({error}): fix the value"
-    return Problem(shown, line, field, message)
+        message = _("is not valid TOML ({error}): fix the value").format(error=error)
+        code = "toml.syntax"
+    return Problem(shown, line, field, message, code=code)
 
 
 def peek_languages(config_file: Path) -> tuple[str | None, str]:
@@ -280,11 +297,13 @@ def load_project(config_file: Path) -> Project:
         text = config_file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            [Problem(shown, None, None, f"not found in {config_file.parent}: run campaign from "
-                     "the folder that holds campaign.toml, or pass --config PATH")]
+            [Problem(shown, None, None, _("not found in {folder}: run campaign from the folder "
+                                          "that holds campaign.toml, or pass --config PATH")
+                     .format(folder=config_file.parent), code="config.not_found")]
         ) from None
     except UnicodeDecodeError:
-        raise ConfigError([Problem(shown, None, None, "is not UTF-8: save it as UTF-8")]) from None
+        raise ConfigError([Problem(shown, None, None, _("is not UTF-8: save it as UTF-8"),
+                                   code="file.not_utf8")]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -298,14 +317,9 @@ def load_project(config_file: Path) -> Project:
         for error in exc.errors():
             loc = [p for p in error["loc"] if isinstance(p, (str, int))]
             key = str(loc[-1]) if loc else ""
-            problems.append(
-                Problem(
-                    shown,
-                    toml_line(text, loc),
-                    dotted(loc) or None,
-                    describe(error, Settings, _EXAMPLES.get(key, "")),
-                )
-            )
+            message, code = describe_with_code(error, Settings, _EXAMPLES.get(key, ""))
+            problems.append(Problem(shown, toml_line(text, loc), dotted(loc) or None, message,
+                                    code=code))
         raise ConfigError(problems) from None
     return Project(root=config_file.parent.resolve(), settings=settings, config_file=config_file)
 

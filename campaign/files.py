@@ -21,8 +21,13 @@ import os
 import stat
 from pathlib import Path
 
+from campaign.i18n import N_, _, format_number, ngettext
+
 # A phone's photo is 2 to 10 MB; a 40-megapixel JPEG stays well under this.
 MAX_PHOTO_BYTES = 50_000_000
+
+
+_LOOP = N_("is a link that leads back to itself (a symlink loop): replace it with the file itself")
 
 
 class FileRefused(Exception):
@@ -31,36 +36,37 @@ class FileRefused(Exception):
 
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
-        return "a folder"
+        return _("is a folder, not a file with text in it: put an ordinary file here")
     if stat.S_ISFIFO(mode):
-        return "a named pipe"
+        return _("is a named pipe, not a file with text in it: put an ordinary file here")
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
+        return _("is a device, not a file with text in it: put an ordinary file here")
     if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not an ordinary file"
+        return _("is a socket, not a file with text in it: put an ordinary file here")
+    return _("is not an ordinary file, not a file with text in it: put an ordinary file here")
 
 
 def _refusal(exc: OSError, path: Path) -> FileRefused:
     if exc.errno == errno.ELOOP:
-        return FileRefused("is a link that leads back to itself (a symlink loop): "
-                           "replace it with the file itself")
+        return FileRefused(_(_LOOP))
     if exc.errno == errno.ENOENT:
         if os.path.islink(path):
-            return FileRefused("is a link to a file that does not exist: "
-                               "replace it with the file itself")
-        return FileRefused("does not exist: check the name and the folder")
+            return FileRefused(_("is a link to a file that does not exist: "
+                                 "replace it with the file itself"))
+        return FileRefused(_("does not exist: check the name and the folder"))
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return FileRefused("cannot be read (permission denied): give your user read access to it")
-    return FileRefused(f"cannot be read ({exc.strerror or exc}): check the file")
+        return FileRefused(_("cannot be read (permission denied): give your user read access "
+                             "to it"))
+    return FileRefused(_("cannot be read ({reason}): check the file").format(
+        reason=exc.strerror or exc))
 
 
 def describe_size(size: int) -> str:
     if size >= 1_000_000:
-        return f"{size / 1_000_000:.1f} MB"
+        return _("{size} MB").format(size=format_number(round(size / 1_000_000, 1)))
     if size >= 1_000:
-        return f"{size / 1_000:.0f} KB"
-    return f"{size} bytes"
+        return _("{size} KB").format(size=format_number(round(size / 1_000)))
+    return ngettext("{size} byte", "{size} bytes", size).format(size=format_number(size))
 
 
 def read_bounded(path: Path, limit: int, *, too_large: str) -> bytes:
@@ -73,11 +79,10 @@ def read_bounded(path: Path, limit: int, *, too_large: str) -> bytes:
     except OSError as exc:
         raise _refusal(exc, path) from None
     if not stat.S_ISREG(before.st_mode):
-        raise FileRefused(f"is {_kind(before.st_mode)}, not a file with text in it: "
-                          "put an ordinary file here")
+        raise FileRefused(_kind(before.st_mode))
     if before.st_size > limit:
-        raise FileRefused(f"is {describe_size(before.st_size)}, more than the "
-                          f"{describe_size(limit)} allowed: {too_large}")
+        raise FileRefused(_("is {size}, more than the {limit} allowed: {fix}").format(
+            size=describe_size(before.st_size), limit=describe_size(limit), fix=too_large))
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
@@ -86,8 +91,7 @@ def read_bounded(path: Path, limit: int, *, too_large: str) -> bytes:
     try:
         opened = os.fstat(fd)
         if not stat.S_ISREG(opened.st_mode):  # swapped between the two looks
-            raise FileRefused(f"is {_kind(opened.st_mode)}, not a file with text in it: "
-                              "put an ordinary file here")
+            raise FileRefused(_kind(opened.st_mode))
         chunks: list[bytes] = []
         remaining = limit + 1
         while remaining > 0:
@@ -103,7 +107,8 @@ def read_bounded(path: Path, limit: int, *, too_large: str) -> bytes:
         os.close(fd)
     data = b"".join(chunks)
     if len(data) > limit:  # it grew while it was read
-        raise FileRefused(f"is more than the {describe_size(limit)} allowed: {too_large}")
+        raise FileRefused(_("is more than the {limit} allowed: {fix}").format(
+            limit=describe_size(limit), fix=too_large))
     return data
 
 
@@ -115,8 +120,7 @@ def resolve_inside(path: Path, root: Path) -> Path | None:
     try:
         resolved = path.resolve()
     except RuntimeError:  # Python 3.11 says "Symlink loop" this way
-        raise FileRefused("is a link that leads back to itself (a symlink loop): "
-                          "replace it with the file itself") from None
+        raise FileRefused(_(_LOOP)) from None
     except OSError as exc:
         raise _refusal(exc, path) from None
     try:

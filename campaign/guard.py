@@ -30,6 +30,9 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
+from campaign import i18n
+from campaign.i18n import _
+
 T = TypeVar("T")
 
 #: Seconds a story's check may take. A story takes about 50 ms; the known hostile files
@@ -89,10 +92,12 @@ def _serve(connection: Connection, parent_end: Connection | None, memory: int) -
         pass
     while True:
         try:
-            function, args = connection.recv()
+            function, args, language = connection.recv()
         except (EOFError, OSError):
             return
         try:
+            if language != i18n.language():  # the messages speak the caller's language
+                i18n.set_language(language)
             result: tuple[str, Any] = ("ok", function(*args))
         except MemoryError:
             gc.collect()  # what the function held is garbage now: room to answer
@@ -159,18 +164,20 @@ class Worker:
                 self._stop()
                 connection = self._start(context)
             try:
-                connection.send((function, args))
+                connection.send((function, args, i18n.language()))
                 if not connection.poll(seconds):
                     self._stop()
-                    raise OverBudget("time", f"took longer than {seconds:g} seconds")
+                    raise OverBudget("time", _("took longer than {seconds} seconds").format(
+                        seconds=f"{seconds:g}"))
                 kind, value = connection.recv()
             except (EOFError, OSError, BrokenPipeError):
                 self._stop()
-                raise OverBudget("crash", "stopped without an answer") from None
+                raise OverBudget("crash", _("stopped without an answer")) from None
         if kind == "memory":
             with self._lock:
                 self._stop()  # it is on its way out: the next call starts a fresh one
-            raise OverBudget("memory", f"needed more than {self.memory // (1024 * 1024)} MB of memory")
+            raise OverBudget("memory", _("needed more than {mb} MB of memory").format(
+                mb=self.memory // (1024 * 1024)))
         if kind == "raised":
             raise value
         result: T = value

@@ -84,9 +84,8 @@ def normalise(code: str) -> str:
     """`NL`, `nl_NL`, `nl-BE` -> `nl`. ValueError for a language without a catalogue."""
     short = code.strip().replace("-", "_").split("_")[0].lower()
     if short not in LANGUAGES:
-        raise ValueError(
-            f"{code!r} is not a language campaign speaks: use one of {', '.join(LANGUAGES)}"
-        )
+        raise ValueError(_("{code!r} is not a language campaign speaks: use one of "
+                           "{languages}").format(code=code, languages=", ".join(LANGUAGES)))
     return short
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Literal, cast, get_args
 
 from campaign.errors import LedgerError, SchedulerLocked
+from campaign.i18n import _
 from campaign.models import LedgerFacts, Platform, post_key
 
 log = logging.getLogger("campaign.ledger")
@@ -266,8 +267,10 @@ class Ledger:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
-            raise LedgerError(f"cannot open the ledger {path} ({exc}): check that its folder "
-                              "exists and is writable, or set paths.ledger in campaign.toml") from None
+            raise LedgerError(_(
+                "cannot open the ledger {path} ({error}): check that its folder exists and is "
+                "writable, or set paths.ledger in campaign.toml").format(
+                    path=path, error=exc)) from None
         db.row_factory = sqlite3.Row
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -277,17 +280,19 @@ class Ledger:
             ledger._migrate()
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise LedgerError(f"{path} is not a campaign ledger ({exc}): point paths.ledger at "
-                              "the right file, or move this one away to start a new ledger") from None
+            raise LedgerError(_(
+                "{path} is not a campaign ledger ({error}): point paths.ledger at the right "
+                "file, or move this one away to start a new ledger").format(
+                    path=path, error=exc)) from None
         return ledger
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise LedgerError(
-                f"{self.path} was written by a newer campaign (schema {version}, this one "
-                f"knows {SCHEMA_VERSION}): upgrade campaign"
-            )
+            raise LedgerError(_(
+                "{path} was written by a newer campaign (schema {version}, this one knows "
+                "{known}): upgrade campaign").format(
+                    path=self.path, version=version, known=SCHEMA_VERSION))
         while version < SCHEMA_VERSION:
             with self._transaction():
                 # Read again inside the write lock: another process may be migrating too.
@@ -660,12 +665,13 @@ def read_facts(path: Path) -> LedgerFacts:
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     except sqlite3.Error as exc:
-        raise LedgerError(f"cannot read the ledger {path} ({exc}): check its permissions") from None
+        raise LedgerError(_("cannot read the ledger {path} ({error}): check its "
+                            "permissions").format(path=path, error=exc)) from None
     try:
         return _facts(db)
     except sqlite3.DatabaseError as exc:
-        raise LedgerError(f"{path} is not a campaign ledger ({exc}): point paths.ledger at "
-                          "the right file") from None
+        raise LedgerError(_("{path} is not a campaign ledger ({error}): point paths.ledger "
+                            "at the right file").format(path=path, error=exc)) from None
     finally:
         db.close()
 
@@ -714,8 +720,9 @@ class FileLock:
         deadline = time.monotonic() + timeout
         while (holder := self.try_acquire()) is not None:
             if time.monotonic() >= deadline:
-                raise LedgerError(f"another campaign process (pid {holder}) is publishing on this "
-                                  "ledger and did not finish in time: try again in a minute")
+                raise LedgerError(_(
+                    "another campaign process (pid {pid}) is posting with this ledger and did "
+                    "not finish in time: try again in a minute").format(pid=holder))
             time.sleep(0.05)
 
     def release(self) -> None:
@@ -739,10 +746,10 @@ class SchedulerLock:
     def acquire(self) -> None:
         holder = self._lock.try_acquire()
         if holder is not None:
-            raise SchedulerLocked(
-                f"another `campaign run` (pid {holder}) is already running on {self.path.parent}: "
-                "stop it first (or use `campaign status` to see what it is doing)"
-            )
+            raise SchedulerLocked(_(
+                "another `campaign run` (pid {pid}) is already running on {folder}: stop it "
+                "first (or use `campaign status` to see what it is doing)").format(
+                    pid=holder, folder=self.path.parent))
 
     def release(self) -> None:
         self._lock.release()

@@ -174,15 +174,15 @@ class Fate:
 
     def describe(self) -> str:
         """The fate in plain words, for people."""
+        from campaign.i18n import _, format_day
+
         if self.kind == "planned":
-            return f"planned on {self.day}"
-        if self.kind == "spare":
-            return "a reserve story: not posted" + (f" ({self.reason})" if self.reason else "")
-        if self.kind == "invalid":
-            return "not posted: it has an error" + (f" ({self.reason})" if self.reason else "")
+            return _("planned on {day}").format(day=format_day(self.day) if self.day else "")
         if self.kind == "withdrawn":
-            return "consent withdrawn: never posted"
-        return "not read" + (f" ({self.reason})" if self.reason else "")
+            return _("consent withdrawn: never posted")
+        what = {"spare": _("a reserve story: not posted"),
+                "invalid": _("not posted: it has an error")}.get(self.kind, _("not read"))
+        return _("{what} ({reason})").format(what=what, reason=self.reason) if self.reason else what
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 from campaign.config import CONFIG_FILE, Settings
+from campaign.i18n import _, ngettext
 from campaign.models import Plan, Platform, Post, Problem, Story
 
 
@@ -62,21 +63,23 @@ def build_plan(
     today = now.astimezone(settings.tz).date()
     first = settings.campaign.start
 
-    def error(story: Story, key: str, message: str) -> None:
-        problems.append(Problem(story.file, story.lines.get(key), key, message))
+    def error(story: Story, key: str, message: str, code: str) -> None:
+        problems.append(Problem(story.file, story.lines.get(key), key, message, code=code))
 
     usable: list[Story] = []
     for story in stories:
         consent = story.consent
         if consent.expires is not None and consent.expires < first:
             error(story, "consent.expires",
-                  f"the consent expires on {consent.expires}, before the campaign starts "
-                  f"({first}): it is not posted; renew the consent (a new form, with its "
-                  "date and reference) or take the story out")
+                  _("the consent expires on {expires}, before the campaign starts "
+                    "({start}): it is not posted; renew the consent (a new form, with its "
+                    "date and reference) or take the story out").format(
+                        expires=consent.expires, start=first), "consent.expired")
         elif consent.signed > today:
             error(story, "consent.signed",
-                  f"{consent.signed} is in the future (today is {today}): a consent form cannot "
-                  "be signed in the future; write the date that is on the signed form")
+                  _("{signed} is in the future (today is {today}): a consent form cannot "
+                    "be signed in the future; write the date that is on the signed form").format(
+                        signed=consent.signed, today=today), "consent.signed_in_future")
         else:
             usable.append(story)
 
@@ -93,15 +96,17 @@ def build_plan(
             if day in reserved:
                 problems.append(Problem(
                     CONFIG_FILE, None, None,
-                    f"{day} is kept for {reserved[day]}, which has an error: fix that story, "
-                    "or it is not posted and the day stays empty",
-                    "warning",
+                    _("{day} is kept for {file}, which has an error: fix that story, "
+                      "or it is not posted and the day stays empty").format(
+                          day=day, file=reserved[day]),
+                    "warning", code="plan.day_kept_for_invalid_story",
                 ))
                 continue
             problems.append(Problem(
                 CONFIG_FILE, None, None,
-                f"{day} has no story: add a story with day: {day}, or add another story file",
-                "warning",
+                _("{day} has no story: add a story with day: {day}, or add another story file")
+                .format(day=day),
+                "warning", code="plan.day_without_story",
             ))
             continue
         story = assigned[day]
@@ -109,9 +114,9 @@ def build_plan(
         if not platforms:
             problems.append(Problem(
                 story.file, story.lines.get("consent.platforms"), "consent.platforms",
-                "the consent covers no enabled platform, so this story is not posted: "
-                "check consent.platforms against the platforms in campaign.toml",
-                "warning",
+                _("the consent covers no enabled platform, so this story is not posted: "
+                  "check consent.platforms against the platforms in campaign.toml"),
+                "warning", code="consent.no_enabled_platform",
             ))
         for platform in platforms:
             due = due_time(day, settings.post_time(platform), settings)
@@ -121,17 +126,21 @@ def build_plan(
     if past and len(past) < len(posts) and not pinned:
         problems.append(Problem(
             CONFIG_FILE, None, None,
-            f"{len(past)} post(s) are already due (the first at {past[0].due.isoformat()}): "
-            "a running scheduler posts them late only within the catch-up grace",
-            "warning",
+            ngettext("{n} post is already due (the first at {moment}): a running scheduler "
+                     "posts it late only within the catch-up grace",
+                     "{n} posts are already due (the first at {moment}): a running scheduler "
+                     "posts them late only within the catch-up grace", len(past)).format(
+                         n=len(past), moment=past[0].due.isoformat()),
+            "warning", code="plan.posts_already_due",
         ))
     for story_id in spares:
         story = next(s for s in usable if s.id == story_id)
         problems.append(Problem(
             story.file, None, None,
-            f"is a reserve story and is not posted: {spare_reasons[story_id]}. To post it, "
-            "give it a free day with day:, or take another story out",
-            "warning",
+            _("is a reserve story and is not posted: {reason}. To post it, "
+              "give it a free day with day:, or take another story out").format(
+                  reason=spare_reasons[story_id]),
+            "warning", code="plan.reserve_story",
         ))
     return Plan(
         posts=tuple(posts),
@@ -142,14 +151,24 @@ def build_plan(
     )
 
 
-def _consent_message(story: Story, day: date) -> str:
+def _consent_message(story: Story, day: date, *, every_day: bool = False) -> str:
     consent = story.consent
     if consent.signed > day:
-        return (f"consent was signed on {consent.signed}, after the story's day {day}: "
-                "a story is only posted with consent signed before its day; "
-                "check the date on the form or choose a later day")
-    return (f"consent expires on {consent.expires}, before the story's day {day}: "
-            "renew the consent or choose an earlier day")
+        if every_day:
+            return _("consent was signed on {signed}, after every day of the campaign, e.g. "
+                     "{day}: a story is only posted with consent signed before its day; "
+                     "check the date on the form or choose a later day").format(
+                         signed=consent.signed, day=day)
+        return _("consent was signed on {signed}, after the story's day {day}: "
+                 "a story is only posted with consent signed before its day; "
+                 "check the date on the form or choose a later day").format(
+                     signed=consent.signed, day=day)
+    if every_day:
+        return _("consent expires on {expires}, before every day of the campaign, e.g. {day}: "
+                 "renew the consent or choose an earlier day").format(
+                     expires=consent.expires, day=day)
+    return _("consent expires on {expires}, before the story's day {day}: "
+             "renew the consent or choose an earlier day").format(expires=consent.expires, day=day)
 
 
 def _open_days(settings: Settings, now: datetime) -> set[date]:
@@ -165,7 +184,7 @@ def _assign(
     settings: Settings,
     pinned: Mapping[str, date],
     reserved: Mapping[date, str],
-    error: Callable[[Story, str, str], None],
+    error: Callable[[Story, str, str, str], None],
     open_days: set[date],
 ) -> tuple[dict[date, Story], list[str]]:
     """Which story on which day, and the spares (see the module docstring for the order)."""
@@ -175,7 +194,9 @@ def _assign(
 
     def free_days() -> str:
         free = [d.isoformat() for d in days if d not in assigned and d not in reserved]
-        return f"free days: {', '.join(free)}" if free else "every day has a story"
+        if free:
+            return _("free days: {days}").format(days=", ".join(free))
+        return _("every day has a story")
 
     # Pinned stories first: the ledger already gave them their day.
     waiting: list[Story] = []
@@ -191,16 +212,22 @@ def _assign(
         wanted = story.day
         assert wanted is not None
         if wanted not in day_set:
-            error(story, "day", f"{wanted} is outside the campaign "
-                  f"({settings.campaign.start} to {settings.campaign.end}): "
-                  "choose a day within it, or remove day: to let the planner choose")
+            error(story, "day", _("{day} is outside the campaign ({start} to {end}): "
+                                  "choose a day within it, or remove day: to let the planner "
+                                  "choose").format(day=wanted, start=settings.campaign.start,
+                                                   end=settings.campaign.end),
+                  "day.outside_campaign")
         elif wanted in assigned or wanted in reserved:
             holder = assigned[wanted].file if wanted in assigned else reserved[wanted]
-            error(story, "day", f"{wanted} already has a story ({holder}): "
-                  f"choose another day ({free_days()}), or remove day: to let the planner choose")
+            error(story, "day", _("{day} already has a story ({holder}): choose another day "
+                                  "({free}), or remove day: to let the planner choose").format(
+                                      day=wanted, holder=holder, free=free_days()),
+                  "day.taken")
         elif not story.consent.valid_on(wanted):
             key = "consent.signed" if story.consent.signed > wanted else "consent.expires"
-            error(story, key, _consent_message(story, wanted))
+            error(story, key, _consent_message(story, wanted),
+                  "consent.signed_after_day" if key == "consent.signed"
+                  else "consent.expires_before_day")
         else:
             assigned[wanted] = story
 
@@ -208,8 +235,9 @@ def _assign(
     for story in waiting:
         if not any(story.consent.valid_on(d) for d in days):
             key = "consent.signed" if story.consent.signed > days[-1] else "consent.expires"
-            error(story, key, _consent_message(story, days[0])
-                  .replace("the story's day", "every day of the campaign, e.g."))
+            error(story, key, _consent_message(story, days[0], every_day=True),
+                  "consent.signed_after_campaign" if key == "consent.signed"
+                  else "consent.expires_before_campaign")
             continue
         valid = [d for d in days if d not in assigned and d not in reserved
                  and d in open_days and story.consent.valid_on(d)]
@@ -228,7 +256,7 @@ def _spare_reason(story_id: str, stories: Sequence[Story], settings: Settings,
     Tries the week without each story later in file-name order that asks for its
     own day (the latest first): the first without which this story has a day took it.
     """
-    def ignore(_story: Story, _key: str, _message: str) -> None:
+    def ignore(_story: Story, _key: str, _message: str, _code: str) -> None:
         return None
 
     days = settings.days()
@@ -241,17 +269,22 @@ def _spare_reason(story_id: str, stories: Sequence[Story], settings: Settings,
                                     reserved, ignore, open_days)
         lost = next((d for d, s in assigned.items() if s.id == story_id), None)
         if lost is not None:
-            return (f"every day has a story; without {other.id}, which asks for {other.day} "
-                    f"with day:, it would have been posted on {lost}")
+            return _("every day has a story; without {other}, which asks for {day} "
+                     "with day:, it would have been posted on {lost}").format(
+                         other=other.id, day=other.day, lost=lost)
     taken = [s for s in stories if s.day is not None or s.id in pinned]
-    count = f"there are {len(stories)} stories for the {len(days)} days"
+    count = _("there are {stories} stories for the {days} days").format(
+        stories=len(stories), days=len(days))
     past = [d for d in days if d not in open_days and not any(
         s.day == d or pinned.get(s.id) == d for s in stories)]
     if past:
-        count += (f" and {', '.join(d.isoformat() for d in past)} "
-                  f"{'is' if len(past) == 1 else 'are'} over")
+        count = ngettext("{count} and {days} is over", "{count} and {days} are over",
+                         len(past)).format(count=count,
+                                           days=", ".join(d.isoformat() for d in past))
     if taken:
         names = ", ".join(f"{s.id} ({s.day or pinned.get(s.id)})" for s in taken)
-        return (f"every day has a story: {count}; {names} have their day, and the other days "
-                "go to the stories without day: in file-name order")
-    return f"every day has a story: {count}, and the days go to the stories in file-name order"
+        return _("every day has a story: {count}; {names} have their day, and the other days "
+                 "go to the stories without day: in file-name order").format(
+                     count=count, names=names)
+    return _("every day has a story: {count}, and the days go to the stories in file-name "
+             "order").format(count=count)

@@ -19,8 +19,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from campaign.i18n import N_, _
 from campaign.models import PLATFORMS, CardFormat, Platform
-from campaign.validation import Strict, check_url
+from campaign.validation import CodedError, Strict, check_url
 
 #: How a platform counts a caption against its limit (see `counting.caption_length`).
 Counting = Literal["characters", "x-weighted", "graphemes", "urls-as-23"]
@@ -72,10 +73,10 @@ class PlatformSpec:
     optional_secrets: tuple[str, ...]  # variables that let doctor check more
     posting_scopes: tuple[frozenset[str], ...]  # alternatives; one complete one suffices
     metrics_scopes: tuple[frozenset[str], ...]
-    scope_fix: str  # what to do when the token lacks a posting permission
+    scope_fix: str  # what to do when the token lacks a posting permission (N_(): show with _())
     token_expires: bool  # False: the credentials do not expire (OAuth 1.0a keys, ...)
-    renew_how: str  # how a token is renewed, in words for a person
-    expiry_help: str = ""  # what lets doctor read the expiry when the platform does not say
+    renew_how: str  # how a token is renewed, in words for a person (N_(): show with _())
+    expiry_help: str = ""  # what lets doctor read the expiry when the platform does not say (N_())
     # Publisher options for rehearsals, where a campaign day lasts seconds.
     rehearsal_options: dict[str, object] = field(default_factory=dict)
 
@@ -143,12 +144,13 @@ class InstagramSettings(PlatformSettings):
     @model_validator(mode="after")
     def _host_complete(self) -> InstagramSettings:
         if self.media_host == "directory" and not (self.media_dir and self.media_base_url):
-            raise ValueError(
-                "media_host = directory needs media_dir and media_base_url: set both, "
-                "or use media_host = s3 with s3_bucket"
+            raise CodedError(
+                _("media_host = directory needs media_dir and media_base_url: set both, "
+                  "or use media_host = s3 with s3_bucket"), "instagram.media_host_incomplete"
             )
         if self.media_host == "s3" and not self.s3_bucket:
-            raise ValueError("media_host = s3 needs s3_bucket: set it")
+            raise CodedError(_("media_host = s3 needs s3_bucket: set it"),
+                             "instagram.media_host_incomplete")
         return self
 
 
@@ -199,10 +201,10 @@ SPECS: dict[Platform, PlatformSpec] = {
         # OAuth 1.0a: the app's access level, as X sends it in `x-access-level`.
         posting_scopes=(frozenset({"read-write"}), frozenset({"read-write-directmessages"})),
         metrics_scopes=(frozenset({"read"}),),
-        scope_fix="set the app's permissions to Read and Write in the X developer portal, then "
-                  "regenerate the access token and secret (X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET)",
+        scope_fix=N_("set the app's permissions to Read and Write in the X developer portal, then "
+                     "regenerate the access token and secret (X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET)"),
         token_expires=False,
-        renew_how="regenerate the access token and secret in the X developer portal",
+        renew_how=N_("regenerate the access token and secret in the X developer portal"),
     ),
     "facebook": PlatformSpec(
         id="facebook", name="Facebook", other_names=("fb", "meta"),
@@ -212,8 +214,8 @@ SPECS: dict[Platform, PlatformSpec] = {
         # "Facebook collapses posts behind 'See more' at roughly 477 characters; on mobile the
         # fold lands around 125" (socialk.it, posthell.com). We show the mobile fold: the comms
         # team's readers are mostly on phones. An estimate.
-        fold=Fold(125, 3, "estimate: about 125 characters on a phone, about 477 on a "
-                          "desktop (socialk.it, posthell.com); Meta does not document it"),
+        fold=Fold(125, 3, N_("estimate: about 125 characters on a phone, about 477 on a "
+                             "desktop (socialk.it, posthell.com); Meta does not document it")),
         # Neither Meta nor anyone we read documents an alt-text limit: X's 1000, to be safe.
         alt_text_limit=1000,
         image_byte_limit=10_000_000 - 1,  # "less than 10 MB" (platform-apis.md §2.3)
@@ -223,11 +225,11 @@ SPECS: dict[Platform, PlatformSpec] = {
         posting_scopes=(
             frozenset({"pages_manage_posts", "pages_read_engagement", "pages_show_list"}),),
         metrics_scopes=(frozenset({"read_insights"}),),
-        scope_fix="make a new Page token with these permissions (Graph API Explorer or the app's "
-                  "login flow, as a Page admin) and put it in FACEBOOK_PAGE_TOKEN",
+        scope_fix=N_("make a new Page token with these permissions (Graph API Explorer or the app's "
+                     "login flow, as a Page admin) and put it in FACEBOOK_PAGE_TOKEN"),
         token_expires=True,
-        renew_how="exchange a fresh long-lived user token and take the Page token from "
-                  "/me/accounts",
+        renew_how=N_("exchange a fresh long-lived user token and take the Page token from "
+                     "/me/accounts"),
     ),
     "instagram": PlatformSpec(
         id="instagram", name="Instagram", other_names=("ig", "insta"),
@@ -239,8 +241,8 @@ SPECS: dict[Platform, PlatformSpec] = {
         # characters" (charactercounter.com/instagram); "about the first 125 characters
         # (roughly two lines) are visible before 'more'" (blog.aitoearn.ai); bulkpublish.com
         # the same. Not in Meta's documentation: an estimate.
-        fold=Fold(125, 2, "estimate: about 125 characters or 2 lines (charactercounter.com, "
-                          "bulkpublish.com); Meta does not document it"),
+        fold=Fold(125, 2, N_("estimate: about 125 characters or 2 lines (charactercounter.com, "
+                             "bulkpublish.com); Meta does not document it")),
         alt_text_limit=1000,  # as quoted, unconfirmed in Meta's primary docs
         image_byte_limit=8_000_000,  # "less than 8 MiB" (§3.4); 8 MB is within either reading
         image_formats=("image/jpeg",), card_format="portrait", settings=InstagramSettings,
@@ -252,11 +254,11 @@ SPECS: dict[Platform, PlatformSpec] = {
         ),
         metrics_scopes=(frozenset({"instagram_manage_insights"}),
                         frozenset({"instagram_business_manage_insights"})),
-        scope_fix="make a new token with these permissions for the Instagram account and put it "
-                  "in INSTAGRAM_TOKEN",
+        scope_fix=N_("make a new token with these permissions for the Instagram account and put it "
+                     "in INSTAGRAM_TOKEN"),
         token_expires=True,
-        renew_how="refresh it with GET graph.instagram.com/refresh_access_token (it must be at "
-                  "least 24 hours old), or log in again",
+        renew_how=N_("refresh it with GET graph.instagram.com/refresh_access_token (it must be at "
+                     "least 24 hours old), or log in again"),
         rehearsal_options={"poll_interval": 0.02},
     ),
     "linkedin": PlatformSpec(
@@ -267,8 +269,8 @@ SPECS: dict[Platform, PlatformSpec] = {
         # "Organic posts have a 3-line preview" (John Espirian, Sept. 2024); "posts are
         # truncated after approximately 210 characters" (web-3-apps.com); with an image on a
         # phone nearer 100-140 (boltpost.app, postking.io). An estimate.
-        fold=Fold(140, 3, "estimate: 3 lines, about 140-210 characters (John Espirian 2024, "
-                          "web-3-apps.com, boltpost.app); LinkedIn does not document it"),
+        fold=Fold(140, 3, N_("estimate: 3 lines, about 140-210 characters (John Espirian 2024, "
+                             "web-3-apps.com, boltpost.app); LinkedIn does not document it")),
         alt_text_limit=4086,
         # LinkedIn limits pixels (36,152,320), not bytes; this keeps uploads quick.
         image_byte_limit=10_000_000,
@@ -279,12 +281,12 @@ SPECS: dict[Platform, PlatformSpec] = {
         optional_secrets=("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
         posting_scopes=(frozenset({"w_organization_social"}),),
         metrics_scopes=(frozenset({"rw_organization_admin"}),),
-        scope_fix="the app needs the Community Management API product and the member an admin "
-                  "or content-admin role on the page; then authorise again and update "
-                  "LINKEDIN_TOKEN",
+        scope_fix=N_("the app needs the Community Management API product and the member an admin "
+                     "or content-admin role on the page; then authorise again and update "
+                     "LINKEDIN_TOKEN"),
         token_expires=True,
-        renew_how="authorise the app again (or use its refresh token) and update LINKEDIN_TOKEN",
-        expiry_help="set LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET to let doctor read it",
+        renew_how=N_("authorise the app again (or use its refresh token) and update LINKEDIN_TOKEN"),
+        expiry_help=N_("set LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET to let doctor read it"),
     ),
     "mastodon": PlatformSpec(
         id="mastodon", name="Mastodon", other_names=("toot", "fediverse"),
@@ -299,10 +301,10 @@ SPECS: dict[Platform, PlatformSpec] = {
         optional_secrets=(),
         posting_scopes=(frozenset({"write:media", "write:statuses"}), frozenset({"write"})),
         metrics_scopes=(frozenset({"read:statuses"}), frozenset({"read"})),
-        scope_fix="create an application with write:media and write:statuses under Preferences "
-                  "→ Development and put its token in MASTODON_TOKEN",
+        scope_fix=N_("create an application with write:media and write:statuses under Preferences "
+                     "→ Development and put its token in MASTODON_TOKEN"),
         token_expires=False,
-        renew_how="create a new application token under Preferences → Development",
+        renew_how=N_("create a new application token under Preferences → Development"),
     ),
     "bluesky": PlatformSpec(
         id="bluesky", name="Bluesky", other_names=("bsky", "blue sky"),
@@ -317,9 +319,9 @@ SPECS: dict[Platform, PlatformSpec] = {
         secrets=("BLUESKY_APP_PASSWORD",),
         optional_secrets=(),
         posting_scopes=(), metrics_scopes=(),  # app passwords carry no scopes
-        scope_fix="make a new app password under Settings → Privacy and security → App passwords",
+        scope_fix=N_("make a new app password under Settings → Privacy and security → App passwords"),
         token_expires=False,
-        renew_how="make a new app password under Settings → Privacy and security → App passwords",
+        renew_how=N_("make a new app password under Settings → Privacy and security → App passwords"),
     ),
 }
 

@@ -9,10 +9,16 @@ ends within the campaign + 30 days, spare stories, empty days, and what `check`
 reported.
 
 It works offline from `file://` and loads nothing from anywhere else: the cards
-are copied next to it (`build/preview/cards/`), so the folder can be zipped and
-sent to a colleague; the styles are inline; there is no script, and a
+and the theme's emoji font (theme.font_fallback, for 🧡 and the like) are copied
+next to it (`build/preview/cards/`, `build/preview/fonts/`), so the folder can be
+zipped and sent to a colleague; the styles are inline; there is no script, and a
 Content-Security-Policy forbids any. Story text reaches the page only through
 Jinja2's autoescaping (captions are handed over as segments, never as markup).
+
+The page's own words are in the active language (`campaign.i18n`: `--lang`,
+`ui_language`, ...), through Jinja2's i18n extension; the stories keep the
+campaign's language, with their own `lang=` when it differs, so the browser
+hyphenates each text (`hyphens: auto`) with the right dictionary.
 """
 
 from __future__ import annotations
@@ -27,12 +33,13 @@ from typing import Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from campaign import counting
+from campaign import counting, i18n
 from campaign.captions import HASHTAG, PLATFORM_NAMES
 from campaign.cards import card_format, render_card
 from campaign.check import CheckReport
 from campaign.config import Project
 from campaign.errors import CardError
+from campaign.i18n import N_, _, ngettext
 from campaign.ledger import Ledger
 from campaign.models import Platform, Post, Problem, Story
 from campaign.platforms import SPECS, Fold
@@ -64,24 +71,34 @@ class PageWarning:
     short: str = ""  # how the summary at the top lists it ("01-marieke on X"); else `text`
 
 
-#: How the summary at the top groups warnings: kind -> (heading, what to do).
+#: How the summary at the top groups warnings: kind -> (heading, what to do); marked
+#: with N_() and translated where the page is built.
 WARNING_GROUPS: dict[str, tuple[str, str]] = {
-    "check": ("Problems `campaign check` reports", "see each message"),
-    "card": ("Cards that could not be drawn", "see each message, then run `campaign check`"),
-    "withdrawn": ("Consent withdrawn", "remove the story file from stories/"),
-    "held": ("Held for approval: not posted until approved",
-             "read the story and its preview, then run `campaign approve STORY --by NAME`"),
-    "consent": ("Consent ending within 30 days after the campaign",
-                "renew the consent, or take the posts down that day with `campaign withdraw STORY`"),
-    "empty": ("Days without a story", "add a story with that day: in its front matter"),
-    "spare": ("Spare stories: more stories than days, not posted",
-              "give one a day: instead of another story, or leave it for next year"),
-    "shortened": ("Captions shortened to fit (they end in '…')",
-                  "to choose the words yourself, add `<platform>: shorter text` to the story's "
-                  "front matter (e.g. `x: ...`)"),
-    "plain_link": ("Links shown as plain text",
-                   "expected: links in captions are not clickable there; the link line points "
-                   "to the profile"),
+    "check": (N_("Problems `campaign check` reports"), N_("see each message")),
+    "card": (N_("Cards that could not be drawn"),
+             N_("see each message, then run `campaign check`")),
+    "withdrawn": (N_("Consent withdrawn"), N_("remove the story file from stories/")),
+    "held": (N_("Held for approval: not posted until approved"),
+             N_("read the story and its preview, then run `campaign approve STORY --by NAME`")),
+    "consent": (N_("Consent ending within 30 days after the campaign"),
+                N_("renew the consent, or take the posts down that day with "
+                   "`campaign withdraw STORY`")),
+    "empty": (N_("Days without a story"), N_("add a story with that day: in its front matter")),
+    "spare": (N_("Spare stories: more stories than days, not posted"),
+              N_("give one a day: instead of another story, or leave it for next year")),
+    "shortened": (N_("Captions shortened to fit (they end in '…')"),
+                  N_("to choose the words yourself, add `<platform>: shorter text` to the "
+                     "story's front matter (e.g. `x: ...`)")),
+    "plain_link": (N_("Links shown as plain text"),
+                   N_("expected: links in captions are not clickable there; the link line "
+                      "points to the profile")),
+}
+
+#: The units of the platforms' caption limits (platforms.py's `unit`), as the page shows them.
+UNITS: dict[str, str] = {
+    "characters": N_("characters"),
+    "weighted characters": N_("weighted characters"),
+    "graphemes": N_("graphemes"),
 }
 
 
@@ -121,7 +138,7 @@ class PreviewPost:
 @dataclass(frozen=True)
 class PreviewDay:
     day: date
-    label: str  # "maandag 8 maart 2027" style, in English: "Monday 8 March 2027"
+    label: str  # "maandag 8 maart 2027"; in English: "Monday 8 March 2027"
     anchor: str
     story: Story | None
     posts: tuple[PreviewPost, ...]
@@ -131,7 +148,7 @@ class PreviewDay:
 @dataclass(frozen=True)
 class PreviewPage:
     campaign_name: str
-    language: str
+    language: str  # the campaign's (the stories' text)
     timezone: str
     start: date
     end: date
@@ -146,6 +163,14 @@ class PreviewPage:
     ledger_found: bool
     folds: tuple[tuple[str, str], ...]  # (platform name, where its fold comes from)
     extra: dict[str, int] = field(default_factory=dict)
+    ui_language: str = i18n.SOURCE_LANGUAGE  # the language staff read: the page's <html lang>
+    emoji_font: str | None = None  # the emoji font's file, relative to the page
+
+    @property
+    def content_lang(self) -> str | None:
+        """The stories' language where it differs from the page's (their own lang=), else None."""
+        own = self.language.replace("_", "-").split("-")[0].lower()
+        return None if own == self.ui_language else self.language
 
 
 def caption_segments(text: str, links_clickable: bool) -> list[Segment]:
@@ -216,7 +241,8 @@ def split_segments(segments: Sequence[Segment], index: int | None) -> tuple[list
 
 
 def _unit(platform: Platform) -> str:
-    return SPECS[platform].unit
+    unit = SPECS[platform].unit
+    return _(UNITS.get(unit, unit))
 
 
 def _approvals(project: Project, stories: Sequence[Story]) -> tuple[bool, dict[str, bool], set[str]]:
@@ -238,26 +264,31 @@ def _story_warnings(story: Story, report: CheckReport, approved: bool, withdrawn
     settings = report.project.settings
     out: list[PageWarning] = []
     if withdrawn:
-        out.append(PageWarning(f"{story.id}: consent was withdrawn (`campaign withdraw`): this story "
-                           "is never posted; remove its file from stories/", "withdrawn"))
+        out.append(PageWarning(_(
+            "{story}: consent was withdrawn (`campaign withdraw`): this story is never posted; "
+            "remove its file from stories/").format(story=story.id), "withdrawn"))
     if settings.campaign.require_approval and not approved and not withdrawn:
-        why = ("no ledger yet, so nothing is approved" if not ledger_found
-               else "this version is not approved (an edit after approval needs a new one)")
-        out.append(PageWarning(f"{story.id} is held for approval: {why}: once it has been read, run "
-                           f"`campaign approve {story.id} --by NAME`", "held",
-                           f"{story.id} ({story.title})"))
+        why = (_("no ledger yet, so nothing is approved") if not ledger_found
+               else _("this version is not approved (an edit after approval needs a new one)"))
+        out.append(PageWarning(_(
+            "{story} is held for approval: {why}: once it has been read, run "
+            "`campaign approve {story} --by NAME`").format(story=story.id, why=why), "held",
+            f"{story.id} ({story.title})"))
     expires = story.consent.expires
     if expires is not None and expires <= settings.campaign.end + CONSENT_MARGIN:
         after = (expires - settings.campaign.end).days
-        when = (f"{after} days after the campaign ends" if after > 0
-                else "during the campaign" if expires >= settings.campaign.start
-                else "before the campaign")
-        out.append(PageWarning(f"{story.id}: consent {story.consent.reference} expires on {expires}, "
-                           f"{when}: renew it, or take the posts down that day with "
-                           f"`campaign withdraw {story.id}`", "consent"))
+        when = (ngettext("{n} day after the campaign ends", "{n} days after the campaign ends",
+                         after).format(n=after) if after > 0
+                else _("during the campaign") if expires >= settings.campaign.start
+                else _("before the campaign"))
+        out.append(PageWarning(_(
+            "{story}: consent {reference} expires on {date}, {when}: renew it, or take the "
+            "posts down that day with `campaign withdraw {story}`").format(
+                story=story.id, reference=story.consent.reference,
+                date=i18n.format_day(expires, year=True), when=when), "consent"))
     for problem in report.warnings:
         if problem.file == story.file:
-            if "caption is shortened" in problem.message:
+            if problem.code == "caption.shortened":  # the message is in the staff's language
                 continue  # shown on the post it concerns
             out.append(PageWarning(problem.format(), "check"))
     return out
@@ -269,7 +300,7 @@ def group_warnings(warnings: Sequence[PageWarning]) -> tuple[WarningGroup, ...]:
     for kind, (heading, fix) in WARNING_GROUPS.items():
         items = tuple(dict.fromkeys(w.short or w.text for w in warnings if w.kind == kind))
         if items:
-            groups.append(WarningGroup(kind, heading, fix, items))
+            groups.append(WarningGroup(kind, _(heading), _(fix), items))
     return tuple(groups)
 
 
@@ -292,12 +323,12 @@ def build_page(report: CheckReport, now: datetime, preview_dir: Path) -> Preview
     days: list[PreviewDay] = []
     for day, story_id in report.plan.days.items():
         story = stories.get(story_id) if story_id else None
-        label = f"{day:%A} {day.day} {day:%B %Y}"
+        label = i18n.format_day(day, year=True)
         day_warnings: list[PageWarning] = []
         if story is None:
-            day_warnings.append(PageWarning(f"{day.isoformat()} has no story: add a story with "
-                                        f"day: {day.isoformat()}, or add another story file", "empty",
-                                        label))
+            day_warnings.append(PageWarning(_(
+                "{day} has no story: add a story with day: {day}, or add another story "
+                "file").format(day=day.isoformat()), "empty", label))
         else:
             day_warnings.extend(_story_warnings(story, report, approved.get(story.id, False),
                                                 story.id in withdrawn, ledger_found))
@@ -312,13 +343,14 @@ def build_page(report: CheckReport, now: datetime, preview_dir: Path) -> Preview
                                tuple(day_warnings)))
     spares = tuple(stories[s] for s in report.plan.spares if s in stories)
     for spare in spares:
-        why = report.plan.spare_reasons.get(spare.id, "there are more stories than days")
-        all_warnings.append(PageWarning(f"{spare.id} is a reserve story and is not posted: {why}; "
-                                        "give it a free day with day:, or take another story out",
-                                        "spare", f"{spare.id} ({spare.title})"))
+        why = report.plan.spare_reasons.get(spare.id) or _("there are more stories than days")
+        all_warnings.append(PageWarning(_(
+            "{story} is a reserve story and is not posted: {why}; give it a free day with day:, "
+            "or take another story out").format(story=spare.id, why=why),
+            "spare", f"{spare.id} ({spare.title})"))
     shown_files = {s.file for s in stories.values()}
     for problem in report.warnings:
-        if problem.file not in shown_files and "has no story" not in problem.message:
+        if problem.file not in shown_files and problem.code != "plan.day_without_story":
             all_warnings.append(PageWarning(problem.format(), "check"))
     # Cards of stories no longer in the plan must not linger next to the page.
     for stale in cards_dir.iterdir():
@@ -331,7 +363,7 @@ def build_page(report: CheckReport, now: datetime, preview_dir: Path) -> Preview
         timezone=settings.campaign.timezone,
         start=settings.campaign.start,
         end=settings.campaign.end,
-        generated=now.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
+        generated=_generated(now.astimezone(tz)),
         check_ok=report.ok,
         errors=tuple(report.errors),
         warnings=tuple(all_warnings),
@@ -341,13 +373,43 @@ def build_page(report: CheckReport, now: datetime, preview_dir: Path) -> Preview
         require_approval=settings.campaign.require_approval,
         ledger_found=ledger_found,
         folds=folds,
+        ui_language=i18n.language(),
+        emoji_font=_copy_emoji_font(project, preview_dir),
     )
+
+
+def _generated(moment: datetime) -> str:
+    """When the page was made, as staff read it: `maandag 1 februari 2027 10:00 CET`."""
+    return f"{i18n.format_day(moment.date(), year=True)} {i18n.format_clock(moment)} {moment:%Z}".strip()
+
+
+def _copy_emoji_font(project: Project, preview_dir: Path) -> str | None:
+    """Copy the theme's emoji font (theme.font_fallback) next to the page, like the cards, so
+    the page shows emoji offline on any computer; its path relative to the page, or None."""
+    fonts_dir = preview_dir / "fonts"
+    name = project.settings.theme.font_fallback
+    source = (project.root / name) if name else None
+    if source is None or not source.is_file() or source.suffix.lower() not in (".ttf", ".otf"):
+        shutil.rmtree(fonts_dir, ignore_errors=True)
+        return None
+    fonts_dir.mkdir(parents=True, exist_ok=True)
+    target = fonts_dir / source.name
+    for stale in fonts_dir.iterdir():
+        if stale.name != target.name:
+            stale.unlink()
+    known = target.is_file() and target.stat().st_size == source.stat().st_size and (
+        target.stat().st_mtime >= source.stat().st_mtime)
+    if not known:
+        tmp = target.with_suffix(target.suffix + ".part")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    return f"fonts/{target.name}"
 
 
 def _fold_source(fold: Fold | None) -> str:
     if fold is None:
-        return "no fold: the whole caption is shown (our reading of the app; not documented)"
-    return fold.source
+        return _("no fold: the whole caption is shown (our reading of the app; not documented)")
+    return _(fold.source)
 
 
 def _preview_post(post: Post, story: Story, report: CheckReport, cards_dir: Path,
@@ -380,25 +442,36 @@ def _preview_post(post: Post, story: Story, report: CheckReport, cards_dir: Path
     warnings: list[PageWarning] = []
     name = PLATFORM_NAMES[post.platform]
     if entry["shortened"]:
-        warnings.append(PageWarning(
-            f"{story.id} on {name}: the caption is shortened to fit {entry['caption_limit']} "
-            f"{_unit(post.platform)} and ends in '…': to choose the words yourself, add "
-            f"`{post.platform}: <shorter text>` to the story's front matter", "shortened",
-            f"{story.id} on {name} ({entry['caption_length']} of {entry['caption_limit']})"))
+        warnings.append(PageWarning(_(
+            "{story} on {platform}: the caption is shortened to fit {limit} {unit} and ends in "
+            "'…': to choose the words yourself, add `{field}: <shorter text>` to the story's "
+            "front matter").format(story=story.id, platform=name, limit=entry["caption_limit"],
+                                   unit=_unit(post.platform), field=post.platform),
+            "shortened",
+            _("{story} on {platform} ({length} of {limit})").format(
+                story=story.id, platform=name, length=entry["caption_length"],
+                limit=entry["caption_limit"])))
     if card_error:
-        warnings.append(PageWarning(f"{story.id} on {name}: the card could not be drawn: {card_error}",
-                                "card"))
+        warnings.append(PageWarning(_(
+            "{story} on {platform}: the card could not be drawn: {error}").format(
+                story=story.id, platform=name, error=card_error), "card"))
     if not clickable and any(s.kind == "link" for s in segments):
-        warnings.append(PageWarning(f"{story.id} on {name}: links in the caption are not clickable "
-                                    "there; readers must type them", "plain_link",
-                                    f"{story.id} on {name}"))
-    fold_note = ("" if fold is None else
-                 f"{name} cuts here: it shows about {fold.chars} characters"
-                 + (f" or {fold.lines} lines" if fold.lines else "") + " (an estimate)")
+        warnings.append(PageWarning(_(
+            "{story} on {platform}: links in the caption are not clickable there; readers must "
+            "type them").format(story=story.id, platform=name), "plain_link",
+            _("{story} on {platform}").format(story=story.id, platform=name)))
+    if fold is None:
+        fold_note = ""
+    elif fold.lines:
+        fold_note = _("{platform} cuts here: it shows about {chars} characters or {lines} lines "
+                      "(an estimate)").format(platform=name, chars=fold.chars, lines=fold.lines)
+    else:
+        fold_note = _("{platform} cuts here: it shows about {chars} characters "
+                      "(an estimate)").format(platform=name, chars=fold.chars)
     return PreviewPost(
         platform=post.platform,
         platform_name=name,
-        due_local=post.due.astimezone(settings.tz).strftime("%H:%M"),
+        due_local=i18n.format_clock(post.due.astimezone(settings.tz)),
         card_src=card_src,
         card_width=width,
         card_height=height,
@@ -417,17 +490,24 @@ def _preview_post(post: Post, story: Story, report: CheckReport, cards_dir: Path
 
 
 def _environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("campaign", "templates"),
         autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # The messages in the active language (`i18n._` looks it up on every call).
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n._, ngettext=i18n.ngettext, newstyle=True)
+    return env
 
 
 def render_page(page: PreviewPage) -> str:
-    return _environment().get_template("preview.html.j2").render(page=page, fold_marker=FOLD_MARKER)
+    return _environment().get_template("preview.html.j2").render(
+        page=page, fold_marker=FOLD_MARKER, format_day=i18n.format_day,
+        format_number=i18n.format_number)
 
 
 def write_preview(report: CheckReport, now: datetime) -> Path:

@@ -48,6 +48,7 @@ from campaign.errors import (
     PublishError,
 )
 from campaign.guard import run_bounded
+from campaign.i18n import _, format_day, format_moment, ngettext
 from campaign.ledger import Ledger, PostRecord, publish_lock
 from campaign.models import CARD_SIZES, Platform, Post, Story, post_key
 from campaign.planner import story_platforms
@@ -55,6 +56,7 @@ from campaign.platforms import SPECS
 from campaign.publishers import make_publisher
 from campaign.publishers.base import DeleteByHand, Publisher, PublishRequest, RecentPost
 from campaign.secrets import redact
+from campaign.status import state_label
 from campaign.stories import StoryReading, find_story_file, read_story, unknown_story
 
 # How far back a lookup looks before the claim time, for clocks that disagree.
@@ -146,7 +148,8 @@ def _story(project: Project, story_id: str) -> Story:
     reading = read_story_bounded(project, story_id)
     if reading.story is None:
         problems = "; ".join(p.format() for p in reading.errors)
-        raise PostRefused(f"{story_id}: the story file is not valid, so it is not posted: {problems}")
+        raise PostRefused(_("{story}: the story file is not valid, so it is not posted: "
+                            "{problems}").format(story=story_id, problems=problems))
     return reading.story
 
 
@@ -160,8 +163,9 @@ def read_story_bounded(project: Project, story_id: str) -> StoryReading:
     try:
         return run_bounded(read_story, path, project)
     except Exception as exc:
-        raise PostRefused(f"{story_id}: the story file could not be read ({exc}), so it is "
-                          "not posted: run `campaign check` to see what is wrong") from None
+        raise PostRefused(_("{story}: the story file could not be read ({error}), so it is "
+                            "not posted: run `campaign check` to see what is wrong").format(
+                                story=story_id, error=exc)) from None
 
 
 def publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datetime, *,
@@ -186,9 +190,10 @@ def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datet
                   post: Post | None) -> Outcome:
     project, ledger = ctx.project, ctx.ledger
     if ledger.is_paused():
-        raise PostRefused("posting is paused: run `campaign resume` to post again")
+        raise PostRefused(_("posting is paused: run `campaign resume` to post again"))
     if ledger.is_withdrawn(story_id):
-        raise PostRefused(f"{story_id}: consent was withdrawn: this story is never posted again")
+        raise PostRefused(_("{story}: consent was withdrawn: this story is never posted "
+                            "again").format(story=story_id))
 
     existing = ledger.post(story_id, platform)
     if existing is not None and existing.state == "publishing":
@@ -198,27 +203,34 @@ def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datet
             return decided
         existing = ledger.post(story_id, platform)
     if existing is not None and existing.state == "posted":
-        return Outcome(story_id, platform, "posted", "already posted; not sent again",
+        return Outcome(story_id, platform, "posted", _("already posted; not sent again"),
                        existing.remote_id, existing.url)
     if existing is not None and existing.state in ("needs_attention", "withdrawn", "deleted",
                                                    "delete_by_hand"):
-        raise PostRefused(
-            f"{story_id} on {platform} is {existing.state.replace('_', ' ')}: "
-            + ("check the platform by hand; the ledger does not know whether it was posted"
-               if existing.state == "needs_attention" else "it is not posted again")
-        )
+        if existing.state == "needs_attention":
+            refusal = _("{story} on {platform} needs attention: check the account on the "
+                        "platform by hand; campaign does not know whether it was posted")
+        else:
+            refusal = _("{story} on {platform} is {state}: it is not posted again")
+        raise PostRefused(refusal.format(story=story_id, platform=platform,
+                                         state=state_label(existing.state)))
 
     story = _story(project, story_id)
     settings = project.settings
     if platform not in settings.enabled_platforms():
-        raise PostRefused(f"{platform} is not enabled in campaign.toml: enable it first")
+        raise PostRefused(_("{platform} is not enabled in campaign.toml: enable it "
+                            "first").format(platform=platform))
     if platform not in story_platforms(story, settings):
-        raise PostRefused(f"{story_id}: the consent ({story.consent.reference}) does not cover "
-                          f"{platform}: it is not posted there")
+        raise PostRefused(_("{story}: the consent ({reference}) does not cover {platform}: "
+                            "it is not posted there").format(
+                                story=story_id, reference=story.consent.reference,
+                                platform=platform))
     today = local_day(now, project)
     if not story.consent.valid_on(today):
-        raise PostRefused(f"{story_id}: the consent ({story.consent.reference}) is not valid "
-                          f"today ({today}): renew it before posting")
+        raise PostRefused(_("{story}: the consent ({reference}) is not valid today ({day}): "
+                            "renew it before posting").format(
+                                story=story_id, reference=story.consent.reference,
+                                day=format_day(today)))
 
     day = post.day if post else (story.day or today)
     due = post.due if post else now
@@ -229,11 +241,14 @@ def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datet
         if not ctx.rehearsal:
             edited = ledger.ever_approved(story_id)
             ledger.set_state(story_id, platform, "held", now, expect=("planned", "held"),
-                             error="this version is not approved")
-            raise PostRefused(
-                f"{story_id}: held: {'the story was edited after approval; ' if edited else ''}"
-                f"this version is not approved: run `campaign approve {story_id} --by NAME`"
-            )
+                             error=_("this version is not approved"))
+            if edited:
+                held = _("{story}: held: the story was edited after approval; this version "
+                         "is not approved: run `campaign approve {story} --by NAME`")
+            else:
+                held = _("{story}: held: this version is not approved: run "
+                         "`campaign approve {story} --by NAME`")
+            raise PostRefused(held.format(story=story_id))
         would_be_held = True
 
     caption = compose_caption(story, platform, settings)
@@ -251,7 +266,8 @@ def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datet
         current = ledger.post(story_id, platform)
         state = current.state if current else "unknown"
         return Outcome(story_id, platform, state,
-                       f"another process is publishing this post or it is {state}: not sent")
+                       _("another campaign process is posting this post, or it is {state}: "
+                         "not sent").format(state=state_label(state)))
     crash_point("after_claim")
     try:
         published = publisher.publish(request)
@@ -266,12 +282,14 @@ def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datet
     except PostRejected as exc:
         ledger.set_state(story_id, platform, "failed", now, error=str(exc), event="rejected")
         return Outcome(story_id, platform, "failed", str(exc),
-                       alert=f"{story_id} on {platform} failed and will not be retried: {exc}")
+                       alert=_("{story} on {platform} failed and will not be retried: "
+                               "{error}").format(story=story_id, platform=platform, error=exc))
     except CampaignError:
         raise
     except Exception as exc:  # a bug of ours: the request may have gone out
         ledger.set_state(story_id, platform, "publishing", now, outcome_unknown=True,
-                         error=f"internal error while publishing: {type(exc).__name__}: {exc}")
+                         error=_("internal error while publishing: {kind}: {error}").format(
+                             kind=type(exc).__name__, error=exc))
         raise
     crash_point("after_publish")
     url = ctx.link(platform, published.remote_id) if ctx.link is not None else published.url
@@ -279,7 +297,7 @@ def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datet
                      url=url, expect=("publishing",),
                      event="posted_would_be_held" if would_be_held else "posted")
     return Outcome(story_id, platform, "posted",
-                   "posted" + (" (would be held: not approved)" if would_be_held else ""),
+                   _("posted (would be held: not approved)") if would_be_held else _("posted"),
                    published.remote_id, url, would_be_held=would_be_held)
 
 
@@ -293,12 +311,17 @@ def _retry_later(ctx: Publishing, story_id: str, platform: Platform, day: date, 
     if retry_at >= deadline:
         ledger.set_state(story_id, platform, "failed", now, error=str(exc), event="gave_up")
         return Outcome(story_id, platform, "failed",
-                       f"{exc}; no time left today to retry",
-                       alert=f"{story_id} on {platform} failed: {exc}; retried {attempts} time(s) "
-                             "until the end of its day")
+                       _("{error}; no time left today to retry").format(error=exc),
+                       alert=ngettext(
+                           "{story} on {platform} failed: {error}; tried again {n} time until "
+                           "the end of its day",
+                           "{story} on {platform} failed: {error}; tried again {n} times until "
+                           "the end of its day", attempts).format(
+                               story=story_id, platform=platform, error=exc, n=attempts))
     ledger.set_state(story_id, platform, "planned", now, error=str(exc), next_attempt=retry_at,
                      event="retry")
-    return Outcome(story_id, platform, "planned", f"{exc}; retrying at {retry_at.isoformat()}",
+    return Outcome(story_id, platform, "planned", _("{error}; retrying at {moment}").format(
+                       error=exc, moment=format_moment(retry_at.astimezone(ctx.project.settings.tz))),
                    retry_at=retry_at)
 
 
@@ -359,16 +382,18 @@ def reconcile(ctx: Publishing, record: PostRecord, now: datetime) -> Outcome:
         recent = publisher.recent_posts(since=since, limit=_LOOKUP_LIMIT)
     except PostRetryable as exc:
         return Outcome(story_id, platform, "publishing",
-                       f"outcome unknown; the lookup failed for now ({exc}); will look again")
+                       _("not known whether it was posted; looking it up on the platform "
+                         "failed for now ({error}); campaign looks again").format(error=exc))
     except PublishError as exc:
-        return _needs_attention(ctx, record, now, f"the lookup was refused: {exc}")
+        return _needs_attention(ctx, record, now, _("the platform refused to show its recent "
+                                                    "posts: {error}").format(error=exc))
     found = find_post(recent, record.caption or "", since)
     if found is not None:
         url = ctx.link(platform, found.remote_id) if ctx.link is not None else found.url
         ledger.set_state(story_id, platform, "posted", now, remote_id=found.remote_id,
                          url=url, expect=("publishing",), event="reconciled_posted")
         return Outcome(story_id, platform, "posted",
-                       "found on the platform after an unknown outcome; not sent again",
+                       _("found on the platform after an unknown outcome; not sent again"),
                        found.remote_id, url)
     # Absent is proven only when the lookup reached back past the claim: the list is
     # shorter than asked (it holds everything since) or its oldest post is older.
@@ -376,20 +401,23 @@ def reconcile(ctx: Publishing, record: PostRecord, now: datetime) -> Outcome:
     complete = len(recent) < _LOOKUP_LIMIT or (oldest is not None and oldest < since)
     if not complete:
         return _needs_attention(ctx, record, now,
-                                "the platform's list of recent posts did not reach back far enough")
+                                _("the platform's list of recent posts did not reach back "
+                                  "far enough"))
     ledger.set_state(story_id, platform, "planned", now, expect=("publishing",),
-                     error="not found on the platform after an unknown outcome; will retry",
+                     error=_("not found on the platform after an unknown outcome; "
+                             "campaign tries again"),
                      next_attempt=now, event="reconciled_absent")
     return Outcome(story_id, platform, "planned",
-                   "not found on the platform: safe to post again", retry_at=now)
+                   _("not found on the platform: safe to post again"), retry_at=now)
 
 
 def _needs_attention(ctx: Publishing, record: PostRecord, now: datetime, why: str) -> Outcome:
     ctx.ledger.set_state(record.story_id, record.platform, "needs_attention", now,
-                         error=f"outcome unknown and {why}", expect=("publishing",))
-    text = (f"{record.story_id} on {record.platform} needs attention: it may or may not have "
-            f"been posted ({why}). Check the account by hand; the scheduler will not post it "
-            "again by itself.")
+                         error=_("not known whether it was posted, and {why}").format(why=why),
+                         expect=("publishing",))
+    text = _("{story} on {platform} needs attention: it may or may not have been posted "
+             "({why}). Check the account by hand; campaign will not post it again by "
+             "itself.").format(story=record.story_id, platform=record.platform, why=why)
     return Outcome(record.story_id, record.platform, "needs_attention", text,
                    alert=text)
 
@@ -413,16 +441,24 @@ class WithdrawReport:
 
     def text(self) -> str:
         """The alert a human gets: what was done, and what is left for them to do."""
-        lines = [f"{self.story_id}: consent withdrawn; it will never be posted again."]
+        lines = [_("{story}: consent withdrawn; it will never be posted again.").format(
+            story=self.story_id)]
         if self.cancelled:
-            lines.append("Cancelled before posting: " + ", ".join(self.cancelled) + ".")
+            lines.append(_("Cancelled before posting: {platforms}.").format(
+                platforms=", ".join(self.cancelled)))
         if self.deleted:
-            lines.append("Deleted: " + ", ".join(self.deleted) + ".")
+            lines.append(_("Deleted: {platforms}.").format(platforms=", ".join(self.deleted)))
         for platform, url in self.by_hand:
-            lines.append(f"DELETE BY HAND on {platform}: {url or 'find the post on the account'}")
+            if url:
+                lines.append(_("DELETE BY HAND on {platform}: {url}").format(
+                    platform=platform, url=url))
+            else:
+                lines.append(_("DELETE BY HAND on {platform}: find the post on the "
+                               "account").format(platform=platform))
         for platform, error in self.failed:
-            lines.append(f"NOT DELETED on {platform} ({error}): run "
-                         f"`campaign withdraw {self.story_id}` again")
+            lines.append(_("NOT DELETED on {platform} ({error}): run "
+                           "`campaign withdraw {story}` again").format(
+                               platform=platform, error=error, story=self.story_id))
         return "\n".join(lines)
 
 
@@ -498,13 +534,15 @@ def _withdraw_posts(ctx: Publishing, story_id: str, by: str | None, now: datetim
                 report.by_hand.append((record.platform, exc.url or record.url))
             except PublishError as exc:
                 ledger.set_state(story_id, record.platform, record.state, now,
-                                 error=f"delete failed: {exc}", event="delete_failed")
+                                 error=_("delete failed: {error}").format(error=exc),
+                                 event="delete_failed")
                 report.failed.append((record.platform, redact(str(exc))))
             else:
                 ledger.set_state(story_id, record.platform, "deleted", now, actor=by)
                 report.deleted.append(record.platform)
         elif record.state == "needs_attention":
             ledger.set_state(story_id, record.platform, "delete_by_hand", now, actor=by,
-                             error="the outcome was unknown: check the account and delete by hand")
+                             error=_("it is not known whether it was posted: check the "
+                                     "account and delete it by hand"))
             report.by_hand.append((record.platform, record.url))
     return report

@@ -36,6 +36,7 @@ from campaign.cards import render_all
 from campaign.check import CheckCache, CheckReport, run_check
 from campaign.config import AlertSettings, PathSettings, Project
 from campaign.errors import UserError
+from campaign.i18n import N_, _, format_clock, format_short_day, ngettext
 from campaign.ledger import FileLock, Ledger, SchedulerLock, read_facts
 from campaign.publish import Publishing
 from campaign.sandbox import Fault, Sandbox, SandboxError
@@ -64,16 +65,18 @@ def load_faults(spec: str | None) -> list[Fault]:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise UserError(f"--faults {spec}: cannot read it as JSON ({exc}): give `demo` or a "
-                            "JSON list of faults as in docs/sandbox.md") from None
+            raise UserError(_("--faults {spec}: cannot read it as JSON ({error}): give `demo` "
+                              "or a JSON list of faults as in docs/sandbox.md").format(
+                                  spec=spec, error=exc)) from None
         if not isinstance(raw, list):
-            raise UserError(f"--faults {spec}: must be a JSON list of faults")
+            raise UserError(_("--faults {spec}: must be a JSON list of faults").format(spec=spec))
     faults = []
     for entry in raw:
         try:
             faults.append(Fault(**entry))
         except TypeError as exc:
-            raise UserError(f"--faults {spec}: {entry!r} is not a fault ({exc})") from None
+            raise UserError(_("--faults {spec}: {entry} is not a fault ({error})").format(
+                spec=spec, entry=repr(entry), error=exc)) from None
     return faults
 
 
@@ -143,8 +146,9 @@ def find_rehearsal(project: Project, workdir: Path | None = None) -> Path:
     else the latest. UserError when there is none."""
     if workdir is not None:
         if not (workdir / "ledger.sqlite").is_file():
-            raise UserError(f"{workdir} is not a rehearsal folder (it has no ledger.sqlite): "
-                            f"the rehearsals are in {project.relative(rehearsals_dir(project))}/")
+            raise UserError(_("{folder} is not a rehearsal folder (it has no ledger.sqlite): "
+                              "the rehearsals are in {where}/").format(
+                                  folder=workdir, where=project.relative(rehearsals_dir(project))))
         return workdir.resolve()
     running = running_rehearsals(project)
     if running:
@@ -153,8 +157,8 @@ def find_rehearsal(project: Project, workdir: Path | None = None) -> Path:
     past = sorted(p for p in folder.iterdir() if (p / "ledger.sqlite").is_file()) \
         if folder.is_dir() else []
     if not past:
-        raise UserError("there is no rehearsal yet: start one with "
-                        "`campaign run --sandbox --day-seconds 6 --until-done`")
+        raise UserError(_("there is no rehearsal yet: start one with "
+                          "`campaign run --sandbox --day-seconds 6 --until-done`"))
     return past[-1]
 
 
@@ -176,8 +180,9 @@ class _SandboxHandle:
         try:
             requests.get(f"{self.external}/_sandbox/health", timeout=5).raise_for_status()
         except requests.RequestException:
-            raise UserError(f"no sandbox answers at {self.external}: start it with "
-                            "`campaign sandbox --env-file F` and `set -a; . F`") from None
+            raise UserError(_("no practice platforms (sandbox) answer at {url}: start them "
+                              "with `campaign sandbox --env-file F` and `set -a; . F`").format(
+                                  url=self.external)) from None
 
     @property
     def url(self) -> str:
@@ -200,7 +205,8 @@ class _SandboxHandle:
             return
         answer = requests.post(f"{self.url}/_sandbox/faults", json=fault.as_json(), timeout=10)
         if answer.status_code != 201:
-            raise UserError(f"--faults: the sandbox refused {fault.as_json()}: {answer.text}")
+            raise UserError(_("--faults: the practice platforms (sandbox) refused {fault}: "
+                              "{answer}").format(fault=fault.as_json(), answer=answer.text))
 
     def posts(self) -> list[dict[str, Any]]:
         if self.own is not None:
@@ -248,7 +254,7 @@ def rehearse(
     (`account.py`: a few lines per day) and writes every detail to `rehearsal.log` in
     its folder instead."""
     if day_seconds < 1:
-        raise UserError("--day-seconds must be at least 1")
+        raise UserError(_("--day-seconds must be at least 1"))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     workdir = (workdir or project.root / "state" / "rehearsals" / stamp).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -259,7 +265,8 @@ def rehearse(
     check_cache = CheckCache()  # warm now, so the scheduler's first plan is quick
     report = run_check(rehearsing, origin, check_cache, facts=read_facts(rehearsing.ledger_path))
     if not report.ok:
-        raise UserError("the campaign has errors, so it cannot be rehearsed: run `campaign check`")
+        raise UserError(_("the campaign has errors, so it cannot be rehearsed: run "
+                          "`campaign check`"))
     # Cards first, so that no post waits for its card when its time comes.
     render_all(report.stories, rehearsing)
 
@@ -339,7 +346,9 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
 
             def campaign_time(wall: datetime) -> str:
                 moment = clock.origin + (wall - clock.wall_origin) * clock.speed
-                return f"{moment.astimezone(tz):%a %d %b %H:%M} (in the rehearsed week)"
+                local = moment.astimezone(tz)
+                return _("{moment} (in the rehearsed week)").format(
+                    moment=f"{format_short_day(local.date())} {format_clock(local)}")
 
             with _snapshot_lock:  # after any day's snapshot still running
                 summary["feed_url"] = snapshot_feeds(sandbox.url, workdir / "feeds",
@@ -443,3 +452,75 @@ def _summary(project: Project, ledger: Ledger, sandbox: _SandboxHandle, schedule
         "stories": status["stories"],
         "lateness": shown_lateness(latest, day_seconds),
     }
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The end of the rehearsal's account, in the staff's language: what the week came to,
+    and what to look at (`campaign run --sandbox` prints these lines)."""
+    from campaign.account import short_reason
+    from campaign.models import PLATFORMS
+    from campaign.status import state_count, state_label
+
+    posts = summary["posts"]
+    states = ", ".join(state_count(s, n) for s, n in sorted(
+        summary["states"].items(), key=lambda item: -item[1]))
+    lines = ["", ngettext("Rehearsal finished: {n} post, {states}.",
+                          "Rehearsal finished: {n} posts, {states}.", len(posts)).format(
+                              n=len(posts), states=states)]
+    for post in posts:
+        if post["state"] != "posted":
+            why = post.get("reason") or post["last_error"] or ""
+            lines.append("  " + _("{STATE}: {story} on {platform}: {why}").format(
+                STATE=state_label(post["state"]).upper(), story=post["story"],
+                platform=post["platform"], why=why))
+    for story in summary.get("stories", []):
+        if story["attention"] or story["fate"] == "withdrawn":
+            why = story["reason"] or (_("consent withdrawn") if story["fate"] == "withdrawn"
+                                      else "")
+            label = _(_FATE_LABELS[story["fate"]]) if story["fate"] in _FATE_LABELS \
+                else story["fate"]
+            lines.append("  " + _("{FATE}: {file}: {why}").format(
+                FATE=label.upper(), file=story["file"], why=why))
+    posted: dict[str, int] = {}
+    for post in posts:
+        if post["state"] == "posted":
+            posted[post["platform"]] = posted.get(post["platform"], 0) + 1
+    extra = {p: n - posted.get(p, 0) for p, n in summary["sandbox_posts"].items()
+             if n > posted.get(p, 0)}
+    if not extra:
+        once = _("each post is on its platform once")
+    else:
+        once = _("MORE POSTS ON THE PLATFORMS THAN WERE POSTED: {counts}").format(
+            counts=", ".join(f"{p} {n}" for p, n in extra.items()))
+    if summary["faults_met"]:
+        lines.append("  " + _("Faults met: {faults}, all injected on purpose; retries: "
+                              "{retries}; {once}.").format(
+                                  faults=summary["faults_met"], retries=summary["retries"],
+                                  once=once))
+    else:
+        lines.append(f"  {once[0].upper()}{once[1:]}.")
+    lines.append("  " + _("Timing: {lateness}.").format(lateness=summary["lateness"]))
+    alerts = summary["alerts"]
+    if alerts:
+        lines.append("  " + ngettext(
+            "Alerts: {n} (in a real week by e-mail or webhook; here kept in the rehearsal):",
+            "Alerts: {n} (in a real week by e-mail or webhook; here kept in the rehearsal):",
+            len(alerts)).format(n=len(alerts)))
+        for alert in alerts:
+            first = alert.splitlines()[0]
+            if first.split(" (", 1)[0] in PLATFORMS:  # "<platform> (<story>): ..."
+                first = short_reason(first)
+            lines.append(f"    - {first[:120]}{'…' if len(first) > 120 else ''}")
+    lines.append("  " + _("The feeds, as each platform would show them: {url}").format(
+        url=summary["feed_url"]))
+    lines.append("  " + _("Every detail: {log}").format(log=f"{summary['workdir']}/rehearsal.log"))
+    return lines
+
+
+#: How the end of a rehearsal names a story file's fate (in capitals).
+_FATE_LABELS = {
+    "spare": N_("reserve story"),
+    "invalid": N_("invalid"),
+    "withdrawn": N_("withdrawn"),
+    "ignored": N_("ignored"),
+}

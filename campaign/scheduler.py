@@ -44,9 +44,11 @@ from campaign.alerts import Alerter
 from campaign.check import CheckCache, CheckReport, run_check
 from campaign.config import Project, load_project
 from campaign.errors import CampaignError, ConfigError, PostRefused
+from campaign.i18n import _, format_day, format_moment, format_number
 from campaign.ledger import Ledger, PostRecord, StoredFate
 from campaign.models import Fate, Post
 from campaign.publish import Outcome, Publishing, end_of_day, publish_post, reconcile_all
+from campaign.status import state_count
 
 log = logging.getLogger("campaign.scheduler")
 #: Wall-clock seconds after its time that a retry without a job counts as lost.
@@ -260,8 +262,9 @@ class Scheduler:
         try:
             fresh = load_project(self.project.config_file)
         except ConfigError as exc:
-            self.alerter.alert(f"config:{digest(str(exc))}", "campaign.toml became invalid; the "
-                               f"scheduler keeps the last valid settings:\n{exc}", now)
+            self.alerter.alert(f"config:{digest(str(exc))}", _(
+                "campaign.toml became invalid; campaign keeps posting with the last valid "
+                "settings until you fix it:\n{error}").format(error=exc), now)
             return
         if fresh.settings != self.project.settings and not self.publishing.rehearsal:
             self.project = fresh
@@ -298,12 +301,15 @@ class Scheduler:
         except CampaignError as exc:
             self.ledger.set_state(post.story_id, post.platform, "failed", now, error=str(exc),
                                   expect=("planned", "held"))
-            self._alert(f"failed:{key}", f"{key} was not posted: {exc}", now)
+            self._alert(f"failed:{key}", _("{post} was not posted: {error}").format(
+                post=key, error=exc), now)
             return
         except Exception as exc:
             log.exception("posting %s failed unexpectedly", key)
-            self._alert(f"error:{key}", f"{key}: internal error while posting ({type(exc).__name__}): "
-                        "the post is reconciled before any retry", now)
+            self._alert(f"error:{key}", _(
+                "{post}: internal error while posting ({error}): campaign checks on the "
+                "platform whether it went out before it tries again").format(
+                    post=key, error=type(exc).__name__), now)
             return
         self._after(outcome)
 
@@ -365,46 +371,56 @@ class Scheduler:
             self.ledger.set_state(record.story_id, record.platform, "failed", now,
                                   error="its retry could not run before the end of its day",
                                   event="retry_lost", expect=("planned", "held"))
-            self._alert(f"retry-lost:{record.key}", f"{record.story_id} on {record.platform} was "
-                        "not tried again before the end of its day, so it was not posted. Post "
-                        f"it by hand with `campaign post {record.story_id} --platform "
-                        f"{record.platform}` if it should still go out.", now)
+            self._alert(f"retry-lost:{record.key}", _(
+                "{story} on {platform} was not tried again before the end of its day, so it "
+                "was not posted. Post it by hand with `campaign post {story} --platform "
+                "{platform}` if it should still go out.").format(
+                    story=record.story_id, platform=record.platform), now)
         else:
             self._alert(f"retry-lost:{record.key}:{record.attempts}",
-                        f"{record.story_id} on {record.platform}: a retry had not been "
-                        "scheduled; it is tried again now. Nothing else is needed.", now)
+                        _("{story} on {platform}: a retry had not been scheduled; it is "
+                          "tried again now. Nothing else is needed.").format(
+                              story=record.story_id, platform=record.platform), now)
 
     def _not_planned_missed(self, story_id: str, records: list[PostRecord], now: datetime) -> None:
         """Posts of a story that is no longer in the plan, at the end of their day."""
         fate = self.report.fate(story_id) if self.report else None
         if fate is not None and fate.kind == "invalid":
-            why = f"the story file has an error: {fate.reason}"
+            why = _("the story file has an error: {reason}").format(reason=fate.reason)
         elif fate is not None and fate.kind == "spare":
-            why = "the story became a reserve story"
+            why = _("the story became a reserve story")
         else:
-            why = "the story file was removed from stories/"
+            why = _("the story file was removed from stories/")
         platforms = []
         for record in records:
             if self.ledger.set_state(record.story_id, record.platform, "missed", now,
-                                     error=f"not posted: {why}", expect=("planned", "held")):
+                                     error=_("not posted: {why}").format(why=why),
+                                     expect=("planned", "held")):
                 platforms.append(record.platform)
         if platforms:
             self._alert(f"missed:{story_id}:{records[0].day}",
-                        f"MISSED: {story_id} was not posted on {', '.join(platforms)} on its day "
-                        f"({records[0].day}), because {why}.", now)
+                        _("MISSED: {story} was not posted on {platforms} on its day ({day}), "
+                          "because {why}.").format(
+                              story=story_id, platforms=", ".join(platforms),
+                              day=_day(records[0].day), why=why), now)
 
     def _missed(self, post: Post, now: datetime, late: timedelta) -> None:
         hours = late.total_seconds() / 3600
-        reason = (f"{post.key} was due {post.due.astimezone(self.project.settings.tz):%a %d %b %H:%M} "
-                  f"and is {hours:.1f} h late")
+        due = format_moment(post.due.astimezone(self.project.settings.tz))
+        late_by = _("{hours} h").format(hours=format_number(round(hours, 1)))
         record = self.ledger.post(post.story_id, post.platform)
         if record is not None and record.state == "held":
-            reason += " (it was held: not approved)"
+            reason = _("{post} was due {due} and is {late} late (it was held: not approved)")
+        else:
+            reason = _("{post} was due {due} and is {late} late")
+        reason = reason.format(post=post.key, due=due, late=late_by)
         if self.ledger.set_state(post.story_id, post.platform, "missed", now,
-                                 error=reason + ": not posted", expect=("planned", "held")):
-            self._alert(f"missed:{post.key}", f"MISSED: {reason}; it was not posted. Post it by "
-                        f"hand with `campaign post {post.story_id} --platform {post.platform}` "
-                        "if it should still go out.", now)
+                                 error=_("{reason}: not posted").format(reason=reason),
+                                 expect=("planned", "held")):
+            self._alert(f"missed:{post.key}", _(
+                "MISSED: {reason}; it was not posted. Post it by hand with `campaign post "
+                "{story} --platform {platform}` if it should still go out.").format(
+                    reason=reason, story=post.story_id, platform=post.platform), now)
 
     def _warn_unapproved(self, post: Post, now: datetime, report: CheckReport) -> None:
         settings = self.project.settings
@@ -417,8 +433,9 @@ class Scheduler:
         if story is None or self.ledger.approval(story.id, story.content_hash) is not None:
             return
         self._alert(f"unapproved:{story.id}:{story.content_hash[:12]}",
-                    f"{story.id} is due on {post.day} but this version is not approved: run "
-                    f"`campaign approve {story.id} --by NAME`, or it will not be posted", now)
+                    _("{story} is due on {day} but this version is not approved: run "
+                      "`campaign approve {story} --by NAME`, or it will not be posted").format(
+                          story=story.id, day=format_day(post.day)), now)
 
     def _note_fates(self, report: CheckReport, now: datetime) -> None:
         """Record each file's fate; every change is an alert, once (SPEC §11)."""
@@ -441,8 +458,10 @@ class Scheduler:
                 self.ledger.forget_fate(file)
                 if before.kind == "planned":
                     self._alert(f"fate:{file}:removed:{now.isoformat()}",
-                                f"{file} was removed from the stories folder: {before.story_id} "
-                                f"will not be posted (it was planned on {before.day}).", now)
+                                _("{file} was removed from the stories folder: {story} will "
+                                  "not be posted (it was planned on {day}).").format(
+                                      file=file, story=before.story_id, day=_day(before.day)),
+                                now)
 
     def _all_final(self) -> bool:
         """Every post of the week is final: the plan's, and those of stories that left it
@@ -481,13 +500,22 @@ class Scheduler:
         counts: dict[str, int] = {}
         for record in records:
             counts[record.state] = counts.get(record.state, 0) + 1
-        text = f"Daily summary {day}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        text = _("Daily summary for {day}: {counts}.").format(
+            day=format_day(day), counts=", ".join(
+                state_count(s, n) for s, n in sorted(counts.items(), key=lambda i: -i[1])))
         self.alerter.alert(f"summary:{day}", text, self.clock.now(), routine=True)
 
 
 def _job_key(job_id: str) -> str:
     """'post:01-a/x#3' -> '01-a/x'."""
     return job_id.removeprefix("post:").split("#", 1)[0]
+
+
+def _day(day: str | date | None) -> str:
+    """A day staff read (`maandag 8 maart`), from the ledger's ISO text or a date."""
+    if day is None:
+        return "?"
+    return format_day(date.fromisoformat(day) if isinstance(day, str) else day)
 
 
 def _fate_alert(fate: Fate, before: StoredFate | None, first: bool) -> str | None:
@@ -498,16 +526,21 @@ def _fate_alert(fate: Fate, before: StoredFate | None, first: bool) -> str | Non
         if first:
             return None
         if before is not None and before.kind == "planned":
-            return f"{name} moved from {before.day} to {fate.day}: its posts go out then."
+            return _("{story} moved from {before} to {day}: its posts go out then.").format(
+                story=name, before=_day(before.day), day=_day(fate.day))
         if before is not None and before.kind == "invalid":
-            return f"{name} is fixed and planned again on {fate.day}."
-        return f"{name} is now planned on {fate.day}: its posts go out at their times."
+            return _("{story} is fixed and planned again on {day}.").format(
+                story=name, day=_day(fate.day))
+        return _("{story} is now planned on {day}: its posts go out at their times.").format(
+            story=name, day=_day(fate.day))
     if fate.kind == "spare":
-        return (f"{name} ({fate.file}) is a reserve story and will not be posted: {fate.reason}. "
-                "To post it, give it a free day (day: YYYY-MM-DD), or take another story out.")
+        return _("{story} ({file}) is a reserve story and will not be posted: {reason}. To post "
+                 "it, give it a free day (day: YYYY-MM-DD), or take another story out.").format(
+                     story=name, file=fate.file, reason=fate.reason)
     if fate.kind == "invalid":
-        return (f"{name} has an error and will not be posted until it is fixed: {fate.file}: "
-                f"{fate.reason}")
+        return _("{story} has an error and will not be posted until it is fixed: {file}: "
+                 "{reason}").format(story=name, file=fate.file, reason=fate.reason)
     if fate.kind == "ignored" and fate.severity is not None:
-        return f"{fate.file} is not read, so it will not be posted: {fate.reason}"
+        return _("{file} is not read, so it will not be posted: {reason}").format(
+            file=fate.file, reason=fate.reason)
     return None

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus
 
 from campaign.errors import UserError
+from campaign.i18n import _
 from campaign.models import PLATFORMS, Platform
 from campaign.platforms import SPECS
 
@@ -52,9 +53,10 @@ class SecretMissing(UserError):
         self.platform = platform
         self.name = name
         super().__init__(
-            f"{platform}: the environment variable {name} is not set: add it to the "
-            "environment or to the .env file in the repository root (see the README, "
-            f'"Environment variables"), or disable {platform} in campaign.toml'
+            _("{platform}: the environment variable {name} is not set: add it to the "
+              "environment or to the .env file in the repository root (see the README, "
+              "\"Environment variables\"), or disable {platform} in campaign.toml").format(
+                platform=platform, name=name)
         )
 
 
@@ -105,8 +107,9 @@ def api_base_url(
         value = (setting or "").strip() or default
     if not value.startswith(("http://", "https://")):
         raise UserError(
-            f"{platform}: {api_url_variable(platform)} or api_url is {value!r}, which is not a "
-            "web address: write it as http://host:port or https://host"
+            _("{platform}: {variable} or api_url is {value!r}, which is not a web address: "
+              "write it as http://host:port or https://host").format(
+                platform=platform, variable=api_url_variable(platform), value=value)
         )
     return value.rstrip("/")
 

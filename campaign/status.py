@@ -16,11 +16,38 @@ from typing import Any
 
 from campaign.check import CheckReport, run_check
 from campaign.config import Project
+from campaign.i18n import N_, _, format_moment
 from campaign.ledger import Heartbeat, Ledger, StoredFate
 from campaign.models import Fate, Story
 
 #: The scheduler beats every 30 seconds; older than this, it is taken to be dead.
 HEARTBEAT_STALE = timedelta(minutes=2)
+
+
+#: A post's state as staff read it (the ledger keeps the English key).
+STATE_LABELS = {
+    "planned": N_("planned"),
+    "held": N_("held for approval"),
+    "publishing": N_("being posted"),
+    "posted": N_("posted"),
+    "failed": N_("failed"),
+    "missed": N_("missed"),
+    "needs_attention": N_("needs attention"),
+    "withdrawn": N_("withdrawn"),
+    "deleted": N_("deleted"),
+    "delete_by_hand": N_("to delete by hand"),
+}
+
+
+def state_label(state: str) -> str:
+    """`needs_attention` -> "needs attention", in the active language."""
+    label = STATE_LABELS.get(state)
+    return _(label) if label else state.replace("_", " ")
+
+
+def state_count(state: str, n: int) -> str:
+    """`3 posted` / `3 geplaatst`."""
+    return _("{n} {state}").format(n=n, state=state_label(state))
 
 
 def scheduler_alive(beat: Heartbeat | None, now: datetime) -> bool:
@@ -64,11 +91,11 @@ def status_report(project: Project, ledger: Ledger, now: datetime,
                 state = "held"
             posts.append(_entry(record.story_id, record.platform, record.due or post.due, state,
                                 record.remote_id, record.url, record.attempts, record.last_error,
-                                tz, _HELD if state == "held" else None))
+                                tz, _(_HELD) if state == "held" else None))
             continue
         state = "held" if held else "planned"
         posts.append(_entry(post.story_id, post.platform, post.due, state, None, None, 0, None, tz,
-                            _HELD if held else None))
+                            _(_HELD) if held else None))
     # Posts the plan no longer has: withdrawn, invalid, removed, or now a reserve story.
     for record in records.values():
         fate = report.fate(record.story_id)
@@ -97,21 +124,23 @@ def status_report(project: Project, ledger: Ledger, now: datetime,
     }
 
 
-_HELD = "this version of the story is not approved: run `campaign approve STORY --by NAME`"
+_HELD = N_("this version of the story is not approved: run `campaign approve STORY --by NAME`")
 
 
 def _left_the_plan(fate: Fate | None, stored: StoredFate | None, tz: Any) -> str | None:
-    since = f" since {stored.since.astimezone(tz):%a %d %b %H:%M}" if stored else ""
     if fate is None:
-        return "the story file was removed from stories/"
+        return _("the story file was removed from stories/")
     if fate.kind == "withdrawn":
-        return "consent withdrawn"
+        return _("consent withdrawn")
     if fate.kind == "invalid":
-        return f"the story file has an error{since}: {fate.reason}"
+        if stored:
+            return _("the story file has an error since {moment}: {reason}").format(
+                moment=format_moment(stored.since.astimezone(tz)), reason=fate.reason)
+        return _("the story file has an error: {reason}").format(reason=fate.reason)
     if fate.kind == "spare":
-        return f"now a reserve story: {fate.reason}"
+        return _("now a reserve story: {reason}").format(reason=fate.reason)
     if fate.kind == "ignored":
-        return f"the file is not read: {fate.reason}"
+        return _("the file is not read: {reason}").format(reason=fate.reason)
     return None
 
 

@@ -55,9 +55,10 @@ from ruamel.yaml.events import (
 
 from campaign.config import Project
 from campaign.files import MAX_PHOTO_BYTES, FileRefused, read_bounded, resolve_inside
+from campaign.i18n import N_, _
 from campaign.models import PLATFORMS, Consent, Platform, Problem, Severity, Story
 from campaign.platforms import display_name, from_written
-from campaign.validation import clean_text, describe, dotted
+from campaign.validation import CodedError, clean_text, describe_with_code, dotted, error_field
 
 MAX_PHOTO_PIXELS = 40_000_000
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
@@ -96,19 +97,26 @@ class _FrontMatterBase(BaseModel):
             for value in values:
                 found = from_written(str(value))
                 if found is None:
-                    raise ValueError(f"{value!r} is not a platform campaign posts to: use one of "
-                                     f"{known}")
+                    raise CodedError(_("{value!r} is not a platform campaign posts to: use one "
+                                       "of {known}").format(value=value, known=known),
+                                     "consent.unknown_platform")
                 fixed.append(found)
                 if str(value).strip().lower() != found:
-                    renamed.append(f", and {display_name(found)} ({str(value).strip()}) is "
-                                   f"written {found}")
-            raise ValueError("platform names are written in lower case" + "".join(renamed)
-                             + f": write platforms: [{', '.join(fixed)}]")
+                    renamed.append(_("{name} ({written}) is written {platform}").format(
+                        name=display_name(found), written=str(value).strip(), platform=found))
+            fix = "platforms: [" + ", ".join(fixed) + "]"
+            if renamed:
+                raise CodedError(_("platform names are written in lower case, and {renamed}: "
+                                   "write {fix}").format(renamed=", ".join(renamed), fix=fix),
+                                 "consent.platform_spelling")
+            raise CodedError(_("platform names are written in lower case: write {fix}")
+                             .format(fix=fix), "consent.platform_spelling")
 
         @model_validator(mode="after")
         def _expires_after_signed(self) -> _FrontMatterBase.ConsentModel:
             if self.expires is not None and self.expires < self.signed:
-                raise ValueError("expires is before signed: check both dates on the consent form")
+                raise CodedError(_("expires is before signed: check both dates on the consent "
+                                   "form"), "consent.expires_before_signed")
             return self
 
     title: str = Field(min_length=1, max_length=200)
@@ -129,32 +137,35 @@ class _FrontMatterBase(BaseModel):
     def _hashtags(cls, values: list[str]) -> list[str]:
         for value in values:
             if not _HASHTAG.match(value):
-                raise ValueError(
-                    f"{value!r} is not a hashtag: use letters and digits only, no spaces "
-                    "or punctuation, e.g. ZeldzameKanker"
-                )
+                raise CodedError(
+                    _("{value!r} is not a hashtag: use letters and digits only, no spaces "
+                      "or punctuation, e.g. {example}").format(value=value,
+                                                              example="ZeldzameKanker"),
+                    "hashtag.invalid")
         return [v.lstrip("#") for v in values]
 
     @field_validator("link")
     @classmethod
     def _link(cls, value: str | None) -> str | None:
         if value is not None and not _URL.match(value):
-            raise ValueError(
-                f"{value!r} is not a web address: write it as https://example.org/path"
-            )
+            raise CodedError(
+                _("{value!r} is not a web address: write it as {example}").format(
+                    value=value, example="https://example.org/path"), "link.invalid")
         return value
 
     @field_validator("photo_focus")
     @classmethod
     def _focus(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
         if value is not None and not all(0.0 <= v <= 1.0 for v in value):
-            raise ValueError("must be two numbers from 0 to 1, e.g. [0.5, 0.3] (x, y)")
+            raise CodedError(_("must be two numbers from 0 to 1, e.g. {example} (x, y)")
+                             .format(example="[0.5, 0.3]"), "photo_focus.out_of_range")
         return value
 
     @model_validator(mode="after")
     def _photo_needs_alt(self) -> _FrontMatterBase:
         if self.photo and not (self.photo_alt and self.photo_alt.strip()):
-            raise ValueError("photo_alt: is required when photo is set: describe the photo")
+            raise CodedError(_("is required when photo is set: describe the photo"),
+                             "photo.alt_missing", field="photo_alt")
         return self
 
 
@@ -172,7 +183,7 @@ _EXAMPLES = {
     "title": "Twee jaar zoeken naar een diagnose",
     "name": "Marieke",
     "quote": "Vraag door. Jij kent je lichaam het best.",
-    "consent": "(a block with signed and reference)",
+    "consent": N_("(a block with signed and reference)"),
     "signed": "2026-11-30",
     "reference": "CCA-2026-014",
 }
@@ -212,6 +223,7 @@ class IgnoredFile:
     story_id: str
     reason: str
     severity: Severity | None = None
+    code: str = ""
 
 
 def story_id_of(path: Path) -> str:
@@ -246,19 +258,21 @@ def scan_stories(project: Project) -> tuple[list[Path], list[IgnoredFile]]:
         if _safe_is_dir(path):
             continue
         if lower == "readme.md":
-            ignored.append(IgnoredFile(shown, path.stem, "the folder's own notes"))
+            ignored.append(IgnoredFile(shown, path.stem, _("the folder's own notes"),
+                                       code="file.readme"))
             continue
         if _is_story_name(name):
             sid = story_id_of(path)
             if name.startswith("_"):
-                ignored.append(IgnoredFile(shown, sid, f"its name starts with _, so it is a "
-                                           f"draft: rename it to {name[1:]} to post it"))
+                ignored.append(IgnoredFile(shown, sid, _(
+                    "its name starts with _, so it is a draft: rename it to {name} to post it")
+                    .format(name=name[1:]), code="file.draft"))
                 continue
             if sid.lower() in seen:
                 other = project.relative(seen[sid.lower()])
-                ignored.append(IgnoredFile(shown, sid, f"has the same name as {other}: "
-                                           "rename one of them (each story needs its own name)",
-                                           "error"))
+                ignored.append(IgnoredFile(shown, sid, _(
+                    "has the same name as {other}: rename one of them (each story needs its "
+                    "own name)").format(other=other), "error", code="file.same_name"))
                 continue
             seen[sid.lower()] = path
             stories.append(path)
@@ -267,15 +281,21 @@ def scan_stories(project: Project) -> tuple[list[Path], list[IgnoredFile]]:
             if lower.endswith(suffix):
                 base = name[: -len(suffix)]
                 base = base if _is_story_name(base) else base + ".md"
-                what = ("is saved as .txt (Notepad does this)" if suffix in (".txt", ".text")
-                        else f"is a {suffix} file, not a story file")
-                ignored.append(IgnoredFile(
-                    shown, story_id_of(Path(base)),
-                    f"{what}, so it is not read: save it as plain text (UTF-8) named {base}",
-                    "warning"))
+                if suffix in (".txt", ".text"):
+                    reason = _("is saved as .txt (Notepad does this), so it is not read: save "
+                               "it as plain text (UTF-8) named {name}").format(name=base)
+                    code = "file.saved_as_txt"
+                else:
+                    reason = _("is a {suffix} file, not a story file, so it is not read: save "
+                               "it as plain text (UTF-8) named {name}").format(suffix=suffix,
+                                                                               name=base)
+                    code = "file.not_saved_as_md"
+                ignored.append(IgnoredFile(shown, story_id_of(Path(base)), reason, "warning",
+                                           code=code))
                 break
         else:
-            ignored.append(IgnoredFile(shown, path.stem, "not a story file (.md)"))
+            ignored.append(IgnoredFile(shown, path.stem, _("not a story file (.md)"),
+                                       code="file.not_a_story"))
     return stories, ignored
 
 
@@ -307,13 +327,18 @@ def unknown_story(project: Project, story_id: str) -> str:
     known = [story_id_of(p) for p in story_files(project)]
     nearest = difflib.get_close_matches(story_id, known, n=1, cutoff=0.6)
     where = project.relative(project.stories_dir)
-    message = f"there is no story {story_id!r} in {where}/"
+    stories = ", ".join(known)
     if nearest:
-        message += f": did you mean {nearest[0]}?"
-    if known:
-        message += f" The stories are: {', '.join(known)} (the file name without .md)."
+        message = _("there is no story {story!r} in {where}/: did you mean {nearest}? The "
+                    "stories are: {stories} (the file name without .md).")
+    elif known:
+        message = _("there is no story {story!r} in {where}/ The stories are: {stories} (the "
+                    "file name without .md).")
     else:
-        message += ": there are no story files there yet."
+        message = _("there is no story {story!r} in {where}/: there are no story files there "
+                    "yet.")
+    message = message.format(story=story_id, where=where, nearest=nearest[0] if nearest else "",
+                             stories=stories)
     return message
 
 
@@ -326,19 +351,20 @@ def read_story(path: Path, project: Project) -> StoryReading:
     shown = project.relative(path)
     reading = StoryReading(file=shown, story=None)
 
-    def problem(line: int | None, field_: str | None, message: str) -> None:
-        reading.problems.append(Problem(shown, line, field_, message))
+    def problem(line: int | None, field_: str | None, message: str, code: str) -> None:
+        reading.problems.append(Problem(shown, line, field_, message, code=code))
 
     try:
-        raw = read_bounded(path, MAX_STORY_BYTES, too_large=(
+        raw = read_bounded(path, MAX_STORY_BYTES, too_large=_(
             "a story is a page of text: check that this is the right file, "
             "and keep the story under 200 KB"))
     except FileRefused as exc:
-        problem(None, None, str(exc))
+        problem(None, None, str(exc), "file.not_readable")
         return reading
     if raw.startswith(_WORD_SIGNATURES):
-        problem(None, None, "this is a Word or office document, not a text file: open it, "
-                "choose Save As, and save it as plain text (.txt, encoding UTF-8) named *.md")
+        problem(None, None, _("this is a Word or office document, not a text file: open it, "
+                "choose Save As, and save it as plain text (.txt, encoding UTF-8) named *.md"),
+                "file.word_document")
         return reading
     text = _decode(raw, problem)
     if text is None:
@@ -347,11 +373,11 @@ def read_story(path: Path, project: Project) -> StoryReading:
     split = _split_front_matter(text)
     if split is None:
         if text.lstrip("\ufeff").splitlines()[:1] == ["---"]:
-            problem(1, None, 'the front matter is not closed: add a line "---" after the last '
-                    "field, before the story's text")
+            problem(1, None, _('the front matter is not closed: add a line "---" after the '
+                    "last field, before the story's text"), "front_matter.not_closed")
         else:
-            problem(1, None, 'has no front matter: start the file with a line "---", the '
-                    'fields, and another "---"')
+            problem(1, None, _('has no front matter: start the file with a line "---", the '
+                    'fields, and another "---"'), "front_matter.missing")
         return reading
     yaml_text, body = split
     # YAML refuses raw control characters with a puzzling message; they are removed
@@ -368,17 +394,22 @@ def read_story(path: Path, project: Project) -> StoryReading:
         problem(*_yaml_error(exc, yaml_text))
         return reading
     except Exception as exc:  # ruamel raises odd errors on pathological input
-        problem(None, None, f"front matter could not be read ({type(exc).__name__}): fix its syntax")
+        problem(None, None, _("front matter could not be read ({error}): fix its syntax")
+                .format(error=type(exc).__name__), "yaml.unreadable")
         return reading
     if not isinstance(data, CommentedMap):
-        problem(2, None, "front matter must be a list of fields (key: value), one per line")
+        problem(2, None, _("front matter must be a list of fields (key: value), one per line"),
+                "front_matter.not_fields")
         return reading
     comments = _comment_values(yaml_text, data)
     for comment_line, key in comments:
-        fix = ("write hashtags without #: hashtags: [GIST]" if key == "hashtags"
-               else f'put it in quotes: {key}: "#..."')
-        problem(comment_line, key, "the value starts with #, which YAML reads as a comment, so it "
-                f"is empty: {fix}")
+        if key == "hashtags":
+            message = _("the value starts with #, which YAML reads as a comment, so it is "
+                        "empty: write hashtags without #: {fix}").format(fix="hashtags: [GIST]")
+        else:
+            message = _("the value starts with #, which YAML reads as a comment, so it is "
+                        'empty: put it in quotes: {key}: "#..."').format(key=key)
+        problem(comment_line, key, message, "yaml.hash_comment")
     if comments:
         return reading
 
@@ -386,7 +417,8 @@ def read_story(path: Path, project: Project) -> StoryReading:
     tags: list[tuple[str, int | None]] = []
     _walk(data, "", lines, tags)
     for where, line in tags:
-        problem(line, where or None, "YAML tags (such as !!python/...) are not allowed: remove the tag")
+        problem(line, where or None, _("YAML tags (such as !!python/...) are not allowed: "
+                                       "remove the tag"), "yaml.tag")
     if tags:
         return reading
     cleaned = _clean(data)
@@ -396,11 +428,14 @@ def read_story(path: Path, project: Project) -> StoryReading:
     except ValidationError as exc:
         for error in exc.errors():
             loc = [p for p in error["loc"] if isinstance(p, (str, int))]
-            message = describe(error, _FrontMatter, _EXAMPLES.get(str(loc[-1]) if loc else "", ""))
-            if message.startswith("photo_alt: "):
-                loc, message = ["photo_alt"], message.removeprefix("photo_alt: ")
+            example = _EXAMPLES.get(str(loc[-1]) if loc else "", "")
+            message, code = describe_with_code(error, _FrontMatter,
+                                               _(example) if example else "")
+            named = error_field(error)
+            if named is not None:
+                loc = [named]
             key = dotted(loc)
-            problem(_line_of(lines, key), key or None, message)
+            problem(_line_of(lines, key), key or None, message, code)
         return reading
 
     photo, photo_bytes = _check_photo(front, project, lines, problem)
@@ -445,8 +480,8 @@ def read_story(path: Path, project: Project) -> StoryReading:
 _WORD_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"{\\rtf")
 
 
-def _yaml_shape_problem(yaml_text: str) -> tuple[int | None, str | None, str] | None:
-    """(line, field, message) for front matter that must not be built, or None.
+def _yaml_shape_problem(yaml_text: str) -> tuple[int | None, str | None, str, str] | None:
+    """(line, field, message, code) for front matter that must not be built, or None.
 
     Looks at the YAML's events one by one (linear in the text, and nothing is
     built), and stops at the first: an anchor or alias, a key that is a list or
@@ -462,26 +497,29 @@ def _yaml_shape_problem(yaml_text: str) -> tuple[int | None, str | None, str] | 
             if isinstance(event, DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    return (line, None, "the front matter holds a second YAML document: "
-                            "keep one block of fields between the two --- lines")
+                    return (line, None, _("the front matter holds a second YAML document: "
+                            "keep one block of fields between the two --- lines"),
+                            "yaml.second_document")
             if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
-                return (line, None, "uses a YAML anchor (&name) or alias (*name); a story needs "
-                        "none: write each value out in full (and put a text that starts with "
-                        "& or * in quotes)")
+                return (line, None, _("uses a YAML anchor (&name) or alias (*name); a story "
+                        "needs none: write each value out in full (and put a text that starts "
+                        "with & or * in quotes)"), "yaml.anchor")
             if isinstance(event, NodeEvent):
                 nodes += 1
                 if nodes > MAX_YAML_NODES:
-                    return (line, None, f"the front matter has more than {MAX_YAML_NODES} values: "
+                    return (line, None, _("the front matter has more than {limit} values: "
                             "a story needs about 20; check for a pasted list or text")
+                            .format(limit=MAX_YAML_NODES), "yaml.too_many_values")
                 if open_ and open_[-1][0] and open_[-1][1] and not isinstance(event, ScalarEvent):
-                    return (line, None, "a key is a list or a group of keys ([..] or {..} before "
-                            "a colon): write each field as name: value, and put a text with "
-                            "brackets in quotes")
+                    return (line, None, _("a key is a list or a group of keys ([..] or {{..}} "
+                            "before a colon): write each field as name: value, and put a text "
+                            "with brackets in quotes").format(), "yaml.complex_key")
             if isinstance(event, CollectionStartEvent):
                 if len(open_) >= MAX_YAML_DEPTH:
-                    return (line, None, f"the front matter is nested more than {MAX_YAML_DEPTH} "
+                    return (line, None, _("the front matter is nested more than {limit} "
                             "levels deep: a story needs at most 3 (consent: platforms: [..]); "
-                            "put a text with brackets in quotes")
+                            "put a text with brackets in quotes").format(limit=MAX_YAML_DEPTH),
+                            "yaml.too_deep")
                 open_.append([isinstance(event, MappingStartEvent), True])
             elif isinstance(event, ScalarEvent) and open_ and open_[-1][0]:
                 open_[-1][1] = not open_[-1][1]
@@ -492,20 +530,22 @@ def _yaml_shape_problem(yaml_text: str) -> tuple[int | None, str | None, str] | 
     except YAMLError:
         return None  # the loader reports the syntax error, with its line
     except Exception:  # ruamel raises odd errors on pathological input
-        return (None, None, "front matter could not be read: fix its syntax")
+        return (None, None, _("front matter could not be read: fix its syntax"),
+                "yaml.unreadable")
     return None
 
 
 _KEY_VALUE = re.compile(r"^(\s*)([A-Za-z_][\w.]*):\s*(.*?)\s*$")
 
 
-def _yaml_error(exc: YAMLError, yaml_text: str) -> tuple[int | None, str | None, str]:
-    """(line, field, message) for a YAML syntax error, saying what to do about the mistakes
+def _yaml_error(exc: YAMLError, yaml_text: str) -> tuple[int | None, str | None, str, str]:
+    """(line, field, message, code) for a YAML syntax error, saying what to do about the mistakes
     people really make: a colon in a text, a tab, a '#' in a list of hashtags."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     what = str(getattr(exc, "problem", None) or str(exc).splitlines()[0])
     if mark is None:
-        return None, None, f"front matter is not valid YAML ({what}): fix its syntax"
+        return (None, None, _("front matter is not valid YAML ({error}): fix its syntax")
+                .format(error=what), "yaml.syntax")
     lines = yaml_text.split("\n")
     index = min(mark.line, len(lines) - 1)
     # A flow list that is never closed is reported where the text ends: look back for it.
@@ -518,30 +558,37 @@ def _yaml_error(exc: YAMLError, yaml_text: str) -> tuple[int | None, str | None,
     value = found.group(3) if found else ""
     if "\t" in what or "\t" in text:
         column = text.index("\t") + 1 if "\t" in text else mark.column + 1
-        return line, key, (f"there is a tab at column {column}: YAML only takes spaces there: "
-                           "replace the tab with spaces (two for each level)")
+        return line, key, _("there is a tab at column {column}: YAML only takes spaces there: "
+                            "replace the tab with spaces (two for each level)").format(
+                                column=column), "yaml.tab"
     if "mapping values are not allowed" in what and found and ": " in value:
         quoted = value.replace("\\", "\\\\").replace('"', '\\"')
         name = found.group(2)
-        return line, key, (f"the text has a colon (:), which YAML reads as the start of another "
-                           f'field: put the whole text in quotes, like this: {name}: "{quoted}"')
+        return line, key, _("the text has a colon (:), which YAML reads as the start of "
+                            'another field: put the whole text in quotes, like this: '
+                            '{name}: "{quoted}"').format(name=name, quoted=quoted), \
+            "yaml.colon_in_text"
     if "#" in text and ("[" in text or "expected the node content" in what):
-        return line, key, ("a # starts a comment in YAML, so the rest of the line is not read: "
-                           "write hashtags without # (hashtags: [GIST, ZeldzameKanker]), or put "
-                           "each in quotes ('#GIST')")
+        return line, key, _("a # starts a comment in YAML, so the rest of the line is not "
+                            "read: write hashtags without # ({example}), or put each in quotes "
+                            "('#GIST')").format(example="hashtags: [GIST, ZeldzameKanker]"), \
+            "yaml.hash_comment"
     if "expected ',' or ']'" in what or "expected ',' or '}'" in what:
         opener, closer = ("[", "]") if "']'" in what else ("{", "}")
         for earlier in range(index, -1, -1):
             if lines[earlier].count(opener) > lines[earlier].count(closer):
                 name = _dotted_key(lines, earlier)
-                return earlier + 2, name, (
-                    f"the {opener} on this line is never closed: end the list with {closer} on "
-                    f"the same line, or, if it is text, put it in quotes: "
-                    f'{(name or "name").rsplit(".", 1)[-1]}: "..."')
+                return earlier + 2, name, _(
+                    "the {opener} on this line is never closed: end the list with {closer} on "
+                    'the same line, or, if it is text, put it in quotes: {key}: "..."').format(
+                        opener=opener, closer=closer, key=(name or "name").rsplit(".", 1)[-1]), \
+                    "yaml.not_closed"
     if found and value[:1] in ('"', "'", "“", "‘") and "quote" not in what:
-        return line, key, (f"the quotes around the value do not match or are not closed "
-                           f"({what}): use straight quotes \" at both ends, or none")
-    return line, key, f"front matter is not valid YAML ({what}): fix that line"
+        return line, key, _("the quotes around the value do not match or are not closed "
+                            "({error}): use straight quotes \" at both ends, or none").format(
+                                error=what), "yaml.quotes"
+    return line, key, _("front matter is not valid YAML ({error}): fix that line").format(
+        error=what), "yaml.syntax"
 
 
 def _dotted_key(lines: list[str], index: int) -> str | None:
@@ -574,7 +621,8 @@ def _comment_values(yaml_text: str, data: CommentedMap) -> list[tuple[int, str]]
 
 def _decode(raw: bytes, problem: Any) -> str | None:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        problem(None, None, "is saved as UTF-16: save it as UTF-8 (Save As, Encoding: UTF-8)")
+        problem(None, None, _("is saved as UTF-16: save it as UTF-8 (Save As, Encoding: UTF-8)"),
+                "file.utf16")
         return None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -585,8 +633,9 @@ def _decode(raw: bytes, problem: Any) -> str | None:
         byte = raw[exc.start : exc.start + 1].hex()
         problem(
             line, None,
-            f"is not UTF-8 (byte 0x{byte} on this line; perhaps Windows-1252 or Latin-1): "
-            "save the file as UTF-8 (Save As, Encoding: UTF-8)",
+            _("is not UTF-8 (byte 0x{byte} on this line; perhaps Windows-1252 or Latin-1): "
+              "save the file as UTF-8 (Save As, Encoding: UTF-8)").format(byte=byte),
+            "file.not_utf8",
         )
         return None
 
@@ -650,26 +699,29 @@ def _check_photo(
     line = lines.get("photo")
     given = front.photo
     if given.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", given):
-        problem(line, "photo", "is an absolute path: give it relative to the repository, "
-                "e.g. assets/photos/marieke.jpg")
+        problem(line, "photo", _("is an absolute path: give it relative to the repository, "
+                "e.g. {example}").format(example="assets/photos/marieke.jpg"),
+                "photo.absolute_path")
         return None, b""
     try:
         path = resolve_inside(project.root / given, project.root)
     except FileRefused as exc:
-        problem(line, "photo", f"{given!r} {exc}")
+        problem(line, "photo", f"{given!r} {exc}", "photo.not_readable")
         return None, b""
     if path is None:
-        problem(line, "photo", f"{given!r} leads outside the repository (via '..' or a symlink): "
-                "copy the photo into the repository, e.g. assets/photos/")
+        problem(line, "photo", _("{photo!r} leads outside the repository (via '..' or a "
+                "symlink): copy the photo into the repository, e.g. {example}").format(
+                    photo=given, example="assets/photos/"), "photo.outside_repository")
         return None, b""
     if not path.exists():
-        problem(line, "photo", f"{given!r} does not exist: check the path and the file name")
+        problem(line, "photo", _("{photo!r} does not exist: check the path and the file name")
+                .format(photo=given), "photo.missing")
         return None, b""
     try:
-        data = read_bounded(path, MAX_PHOTO_BYTES, too_large=(
+        data = read_bounded(path, MAX_PHOTO_BYTES, too_large=_(
             "export it smaller (a JPEG of 12 megapixels is about 5 MB)"))
     except FileRefused as exc:
-        problem(line, "photo", f"{given!r} {exc}")
+        problem(line, "photo", f"{given!r} {exc}", "photo.not_readable")
         return None, b""
     try:
         with warnings.catch_warnings():
@@ -677,18 +729,21 @@ def _check_photo(
             with Image.open(io.BytesIO(data)) as image:  # reads the header only
                 fmt, (width, height) = image.format, image.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        problem(line, "photo", f"{given!r} is absurdly large (a decompression bomb?): "
-                "use a photo of at most 40 megapixels")
+        problem(line, "photo", _("{photo!r} is absurdly large (a decompression bomb?): "
+                "use a photo of at most 40 megapixels").format(photo=given), "photo.too_large")
         return None, b""
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-        problem(line, "photo", f"{given!r} is not an image Pillow can read: "
-                "export it as JPEG or PNG")
+        problem(line, "photo", _("{photo!r} is not an image Pillow can read: "
+                "export it as JPEG or PNG").format(photo=given), "photo.not_an_image")
         return None, b""
     if fmt not in PHOTO_FORMATS:
-        problem(line, "photo", f"{given!r} is a {fmt} image: export it as JPEG or PNG")
+        problem(line, "photo", _("{photo!r} is a {format} image: export it as JPEG or PNG")
+                .format(photo=given, format=fmt), "photo.format")
         return None, b""
     if width * height > MAX_PHOTO_PIXELS:
-        problem(line, "photo", f"{given!r} is {width}x{height} ({width * height / 1e6:.0f} "
-                "megapixels): scale it down to at most 40 megapixels")
+        problem(line, "photo", _("{photo!r} is {width}x{height} ({megapixels} megapixels): "
+                "scale it down to at most 40 megapixels").format(
+                    photo=given, width=width, height=height,
+                    megapixels=f"{width * height / 1e6:.0f}"), "photo.too_many_pixels")
         return None, b""
     return path, data

@@ -93,6 +93,7 @@ def test_check_json_still_reports_the_good_ones(campaign_dir) -> None:
     assert document["ok"] is False
     assert document["errors"] == [{
         "file": "stories/story_missing_title.md", "line": None, "field": "title",
+        "code": "field.required",
         "message": 'is required: add it e.g. "title: Twee jaar zoeken naar een diagnose"',
     }]
     fates = {s["id"]: s["fate"] for s in document["stories"]}
@@ -127,7 +128,7 @@ def test_plan_json_shape() -> None:
 def test_plan_shows_local_times() -> None:
     result = run("plan")
     assert result.exit_code == 0
-    assert "Mon 2027-03-08" in result.stdout and "09:00 CET" in result.stdout
+    assert "Mon 8 Mar" in result.stdout and "09:00 CET" in result.stdout
     assert "spare stories (not posted): 08-ingrid" in result.stdout
 
 

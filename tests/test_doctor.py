@@ -118,12 +118,13 @@ def test_token_expiring_during_the_campaign(campaign: Path, sandbox: Sandbox) ->
     assert code == 1 and report["ok"] is False
     finding = only(report, "token_expiry", "instagram")
     assert finding["status"] == "error"
-    assert "expires on 2027-03-10" in finding["message"]
-    assert "before the campaign's last day (2027-03-14)" in finding["message"]
+    assert "expires on Wednesday 10 March 2027" in finding["message"]
+    assert "before the campaign's last day (Sunday 14 March 2027)" in finding["message"]
     # Renew before the week starts, but not so early that the new 60-day token ends first.
     assert finding["renew_by"] == "2027-03-07"
     assert finding["renew_from"] == "2027-01-16"
-    assert "refresh_access_token" in finding["fix"] and "between 2027-01-16 and 2027-03-07" in finding["fix"]
+    assert "refresh_access_token" in finding["fix"]
+    assert "between Saturday 16 January 2027 and Sunday 7 March 2027" in finding["fix"]
     assert report["platforms"]["instagram"] == "error"
     assert report["platforms"]["facebook"] == "ok"
 
@@ -201,7 +202,7 @@ def test_linkedin_version_sunset_before_the_campaign_ends(campaign: Path, sandbo
     assert code == 1
     finding = only(report, "api_version", "linkedin")
     assert finding["status"] == "error"
-    assert "before the campaign's last day (2028-03-12)" in finding["message"]
+    assert "before the campaign's last day (Sunday 12 March 2028)" in finding["message"]
 
 
 def test_api_version_rules() -> None:
@@ -215,7 +216,7 @@ def test_api_version_rules() -> None:
     assert status(date(2027, 3, 1)).status == "error"  # before the campaign's last day
     assert status(date(2027, 4, 1)).status == "warning"  # within a month after it
     gone = status(date(2026, 10, 1))
-    assert gone.status == "error" and "was sunset on 2026-10-01" in gone.message
+    assert gone.status == "error" and "was sunset on Thursday 1 October 2026" in gone.message
     assert gone.details["sunset_estimated"] is True
     assert "estimated" not in status(date(2026, 10, 1), estimated=False).message
     assert status(None).status == "ok"  # a platform that does not retire versions by date

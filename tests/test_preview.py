@@ -69,13 +69,15 @@ def _preview(root: Path) -> tuple[Path, str]:
 def test_preview_prints_the_page_path_and_loads_nothing_from_outside(week: Path) -> None:
     page, html = _preview(week)
     assert "campaign check</code> passes" in html
-    # Every image is a card copied next to the page; no stylesheet, script or font is fetched.
+    # Every image is a card copied next to the page, the only font the theme's emoji font
+    # copied next to it too; no stylesheet or script is fetched.
     sources = re.findall(r'\ssrc="([^"]*)"', html)
     assert sources and all(s.startswith("cards/") for s in sources)
     for source in sources:
         assert (page.parent / source).is_file()
     assert "<script" not in html and "<link" not in html and "@import" not in html
-    assert "url(" not in html
+    assert re.findall(r"url\(([^)]*)\)", html) == ['"fonts/NotoColorEmoji.ttf"']
+    assert (page.parent / "fonts" / "NotoColorEmoji.ttf").is_file()
     # The only absolute links are the stories' own links, as anchors (never loaded).
     for tag in re.findall(r"<[^>]+https?://[^>]*>", html):
         assert tag.startswith('<a class="link" href="https://'), tag
@@ -120,7 +122,7 @@ def test_warnings_shortened_held_spare_empty_and_consent(week: Path) -> None:
     assert "02-joost is held for approval" in html
     assert "01-marieke is held for approval" not in html  # approved in this version
     assert "Captions shortened to fit" in html and "02-joost on X (" in html
-    assert "expires on 2027-04-01, 18 days after the campaign ends" in html
+    assert "expires on Thursday 1 April 2027, 18 days after the campaign ends" in html
     assert "Days without a story" in html
     assert re.search(r"2027-03-1\d has no story: add a story", html)
     assert "Spare stories" not in html
@@ -136,7 +138,7 @@ def test_page_says_when_check_fails_and_exits_1(week: Path) -> None:
     result = CliRunner().invoke(app, ["--config", str(week / "campaign.toml"), "--now", NOW, "preview"])
     assert result.exit_code == 1
     html = (week / "build" / "preview" / "index.html").read_text(encoding="utf-8")
-    assert "campaign check</code> fails: 1 error(s)" in html
+    assert "campaign check</code> fails: 1 error." in html
     assert "stories/09-bad.md" in html
 
 

@@ -25,6 +25,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from campaign.cards.layout import layout_for
 from campaign.errors import CardError
 from campaign.files import MAX_PHOTO_BYTES, FileRefused, read_bounded
+from campaign.i18n import _
 from campaign.models import CARD_SIZES
 
 MAX_PHOTO_PIXELS = 40_000_000
@@ -40,7 +41,7 @@ def load_photo(path: Path, size: tuple[int, int], focus: tuple[float, float] | N
 def _read_photo(path: Path, story: str) -> bytes:
     """The photo's bytes: an ordinary file of at most MAX_PHOTO_BYTES (never a pipe or device)."""
     try:
-        return read_bounded(path, MAX_PHOTO_BYTES, too_large="export it smaller")
+        return read_bounded(path, MAX_PHOTO_BYTES, too_large=_("export it smaller"))
     except FileRefused as exc:
         raise CardError(f"{story}: photo: {path.name} {exc}") from None
 
@@ -133,15 +134,17 @@ def photo_faces(path: Path, *, story: str) -> tuple[tuple[int, int], tuple[Face,
 
 def _decode_photo(data: bytes, *, story: str, name: str) -> Image.Image:
     """Decode upright and in sRGB, at the smallest JPEG scale that still covers every photo box."""
-    fix = "use a JPEG or PNG photo of at most 40 megapixels"
+    fix = _("use a JPEG or PNG photo of at most 40 megapixels")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             source = Image.open(io.BytesIO(data))
             pixels = source.width * source.height
             if pixels > MAX_PHOTO_PIXELS:
-                raise CardError(f"{story}: photo: {name} is {source.width}x{source.height} "
-                                f"({pixels / 1e6:.0f} megapixels), over the limit of 40: {fix}")
+                raise CardError(f"{story}: photo: " + _(
+                    "{name} is {width}x{height} ({megapixels} megapixels), over the limit of 40: "
+                    "{fix}").format(name=name, width=source.width, height=source.height,
+                                    megapixels=f"{pixels / 1e6:.0f}", fix=fix))
             sideways = source.getexif().get(0x0112, 1) in (5, 6, 7, 8)
             scale = max(
                 max((h if sideways else w) / source.width, (w if sideways else h) / source.height)
@@ -154,13 +157,18 @@ def _decode_photo(data: bytes, *, story: str, name: str) -> Image.Image:
     except CardError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise CardError(f"{story}: photo: {name} claims to be enormous (a decompression bomb?): "
-                        f"{fix}") from None
+        raise CardError(f"{story}: photo: " + _(
+            "{name} claims to be enormous (a decompression bomb?): {fix}").format(
+                name=name, fix=fix)) from None
     except UnidentifiedImageError:
-        raise CardError(f"{story}: photo: {name} is not an image Pillow can read: {fix}") from None
+        raise CardError(f"{story}: photo: " + _(
+            "{name} is not an image Pillow can read: {fix}").format(name=name, fix=fix)) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        reason = "truncated (the file is incomplete)" if "truncated" in str(exc) else f"damaged ({exc})"
-        raise CardError(f"{story}: photo: {name} is {reason}: save or export it again") from None
+        if "truncated" in str(exc):
+            message = _("{name} is truncated (the file is incomplete): save or export it again")
+        else:
+            message = _("{name} is damaged ({error}): save or export it again")
+        raise CardError(f"{story}: photo: " + message.format(name=name, error=exc)) from None
     return upright
 
 

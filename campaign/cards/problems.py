@@ -12,9 +12,10 @@ from campaign.cards.cache import story_formats
 from campaign.cards.layout import layout_for
 from campaign.cards.photo import face_focus, faces_cut, photo_faces
 from campaign.cards.plan import plan_card
-from campaign.cards.text import CardTextError
+from campaign.cards.text import FORMAT_NAMES, CardTextError
 from campaign.config import CONFIG_FILE, Project, toml_line
 from campaign.errors import CardError
+from campaign.i18n import _, language
 from campaign.models import CARD_SIZES, Problem, Story
 
 WCAG_AA = 4.5
@@ -22,6 +23,13 @@ WCAG_AA = 4.5
 
 #: A quote of more words than this is hard to read on a card (a pull quote is one sentence).
 QUOTE_WORDS = 30
+
+
+def _one_decimal(number: float) -> str:
+    """`4.5` / `4,5`: a number with one decimal, as the active language writes it."""
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(round(number, 1), format="0.0", locale=language()))
 
 
 def photo_problems(story: Story, project: Project) -> list[Problem]:
@@ -33,7 +41,8 @@ def photo_problems(story: Story, project: Project) -> list[Problem]:
     try:
         size, faces = photo_faces(story.photo, story=story.file)
     except CardError as exc:
-        return [Problem(story.file, line, "photo", str(exc).split("photo: ", 1)[-1])]
+        return [Problem(story.file, line, "photo", str(exc).split("photo: ", 1)[-1],
+                        code="photo.unusable")]
     problems: list[Problem] = []
     boxes = {fmt: layout_for(fmt, 0).photo for fmt in story_formats(story, project.settings)}
     needed = max(((box.width, box.height) for box in boxes.values()),
@@ -43,9 +52,12 @@ def photo_problems(story: Story, project: Project) -> list[Problem]:
         want = (math.ceil(size[0] * scale), math.ceil(size[1] * scale))
         problems.append(Problem(
             story.file, line, "photo",
-            f"the photo is {size[0]}x{size[1]} pixels, fewer than the card area it fills "
-            f"({needed[0]}x{needed[1]}): it is blown up {scale:.1f} times and will look blurred; "
-            f"use a photo of at least {want[0]}x{want[1]} pixels", "warning"))
+            _("the photo is {size} pixels, fewer than the card area it fills ({needed}): it is "
+              "blown up {scale} times and will look blurred; use a photo of at least {want} "
+              "pixels").format(size=f"{size[0]}x{size[1]}", needed=f"{needed[0]}x{needed[1]}",
+                               scale=_one_decimal(scale),
+                               want=f"{want[0]}x{want[1]}"),
+            "warning", code="photo.too_few_pixels"))
     for fmt, box in boxes.items():
         focus = story.photo_focus or face_focus(faces, size, (box.width, box.height))[0]
         cut = faces_cut(faces, size, (box.width, box.height), focus)
@@ -55,9 +67,12 @@ def photo_problems(story: Story, project: Project) -> list[Problem]:
             field = "photo_focus" if story.photo_focus else "photo"
             problems.append(Problem(
                 story.file, story.lines.get(field, line), field,
-                f"on the {fmt} card ({CARD_SIZES[fmt][0]}x{CARD_SIZES[fmt][1]}) the crop cuts "
-                f"off {cut} of the {len(faces)} face(s) in the photo: set photo_focus to the "
-                f"point to keep (x, y from 0 to 1), e.g. photo_focus: {suggestion}", "warning"))
+                _("on the {format} card ({size}) the crop cuts off {cut} of the {n} face(s) in "
+                  "the photo: set photo_focus to the point to keep (x, y from 0 to 1), e.g. "
+                  "photo_focus: {suggestion}").format(
+                    format=_(FORMAT_NAMES[fmt]), size=f"{CARD_SIZES[fmt][0]}x{CARD_SIZES[fmt][1]}",
+                    cut=cut, n=len(faces), suggestion=suggestion),
+                "warning", code="photo.face_cut"))
     return problems
 
 
@@ -76,10 +91,10 @@ def card_problems(story: Story, project: Project) -> list[Problem]:
             problems.append(Problem(
                 CONFIG_FILE if on_config else story.file,
                 None if on_config else story.lines.get(exc.field),
-                exc.field, message))
+                exc.field, message, code="card.text_too_long"))
             continue
         except CardError as exc:
-            problems.append(Problem(story.file, None, None, str(exc)))
+            problems.append(Problem(story.file, None, None, str(exc), code="card.unusable"))
             continue
         for key, chars in plan.dropped.items():
             if key in seen:
@@ -88,14 +103,16 @@ def card_problems(story: Story, project: Project) -> list[Problem]:
             shown = " ".join(f"{c} (U+{ord(c[0]):04X})" for c in dict.fromkeys(chars))
             problems.append(Problem(
                 story.file, story.lines.get(key), key,
-                f"the card fonts have no glyph for {shown}: left out of the card; "
-                "use another character or leave it out", "warning"))
+                _("the card fonts have no glyph for {characters}: left out of the card; "
+                  "use another character or leave it out").format(characters=shown),
+                "warning", code="card.missing_glyph"))
     too_long = any(p.field == "quote" and p.severity == "error" for p in problems)
     if words > QUOTE_WORDS and not too_long:
         problems.append(Problem(
             story.file, story.lines.get("quote"), "quote",
-            f"the quote has {words} words; on a card a quote reads well up to {QUOTE_WORDS}: keep "
-            "its strongest sentence (the whole story goes in the caption)", "warning"))
+            _("the quote has {words} words; on a card a quote reads well up to {limit}: keep "
+              "its strongest sentence (the whole story goes in the caption)").format(
+                  words=words, limit=QUOTE_WORDS), "warning", code="card.long_quote"))
     return problems
 
 
@@ -142,24 +159,28 @@ def theme_problems(project: Project) -> list[Problem]:
         if ratio < WCAG_AA:
             problems.append(Problem(
                 CONFIG_FILE, line(key), f"theme.{key}",
-                f"{colour} on the background {theme.background} has a contrast of {ratio:.1f}:1, "
-                f"below the {WCAG_AA}:1 that WCAG AA asks for text: make one of them lighter "
-                "or darker"))
+                _("{colour} on the background {background} has a contrast of {ratio}:1, "
+                  "below the {needed}:1 that WCAG AA asks for text: make one of them lighter "
+                  "or darker").format(colour=colour, background=theme.background,
+                                      ratio=_one_decimal(ratio),
+                                      needed=_one_decimal(WCAG_AA)),
+                code="theme.low_contrast"))
     for key in ("font_regular", "font_semibold", "font_bold", "font_fallback", "logo"):
         value = getattr(theme, key)
         if value and not project.path(value).is_file():
             problems.append(Problem(CONFIG_FILE, line(key), f"theme.{key}",
-                                    f"{value} not found: put the file there or correct the path"))
+                                    _("{path} not found: put the file there or correct the "
+                                      "path").format(path=value), code="theme.file_missing"))
     if uses_placeholder_logo(project):
         problems.append(Problem(
             CONFIG_FILE, line("logo"), "theme.logo",
-            "the cards carry the placeholder logo (LOGO HIER / placeholder: vervang dit): put "
-            "your organisation's logo (a PNG with transparency) in assets/ and point theme.logo "
-            "at it before the real week", "warning"))
+            _("the cards carry the placeholder logo (LOGO HIER / placeholder: vervang dit): put "
+              "your organisation's logo (a PNG with transparency) in assets/ and point theme.logo "
+              "at it before the real week"), "warning", code="theme.placeholder_logo"))
     if not features.check("raqm"):
         problems.append(Problem(
             CONFIG_FILE, None, "theme",
-            "this Pillow has no complex text layout (raqm needs the FriBiDi library): cards lose "
-            "kerning and emoji sequences; install it, e.g. `apt-get install libfribidi0`",
-            "warning"))
+            _("this Pillow has no complex text layout (raqm needs the FriBiDi library): cards lose "
+              "kerning and emoji sequences; install it, e.g. {command}").format(
+                  command="`apt-get install libfribidi0`"), "warning", code="theme.no_raqm"))
     return problems

@@ -31,6 +31,7 @@ from campaign.cards.assets import _resolved
 from campaign.cards.layout import Box
 from campaign.config import CONFIG_FILE, Project
 from campaign.errors import CardError
+from campaign.i18n import N_, _
 from campaign.models import CardFormat
 
 _EMOJI_PPEM = 109  # the only size Noto Color Emoji's bitmaps load at
@@ -44,6 +45,12 @@ _PRESENTATION = {0xFE0E, 0xFE0F}
 
 Role = Literal["regular", "semibold", "bold"]
 RunKind = Literal["text", "emoji"]
+
+
+#: The card formats as staff read them (translated where they are shown).
+FORMAT_NAMES: dict[CardFormat, str] = {
+    "portrait": N_("portrait"), "square": N_("square"), "landscape": N_("landscape"),
+}
 
 
 class CardTextError(CardError):
@@ -80,8 +87,8 @@ def font_paths(project: Project) -> FontPaths:
     for key, path in (("font_regular", paths.regular), ("font_semibold", paths.semibold),
                       ("font_bold", paths.bold), ("font_fallback", paths.fallback)):
         if path is not None and not path.is_file():
-            raise CardError(f"{CONFIG_FILE}: theme.{key}: {path} not found: "
-                            "point it at a font file in assets/fonts/")
+            raise CardError(f"{CONFIG_FILE}: theme.{key}: " + _(
+                "{path} not found: point it at a font file in assets/fonts/").format(path=path))
     return paths
 
 
@@ -97,7 +104,8 @@ def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
     try:
         return ImageFont.truetype(str(path), size)
     except OSError as exc:
-        raise CardError(f"{path.name}: cannot load this font ({exc}): use an OTF or TTF file") from None
+        raise CardError(f"{path.name}: " + _(
+            "cannot load this font ({error}): use an OTF or TTF file").format(error=exc)) from None
 
 
 def _emoji_scale(size: int) -> float:
@@ -567,8 +575,10 @@ def _does_not_fit(
     target = max(1, int(words * share) - 1)
     where = story_file if culprit.field != "campaign.name" else CONFIG_FILE
     return CardTextError(
-        f"{where}: {culprit.field}: too long for the {fmt} card: it does not fit even at "
-        f"{min_size} px; shorten it to about {target} words",
+        f"{where}: {culprit.field}: " + _(
+            "too long for the {format} card: it does not fit even at {size} px; shorten it to "
+            "about {words} words").format(format=_(FORMAT_NAMES[fmt]), size=min_size,
+                                          words=target),
         story_id=story_id, field=culprit.field,
     )
 

@@ -99,6 +99,8 @@ class CredentialReport:
     when the platform does not say. `api_version`: what the publisher pins, if the
     platform versions its API. `media_host`: where images are put for the platform to
     fetch them (doctor puts a test image there). `warnings` are shown as they are.
+    The texts (`invalid_reason`, `expiry_note`, `warnings`) are in the active language:
+    the publisher translates them with `_()` when it makes the report.
     """
 
     platform: Platform

@@ -32,6 +32,7 @@ import requests
 from PIL import Image
 
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.i18n import N_, _, format_number
 from campaign.platforms import SPECS, BlueskySettings
 from campaign.publishers.base import (
     CredentialReport,
@@ -57,9 +58,10 @@ log = logging.getLogger(__name__)
 PASSWORD_VARIABLE = "BLUESKY_APP_PASSWORD"  # noqa: S105  (a variable name, not a secret)
 POST = "app.bsky.feed.post"
 MAX_BLOB_BYTES = SPECS["bluesky"].image_byte_limit  # one value, in platforms.py
-CREDENTIALS_FIX = (
-    f"make a new app password (Settings → Privacy and security → App passwords) for the "
-    f"account in [platforms.bluesky] handle and put it in {PASSWORD_VARIABLE}"
+#: `{variable}` is PASSWORD_VARIABLE (the client's context).
+CREDENTIALS_FIX = N_(
+    "make a new app password (Settings → Privacy and security → App passwords) for the "
+    "account in [platforms.bluesky] handle and put it in {variable}"
 )
 # How many listRecords pages recent_posts reads: the campaign's record keys are not in
 # time order, so the newest posts are found by reading the collection and sorting.
@@ -119,26 +121,29 @@ _SESSION = frozenset({"ExpiredToken", "InvalidToken", "AuthMissing"})
 #: for the creating call: its record key is the post's own, and every attempt reads it back
 #: (getRecord) before writing, so a retry cannot duplicate.
 POLICY = ErrorPolicy("bluesky", (
-    Rule("retryable", "rate limited while {what} {said}", "it will be retried after the reset",
-         status=(429,), reset=_rate_reset, name="rate limited"),
-    Rule("retryable", "rate limited while {what} {said}", "it will be retried after the reset",
-         codes=frozenset({"RateLimitExceeded"}), reset=_rate_reset, name="rate limit by name"),
-    Rule("rejected", "the login needs an e-mail code {said}", "use an app password, not the main "
-         "password: " + CREDENTIALS_FIX, calls=_LOGIN, codes=frozenset({"AuthFactorTokenRequired"}),
-         name="login needs a code"),
-    Rule("rejected", "the account is suspended or deactivated {said}", "a human must look at the "
-         "account", calls=_LOGIN, codes=frozenset({"AccountTakedown", "AccountDeactivated"}),
-         name="account suspended"),
-    Rule("rejected", "Bluesky refused the login {said}", CREDENTIALS_FIX, calls=_LOGIN,
+    Rule("retryable", N_("rate limited while {what} {said}"),
+         N_("it will be retried after the reset"), status=(429,), reset=_rate_reset,
+         name="rate limited"),
+    Rule("retryable", N_("rate limited while {what} {said}"),
+         N_("it will be retried after the reset"), codes=frozenset({"RateLimitExceeded"}),
+         reset=_rate_reset, name="rate limit by name"),
+    Rule("rejected", N_("the login needs an e-mail code {said}"), N_("use an app password, not "
+         "the main password: make a new app password (Settings → Privacy and security → App "
+         "passwords) for the account in [platforms.bluesky] handle and put it in {variable}"),
+         calls=_LOGIN, codes=frozenset({"AuthFactorTokenRequired"}), name="login needs a code"),
+    Rule("rejected", N_("the account is suspended or deactivated {said}"), N_("a human must look "
+         "at the account"), calls=_LOGIN,
+         codes=frozenset({"AccountTakedown", "AccountDeactivated"}), name="account suspended"),
+    Rule("rejected", N_("Bluesky refused the login {said}"), CREDENTIALS_FIX, calls=_LOGIN,
          status=(400, 401), name="login refused"),
-    Rule("rejected", "Bluesky refused the session while {what} {said}", CREDENTIALS_FIX,
+    Rule("rejected", N_("Bluesky refused the session while {what} {said}"), CREDENTIALS_FIX,
          codes=_SESSION, name="session refused"),
-    Rule("rejected", "Bluesky refused the session while {what} {said}", CREDENTIALS_FIX,
+    Rule("rejected", N_("Bluesky refused the session while {what} {said}"), CREDENTIALS_FIX,
          status=(401,), name="unauthorised"),
-    Rule("retryable", "server error while {what} {said}", status=SERVER_ERRORS,
+    Rule("retryable", N_("server error while {what} {said}"), status=SERVER_ERRORS,
          name="server error"),
-    Rule("rejected", "Bluesky refused the request while {what} {said}", "check the card and the "
-         "caption (at most 300 graphemes)", name="refused"),
+    Rule("rejected", N_("Bluesky refused the request while {what} {said}"), N_("check the card "
+         "and the caption (at most 300 graphemes)"), name="refused"),
 ))
 
 
@@ -164,6 +169,7 @@ class BlueskyPublisher(Publisher):
         self._refresh: str | None = None
         self.api = ApiClient(
             "bluesky", self.base_url, session, POLICY, _read_error, timeout=timeout,
+            context={"variable": PASSWORD_VARIABLE},
             secrets=lambda: tuple(t for t in (self._password, self._access, self._refresh) if t))
         self.did: str | None = None
         self.handle: str = settings.handle
@@ -180,13 +186,14 @@ class BlueskyPublisher(Publisher):
         data = self._card_bytes(request)
         mime = "image/png" if request.card_path.suffix.lower() == ".png" else "image/jpeg"
         upload = self._xrpc(
-            "POST", "com.atproto.repo.uploadBlob", what="uploading the card", story=story,
+            "POST", "com.atproto.repo.uploadBlob", what=N_("uploading the card"), story=story,
             data=data, content_type=mime,
         )
         blob = upload.get("blob")
         if not isinstance(blob, dict):
             raise PostRetryable(
-                "bluesky", "uploadBlob answered without a blob: it will be retried", story=story
+                "bluesky", _("uploadBlob answered without a blob: it will be retried"),
+                story=story,
             )
         record: dict[str, Any] = {
             "$type": POST,
@@ -210,7 +217,7 @@ class BlueskyPublisher(Publisher):
             record["facets"] = [dict(f) for f in request.facets]
         try:
             answer = self._xrpc(
-                "POST", "com.atproto.repo.putRecord", what="creating the post", story=story,
+                "POST", "com.atproto.repo.putRecord", what=N_("creating the post"), story=story,
                 creates=True,
                 json={"repo": self._repo(story), "collection": POST, "rkey": rkey,
                       "record": record},
@@ -225,8 +232,8 @@ class BlueskyPublisher(Publisher):
         uri = str(answer.get("uri") or "")
         if not uri:
             raise OutcomeUnknown(
-                "bluesky", "putRecord answered without a uri: look at the account before any "
-                "retry", story=story,
+                "bluesky", _("putRecord answered without a uri: look at the account before "
+                             "any retry"), story=story,
             )
         log.info("bluesky: posted %s as %s", request.post_key, uri)
         return self._published(uri, rkey, record)
@@ -239,7 +246,7 @@ class BlueskyPublisher(Publisher):
             if cursor:
                 params["cursor"] = cursor
             body = self._xrpc(
-                "GET", "com.atproto.repo.listRecords", what="listing recent posts", params=params
+                "GET", "com.atproto.repo.listRecords", what=N_("listing recent posts"), params=params
             )
             page = [r for r in body.get("records", []) if isinstance(r, dict)]
             records += page
@@ -262,18 +269,18 @@ class BlueskyPublisher(Publisher):
         # deleteRecord is idempotent: "Delete a repository record, or ensure it doesn't exist".
         rkey = remote_id.rsplit("/", 1)[-1]
         self._xrpc(
-            "POST", "com.atproto.repo.deleteRecord", what="deleting the post", story=story,
+            "POST", "com.atproto.repo.deleteRecord", what=N_("deleting the post"), story=story,
             json={"repo": self._repo(story), "collection": POST, "rkey": rkey},
         )
 
     def check_credentials(self) -> CredentialReport:
-        body = self._xrpc("GET", "com.atproto.server.getSession", what="checking the session")
+        body = self._xrpc("GET", "com.atproto.server.getSession", what=N_("checking the session"))
         handle = str(body.get("handle") or self.handle)
         warnings: tuple[str, ...] = ()
         if handle.lower() != self.settings.handle.lower():
             warnings = (
-                f"the app password belongs to @{handle}, not to handle {self.settings.handle} "
-                "in [platforms.bluesky]",
+                _("the app password belongs to @{owner}, not to handle {handle} in "
+                  "[platforms.bluesky]").format(owner=handle, handle=self.settings.handle),
             )
         # App passwords do not expire (they are revoked by hand) and carry no scopes.
         return CredentialReport("bluesky", f"@{handle} ({body.get('did', self.did)})",
@@ -295,18 +302,19 @@ class BlueskyPublisher(Publisher):
         problems = []
         if len(data) > MAX_BLOB_BYTES:
             problems.append(
-                f"the card is {len(data):,} bytes; Bluesky takes at most {MAX_BLOB_BYTES:,}: "
-                "render it smaller (JPEG quality)"
+                _("the card is {size} bytes; Bluesky takes at most {limit}: render it smaller "
+                  "(JPEG quality)").format(size=format_number(len(data)),
+                                           limit=format_number(MAX_BLOB_BYTES))
             )
         try:
             with Image.open(io.BytesIO(data)) as image:
                 if image.getexif() or "exif" in image.info or "xmp" in image.info:
                     problems.append(
-                        "the card carries metadata (EXIF/XMP), which must never leave the "
-                        "machine: render the card again"
+                        _("the card carries metadata (EXIF/XMP), which must never leave the "
+                          "machine: render the card again")
                     )
         except OSError:
-            problems.append("the card is not an image: render it again")
+            problems.append(_("the card is not an image: render it again"))
         if problems:
             raise PostRejected("bluesky", "; ".join(problems), story=request.story_id)
         return data
@@ -314,7 +322,7 @@ class BlueskyPublisher(Publisher):
     def _get_record(self, rkey: str, story: str | None) -> dict[str, Any] | None:
         try:
             body = self._xrpc(
-                "GET", "com.atproto.repo.getRecord", what="looking the post up", story=story,
+                "GET", "com.atproto.repo.getRecord", what=N_("looking the post up"), story=story,
                 params={"repo": self._repo(story), "collection": POST, "rkey": rkey},
             )
         except PostRejected as exc:
@@ -341,7 +349,7 @@ class BlueskyPublisher(Publisher):
 
     def _login(self, story: str | None) -> None:
         body = self._send(
-            "POST", "com.atproto.server.createSession", what="logging in", story=story,
+            "POST", "com.atproto.server.createSession", what=N_("logging in"), story=story,
             json={"identifier": self.settings.handle, "password": self._password},
             token=None,
         )
@@ -352,7 +360,7 @@ class BlueskyPublisher(Publisher):
         if self._refresh is not None:
             try:
                 body = self._send(
-                    "POST", "com.atproto.server.refreshSession", what="refreshing the session",
+                    "POST", "com.atproto.server.refreshSession", what=N_("refreshing the session"),
                     story=story, token=self._refresh,
                 )
             except PostRejected as exc:
@@ -371,7 +379,8 @@ class BlueskyPublisher(Publisher):
     def _take_session(self, body: dict[str, Any]) -> None:
         access, refresh = body.get("accessJwt"), body.get("refreshJwt")
         if not isinstance(access, str) or not isinstance(refresh, str):
-            raise PostRetryable("bluesky", "the session answer had no tokens: it will be retried")
+            raise PostRetryable("bluesky", _("the session answer had no tokens: it will be "
+                                             "retried"))
         self._access, self._refresh = access, refresh
         self.did = str(body.get("did") or self.did or "")
         self.handle = str(body.get("handle") or self.handle)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import requests
 
 from campaign.errors import OutcomeUnknown, PostRejected, PublishError
+from campaign.i18n import N_, _, format_number
 from campaign.platforms import SPECS, FacebookSettings
 from campaign.publishers.base import (
     CredentialReport,
@@ -75,15 +76,16 @@ class FacebookPublisher(Publisher):
         if len(data) > MAX_IMAGE_BYTES:
             raise PostRejected(
                 "facebook",
-                f"the card {request.card_path.name} is {len(data):,} bytes; Facebook accepts "
-                "less than 10 MB: render it smaller and post again",
+                _("the card {name} is {size} bytes; Facebook accepts less than 10 MB: render "
+                  "it smaller and post again").format(name=request.card_path.name,
+                                                      size=format_number(len(data))),
                 story=story,
             )
         mime = "image/png" if request.card_path.suffix.lower() == ".png" else "image/jpeg"
         body = self.graph.call(
             "POST",
             f"{self.settings.page_id}/photos",
-            what="posting the photo",
+            what=N_("posting the photo"),
             story=story,
             creates=True,
             data={
@@ -98,7 +100,7 @@ class FacebookPublisher(Publisher):
         if not post_id:
             raise OutcomeUnknown(
                 "facebook",
-                "Facebook answered without a post id: look at the Page before any retry",
+                _("Facebook answered without a post id: look at the Page before any retry"),
                 story=story,
             )
         log.info("facebook: posted %s as %s", request.post_key, post_id)
@@ -115,7 +117,7 @@ class FacebookPublisher(Publisher):
         # make the scheduler post again. Without the link, the ledger keeps the id.
         try:
             body = self.graph.call(
-                "GET", post_id, what="reading the post's link", story=story,
+                "GET", post_id, what=N_("reading the post's link"), story=story,
                 params={"fields": "permalink_url"},
             )
         except PublishError as exc:
@@ -132,7 +134,7 @@ class FacebookPublisher(Publisher):
         if since is not None:
             params["since"] = str(int(since.timestamp()))
         body = self.graph.call(
-            "GET", f"{self.settings.page_id}/published_posts", what="listing recent posts",
+            "GET", f"{self.settings.page_id}/published_posts", what=N_("listing recent posts"),
             params=params,
         )
         posts = [
@@ -148,26 +150,28 @@ class FacebookPublisher(Publisher):
         return posts[:limit]
 
     def delete(self, remote_id: str, *, story: str | None = None) -> None:
-        body = self.graph.call("DELETE", remote_id, what="deleting the post", story=story)
+        body = self.graph.call("DELETE", remote_id, what=N_("deleting the post"),
+                               story=story)
         if body.get("success") is not True:
             # The delete response shape is UNCONFIRMED (platform-apis.md §2.5): anything
             # but an explicit success is treated as not deleted.
             raise PostRejected(
                 "facebook",
-                f"Facebook did not confirm deleting post {remote_id}: check the Page and "
-                "delete it by hand if it is still there",
+                _("Facebook did not confirm deleting post {post}: check the Page and delete it "
+                  "by hand if it is still there").format(post=remote_id),
                 story=story,
             )
 
     def check_credentials(self) -> CredentialReport:
         body = self.graph.call(
-            "GET", "me", what="checking the Page token", params={"fields": "id,name"}
+            "GET", "me", what=N_("checking the Page token"), params={"fields": "id,name"}
         )
         warnings: tuple[str, ...] = ()
         if str(body.get("id")) != self.settings.page_id:
             warnings = (
-                f"FACEBOOK_PAGE_TOKEN belongs to {body.get('id')}, not to page_id "
-                f"{self.settings.page_id}: use the token of the campaign's Page",
+                _("FACEBOOK_PAGE_TOKEN belongs to {owner}, not to page_id {page_id}: use the "
+                  "token of the campaign's Page").format(owner=body.get("id"),
+                                                          page_id=self.settings.page_id),
             )
         return CredentialReport("facebook", str(body.get("name") or body.get("id")),
                                 warnings=warnings, **token_facts(self.graph))

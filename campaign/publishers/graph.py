@@ -21,6 +21,7 @@ from typing import Any
 import requests
 
 from campaign.errors import PublishError
+from campaign.i18n import N_, _
 from campaign.publishers.http import (
     SERVER_ERRORS,
     Answer,
@@ -110,7 +111,7 @@ def read_graph_error(response: requests.Response, call: str, secrets: Sequence[s
         subcode=None if sub is None else str(sub),
         # The platform's own words, cut short, and never with our token in them.
         message=redact(str(error.get("error_user_msg") or error.get("message") or
-                           "no detail")[:300], extra=secrets),
+                           _("no detail"))[:300], extra=secrets),
         headers=response.headers, call=call, transient=error.get("is_transient") is True,
     )
 
@@ -145,45 +146,48 @@ def _transient(answer: Answer) -> bool:
             or answer.transient)
 
 
-_TOKEN_FIX = "create a new one and put it in {variable} (see the README, \"Environment variables\")"  # noqa: S105
+_TOKEN_FIX = N_("create a new one and put it in {variable} (see the README, "
+                "\"Environment variables\")")
 
 #: What each failed Graph answer means, for Facebook and Instagram (platform-apis.md §2.4,
 #: §3.6; see `http.py`). Graph has no idempotency key: a server error on the creating call
 #: may have posted, so the post is looked up before any retry.
 POLICY_RULES: tuple[Rule, ...] = (
-    Rule("retryable", "server error {said} while {what}", status=SERVER_ERRORS,
+    Rule("retryable", N_("server error {said} while {what}"), status=SERVER_ERRORS,
          when=_no_error_body, on_create="unknown", name="server error without a body"),
-    Rule("retryable", "unexpected answer {said} while {what}", when=_no_error_body,
+    Rule("retryable", N_("unexpected answer {said} while {what}"), when=_no_error_body,
          on_create="unknown", name="unexpected answer"),
-    Rule("retryable", "rate limit reached while {what} {said}", "it will be retried later",
-         codes=_codes(_THROTTLED), reset=lambda a: regain_access_time(a.headers),
-         name="throttled"),
-    Rule("retryable", "publishing limit reached while {what} {said}", "it will be retried later",
-         codes=_codes({9}), subcodes=_codes({_QUOTA_SUBCODE}),
+    Rule("retryable", N_("rate limit reached while {what} {said}"),
+         N_("it will be retried later"), codes=_codes(_THROTTLED),
+         reset=lambda a: regain_access_time(a.headers), name="throttled"),
+    Rule("retryable", N_("publishing limit reached while {what} {said}"),
+         N_("it will be retried later"), codes=_codes({9}), subcodes=_codes({_QUOTA_SUBCODE}),
          reset=lambda a: regain_access_time(a.headers), name="publishing limit"),
-    Rule("rejected", "the access token has expired {said}", _TOKEN_FIX,
+    Rule("rejected", N_("the access token has expired {said}"), _TOKEN_FIX,
          codes=_codes({_TOKEN, 102, 104}), subcodes=_codes({463}), name="token expired"),
-    Rule("rejected", "the access token is not accepted {said}", _TOKEN_FIX,
+    Rule("rejected", N_("the access token is not accepted {said}"), _TOKEN_FIX,
          codes=_codes({_TOKEN, 102, 104}), name="token refused"),
-    Rule("rejected", "the token lacks a permission needed for {what} {said}", "grant it to the "
-         "app and renew {variable}", codes=_codes({10, *range(200, 300)}), name="permission"),
-    Rule("rejected", "refused as a duplicate of an earlier post {said}", "check the account; if "
-         "it is not there, change the story's caption", codes=_codes({_DUPLICATE}),
+    Rule("rejected", N_("the token lacks a permission needed for {what} {said}"),
+         N_("grant it to the app and renew {variable}"), codes=_codes({10, *range(200, 300)}),
+         name="permission"),
+    Rule("rejected", N_("refused as a duplicate of an earlier post {said}"), N_("check the "
+         "account; if it is not there, change the story's caption"), codes=_codes({_DUPLICATE}),
          name="duplicate"),
-    Rule("rejected", "refused as a duplicate of an earlier post {said}", "check the account; if "
-         "it is not there, change the story's caption", codes=_codes(_POLICY_HOLD),
+    Rule("rejected", N_("refused as a duplicate of an earlier post {said}"), N_("check the "
+         "account; if it is not there, change the story's caption"), codes=_codes(_POLICY_HOLD),
          when=_already_posted, name="duplicate (368)"),
-    Rule("rejected", "the account is temporarily blocked {said}", "a human must look at the "
-         "account's notifications before posting again", codes=_codes(_POLICY_HOLD),
+    Rule("rejected", N_("the account is temporarily blocked {said}"), N_("a human must look at "
+         "the account's notifications before posting again"), codes=_codes(_POLICY_HOLD),
          name="account blocked"),
-    Rule("rejected", "the account is temporarily blocked {said}", "a human must look at the "
-         "account's notifications before posting again", subcodes=_codes(_IG_POLICY_SUBCODES),
-         name="account blocked (subcode)"),
-    Rule("retryable", "temporary error while {what} {said}", when=_transient, name="transient"),
-    Rule("retryable", "temporary error while {what} {said}", status=SERVER_ERRORS,
+    Rule("rejected", N_("the account is temporarily blocked {said}"), N_("a human must look at "
+         "the account's notifications before posting again"),
+         subcodes=_codes(_IG_POLICY_SUBCODES), name="account blocked (subcode)"),
+    Rule("retryable", N_("temporary error while {what} {said}"), when=_transient,
+         name="transient"),
+    Rule("retryable", N_("temporary error while {what} {said}"), status=SERVER_ERRORS,
          on_create="unknown", name="server error"),
-    Rule("rejected", "refused while {what} {said}", "check the card and caption against the "
-         "platform's limits", name="refused"),
+    Rule("rejected", N_("refused while {what} {said}"), N_("check the card and caption against "
+         "the platform's limits"), name="refused"),
 )
 
 
@@ -264,17 +268,19 @@ def token_facts(graph: GraphClient) -> dict[str, Any]:
     """Expiry and permissions of the client's token from `GET /debug_token`
     (platform-apis.md §2.1), as `CredentialReport` fields; never raises for a failed read."""
     try:
-        body = graph.call("GET", "debug_token", what="reading the token's expiry and permissions",
+        body = graph.call("GET", "debug_token", what=N_("reading the token's expiry and permissions"),
                           params={"input_token": graph._token})
     except PublishError as exc:
-        return {"expiry_note": f"could not read the token's expiry and permissions: {exc}; check "
-                               "them by hand in Meta's Access Token Debugger"}
+        return {"expiry_note": _("could not read the token's expiry and permissions: {error}; "
+                                 "check them by hand in Meta's Access Token Debugger").format(
+                                     error=exc)}
     data = body.get("data")
     if not isinstance(data, dict):
-        return {"expiry_note": "debug_token gave no data"}
+        return {"expiry_note": _("debug_token gave no data")}
     if data.get("is_valid") is False:
-        return {"valid": False, "invalid_reason": f"Meta says {graph.token_variable} is not "
-                f"valid: make a new token and put it in {graph.token_variable}"}
+        return {"valid": False, "invalid_reason": _(
+            "Meta says {variable} is not valid: make a new token and put it in "
+            "{variable}").format(variable=graph.token_variable)}
     raw = data.get("expires_at")
     scopes = data.get("scopes")
     return {

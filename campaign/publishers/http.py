@@ -38,6 +38,7 @@ from campaign.errors import (
     PublishError,
     VersionRefused,
 )
+from campaign.i18n import _
 from campaign.publishers.transport import DEFAULT_TIMEOUT, network_error
 from campaign.secrets import redact
 
@@ -63,7 +64,8 @@ class Answer:
         code = self.code or ""
         if self.subcode:
             code += f"/{self.subcode}"
-        return f"({self.status}{' ' + code if code else ''}: {self.message or 'no detail'})"
+        words = self.message or _("no detail")
+        return f"({self.status}{' ' + code if code else ''}: {words})"
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ class Rule:
     """One row of a platform's error policy: which answers it matches, and what they mean.
 
     `status`, `codes`, `subcodes`, `calls` narrow the match (None: any); `when` is any
-    other condition. `reason` and `fix` are plain words; `{what}` (what was being done),
+    other condition. `reason` and `fix` are plain words, marked with `N_()` and translated
+    when the error is made; `{what}` (what was being done),
     `{said}` (the answer quoted), `{at}` (when to try again: "at 2027-03-08 10:15 UTC",
     or "later") and the client's `context` (e.g. `{variable}`, the token's environment
     variable) are filled in.
@@ -126,12 +129,15 @@ class ErrorPolicy:
         rule = self.rule_for(answer)
         verdict = rule.verdict_for(creates)
         reset = rule.reset(answer) if rule.reset is not None and verdict == "retryable" else None
-        at = f"at {reset:%Y-%m-%d %H:%M} UTC" if reset is not None else "later"
-        values = {"what": what, "said": self.quote(answer), "at": at, **(context or {})}
-        message = rule.reason.format(**values)
+        # The table's words are marked with N_() and translated here, where they are shown;
+        # `what` is marked where the call is made ("uploading the card").
+        at = (_("at {moment} UTC").format(moment=f"{reset:%Y-%m-%d %H:%M}")
+              if reset is not None else _("later"))
+        values = {"what": _(what), "said": self.quote(answer), "at": at, **(context or {})}
+        message = _(rule.reason).format(**values)
         fix = rule.fix_on_create if creates and rule.on_create and rule.fix_on_create else rule.fix
         if fix:
-            message += ": " + fix.format(**values)
+            message = _("{reason}: {fix}").format(reason=message, fix=_(fix).format(**values))
         p = self.platform
         if verdict == "retryable":
             return PostRetryable(p, message, story=story, reset_at=reset)
@@ -180,7 +186,7 @@ def plain_reader(message_keys: Sequence[str] = ("message", "error")) -> Reader:
         words = next((str(body[k]) for k in message_keys if body.get(k)), "")
         return Answer(
             status=response.status_code,
-            message=redact((words or response.reason or "no detail")[:300], extra=secrets),
+            message=redact((words or response.reason or _("no detail"))[:300], extra=secrets),
             headers=response.headers, call=call, body_error=bool(body),
         )
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 import requests
 
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.i18n import N_, _, ngettext
 from campaign.platforms import SPECS, InstagramSettings
 from campaign.publishers.base import (
     CredentialReport,
@@ -53,7 +54,7 @@ TOKEN_VARIABLE = "INSTAGRAM_TOKEN"  # noqa: S105  (a variable name, not a secret
 MAX_IMAGE_BYTES = SPECS["instagram"].image_byte_limit  # one value, in platforms.py
 MAX_CAPTION = SPECS["instagram"].caption_limit
 MIN_RATIO, MAX_RATIO = 4 / 5, 1.91  # width / height (§3.4)
-MANUAL_DELETE_HINT = "open the post in the Instagram app, tap ··· and choose Delete"
+MANUAL_DELETE_HINT = N_("open the post in the Instagram app, tap ··· and choose Delete")
 # Graph codes with which a delete itself is refused: unsupported request (100), no
 # permission (10, 200-299). Instagram-Login accounts reportedly cannot delete (UNCONFIRMED).
 _DELETE_REFUSED = {100, 10, *range(200, 300)}
@@ -128,31 +129,34 @@ class InstagramPublisher(Publisher):
         story = request.story_id
         problems = []
         if request.card_path.suffix.lower() not in (".jpg", ".jpeg"):
-            problems.append("Instagram takes JPEG cards only: use a JPEG card format")
+            problems.append(_("Instagram takes JPEG cards only: use a JPEG card format"))
         if request.card_path.stat().st_size > MAX_IMAGE_BYTES:
-            problems.append("the card is over 8 MiB: render it smaller")
+            problems.append(_("the card is over 8 MiB: render it smaller"))
         ratio = request.card_width / max(request.card_height, 1)
         if not MIN_RATIO - 0.005 <= ratio <= MAX_RATIO + 0.005:
             problems.append(
-                f"the card is {request.card_width}×{request.card_height}; Instagram takes "
-                "4:5 to 1.91:1: use the portrait or square card format"
+                _("the card is {width}×{height}; Instagram takes 4:5 to 1.91:1: use the "
+                  "portrait or square card format").format(width=request.card_width,
+                                                           height=request.card_height)
             )
         if len(request.caption) > MAX_CAPTION:
-            problems.append(f"the caption is over {MAX_CAPTION} characters: shorten it")
+            problems.append(_("the caption is over {limit} characters: shorten it").format(
+                limit=MAX_CAPTION))
         if problems:
             raise PostRejected("instagram", "; ".join(problems), story=story)
 
     def _check_quota(self, story: str) -> None:
         body = self.graph.call(
-            "GET", f"{self.account}/content_publishing_limit", what="reading the publishing quota",
+            "GET", f"{self.account}/content_publishing_limit", what=N_("reading the publishing quota"),
             story=story, params={"fields": "quota_usage,config"},
         )
         usage, total = _quota(body)
         if usage is not None and total is not None and usage >= total:
             raise PostRetryable(
                 "instagram",
-                f"the account has used its publishing quota ({usage} of {total} posts in 24 "
-                "hours): it will be retried when the window moves on",
+                _("the account has used its publishing quota ({usage} of {total} posts in 24 "
+                  "hours): it will be retried when the window moves on").format(
+                    usage=usage, total=total),
                 story=story,
             )
 
@@ -160,21 +164,21 @@ class InstagramPublisher(Publisher):
         # Making a container publishes nothing (it expires unpublished after 24 h),
         # so a timeout here is retryable.
         body = self.graph.call(
-            "POST", f"{self.account}/media", what="creating the media container",
+            "POST", f"{self.account}/media", what=N_("creating the media container"),
             story=request.story_id,
             data={"image_url": image_url, "caption": request.caption, "alt_text": request.alt_text},
         )
         container = str(body.get("id") or "")
         if not container:
             raise PostRetryable(
-                "instagram", "Instagram made no container id: it will be retried",
+                "instagram", _("Instagram made no container id: it will be retried"),
                 story=request.story_id,
             )
         return container
 
     def _status(self, container: str, story: str) -> tuple[str, str]:
         body = self.graph.call(
-            "GET", container, what="reading the container status", story=story,
+            "GET", container, what=N_("reading the container status"), story=story,
             params={"fields": "status_code,status"},
         )
         return str(body.get("status_code", "")), str(body.get("status", ""))
@@ -189,21 +193,21 @@ class InstagramPublisher(Publisher):
                 raise _container_error(status, story)
             if code == "EXPIRED":
                 raise PostRetryable(
-                    "instagram", "the media container expired before it was published: a "
-                    "retry makes a new one", story=story,
+                    "instagram", _("the media container expired before it was published: a "
+                                   "retry makes a new one"), story=story,
                 )
             if code == "PUBLISHED":
                 # Not ours to publish again; someone (an earlier attempt?) already did.
                 raise OutcomeUnknown(
-                    "instagram", f"container {container} is already published: look at the "
-                    "account's posts", story=story,
+                    "instagram", _("container {container} is already published: look at the "
+                                   "account's posts").format(container=container), story=story,
                 )
             if time.monotonic() >= deadline:
                 raise PostRetryable(
                     "instagram",
-                    f"Instagram was still processing the image after {self.poll_timeout:.0f} s "
-                    f"(status {code or 'unknown'}): nothing was published; a retry makes a new "
-                    "container",
+                    _("Instagram was still processing the image after {seconds} s (status "
+                      "{status}): nothing was published; a retry makes a new container").format(
+                        seconds=f"{self.poll_timeout:.0f}", status=code or _("unknown")),
                     story=story,
                 )
             self._sleep(self.poll_interval)
@@ -212,7 +216,7 @@ class InstagramPublisher(Publisher):
         story = request.story_id
         try:
             body = self.graph.call(
-                "POST", f"{self.account}/media_publish", what="publishing the container",
+                "POST", f"{self.account}/media_publish", what=N_("publishing the container"),
                 story=story, creates=True, data={"creation_id": container},
             )
         except OutcomeUnknown:
@@ -226,19 +230,21 @@ class InstagramPublisher(Publisher):
         """The publish answer was lost: read the container's status, never re-publish."""
         story = request.story_id
         try:
-            code, _ = self._status(container, story)
+            code, _detail = self._status(container, story)
         except PublishError as exc:
             raise OutcomeUnknown(
-                "instagram", f"the publish answer was lost and the container's status cannot "
-                f"be read ({exc}): look at the account before any retry", story=story,
+                "instagram", _("the publish answer was lost and the container's status cannot "
+                               "be read ({error}): look at the account before any retry").format(
+                                   error=exc), story=story,
             ) from exc
         if code == "PUBLISHED":
             try:
                 recent = self.recent_posts(limit=10)
             except PublishError as exc:
                 raise OutcomeUnknown(
-                    "instagram", f"container {container} is PUBLISHED but the new post's id "
-                    f"cannot be read ({exc}): it is on the account; do not post it again",
+                    "instagram", _("container {container} is PUBLISHED but the new post's id "
+                                   "cannot be read ({error}): it is on the account; do not post "
+                                   "it again").format(container=container, error=exc),
                     story=story,
                 ) from exc
             for post in recent:
@@ -246,15 +252,16 @@ class InstagramPublisher(Publisher):
                     return post.remote_id
         raise OutcomeUnknown(
             "instagram",
-            f"the publish answer was lost (container {container} is {code or 'unknown'}): "
-            "the post may exist; look at the account before any retry",
+            _("the publish answer was lost (container {container} is {status}): the post may "
+              "exist; look at the account before any retry").format(
+                container=container, status=code or _("unknown")),
             story=story,
         )
 
     def _permalink(self, media_id: str, story: str) -> str | None:
         try:
             body = self.graph.call(
-                "GET", media_id, what="reading the post's link", story=story,
+                "GET", media_id, what=N_("reading the post's link"), story=story,
                 params={"fields": "permalink"},
             )
         except PublishError as exc:  # the post exists: never turn this into a failure
@@ -279,7 +286,7 @@ class InstagramPublisher(Publisher):
         if since is not None:
             params["since"] = str(int(since.timestamp()))
         body = self.graph.call(
-            "GET", f"{self.account}/media", what="listing recent posts", params=params
+            "GET", f"{self.account}/media", what=N_("listing recent posts"), params=params
         )
         return [
             RecentPost(
@@ -296,7 +303,8 @@ class InstagramPublisher(Publisher):
         # DELETE /{ig-media-id} exists for Facebook-Login accounts only (UNCONFIRMED);
         # where Meta refuses, a human deletes it, and the error says where.
         try:
-            body = self.graph.call("DELETE", remote_id, what="deleting the post", story=story)
+            body = self.graph.call("DELETE", remote_id, what=N_("deleting the post"),
+                                   story=story)
         except PostRejected as exc:
             cause = graph_cause(exc)
             # Token errors stay what they are (renew the token); a refusal of the call
@@ -306,30 +314,36 @@ class InstagramPublisher(Publisher):
             url = self._permalink(remote_id, story or "")
             raise DeleteByHand(
                 "instagram",
-                f"Instagram would not delete post {remote_id} through the API (code "
-                f"{cause.code}): {MANUAL_DELETE_HINT}" + (f": {url}" if url else ""),
+                (_("Instagram would not delete post {post} through the API (code {code}): "
+                   "{hint}: {url}") if url else
+                 _("Instagram would not delete post {post} through the API (code {code}): "
+                   "{hint}")).format(post=remote_id, code=cause.code, hint=_(MANUAL_DELETE_HINT),
+                                     url=url),
                 story=story,
                 url=url,
             ) from exc
         if body.get("success") is not True:
             raise DeleteByHand(
-                "instagram", f"Instagram did not confirm deleting post {remote_id}: "
-                f"{MANUAL_DELETE_HINT}", story=story, url=self._permalink(remote_id, story or ""),
+                "instagram", _("Instagram did not confirm deleting post {post}: {hint}").format(
+                    post=remote_id, hint=_(MANUAL_DELETE_HINT)), story=story,
+                url=self._permalink(remote_id, story or ""),
             )
 
     def check_credentials(self) -> CredentialReport:
         body = self.graph.call(
-            "GET", self.account, what="checking the Instagram token",
+            "GET", self.account, what=N_("checking the Instagram token"),
             params={"fields": "id,username"},
         )
         warnings: list[str] = []
         limit = self.graph.call(
-            "GET", f"{self.account}/content_publishing_limit", what="reading the quota",
+            "GET", f"{self.account}/content_publishing_limit", what=N_("reading the quota"),
             params={"fields": "quota_usage,config"},
         )
         usage, total = _quota(limit)
         if usage is not None and total is not None and total - usage < 3:
-            warnings.append(f"only {total - usage} of {total} posts left in the 24-hour quota")
+            warnings.append(ngettext("only {left} of {total} post left in the 24-hour quota",
+                                     "only {left} of {total} posts left in the 24-hour quota",
+                                     total).format(left=total - usage, total=total))
         return CredentialReport(
             "instagram", "@" + str(body.get("username") or body.get("id")),
             warnings=tuple(warnings), media_host=self.media_host, **token_facts(self.graph),
@@ -357,13 +371,14 @@ _PERMANENT_SUBCODES = ("2207004", "2207009", "2207026", "2207052")
 def _container_error(status: str, story: str) -> PublishError:
     if any(code in status for code in _PERMANENT_SUBCODES):
         return PostRejected(
-            "instagram", f"Instagram could not use the image ({status}): check that the card "
-            "is a JPEG under 8 MiB with a ratio between 4:5 and 1.91:1, and that the media "
-            "host serves it publicly", story=story,
+            "instagram", _("Instagram could not use the image ({status}): check that the card "
+                           "is a JPEG under 8 MiB with a ratio between 4:5 and 1.91:1, and that "
+                           "the media host serves it publicly").format(status=status),
+            story=story,
         )
     return PostRetryable(
-        "instagram", f"the media container failed ({status or 'no detail'}): a retry makes "
-        "a new one", story=story,
+        "instagram", _("the media container failed ({status}): a retry makes a new "
+                       "one").format(status=status or _("no detail")), story=story,
     )
 
 

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import requests
 
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable
+from campaign.i18n import N_, _, format_number
 from campaign.platforms import SPECS, LinkedInSettings
 from campaign.publishers.base import (
     ApiVersion,
@@ -57,9 +58,10 @@ MAX_PIXELS = 36_152_320 - 1  # "less than 36,152,320 pixels"
 _RESERVED = set("|{}@[]()<>#\\*_~")
 _HASHTAG = re.compile(r"(?<!\w)#(?=\w*[^\W_])(\w+)")  # at least one letter or digit
 _TEMPLATE = re.compile(r"\{hashtag\|\\?[#＃]\|((?:[^{}|\\]|\\.)*)\}")
-CREDENTIALS_FIX = (
+#: `{variable}` is TOKEN_VARIABLE (the client's context).
+CREDENTIALS_FIX = N_(
     "create a new token for the organisation's admin (LinkedIn tokens last 60 days; scope "
-    f"w_organization_social) and put it in {TOKEN_VARIABLE} (see the README, \"Environment variables\")"
+    "w_organization_social) and put it in {variable} (see the README, \"Environment variables\")"
 )
 
 
@@ -106,30 +108,32 @@ def _read_error(response: requests.Response, call: str, secrets: Sequence[str]) 
              if isinstance(e, dict) and e.get("code")]
     code = "DUPLICATE_POST" if "DUPLICATE_POST" in codes else (codes[0] if codes else None)
     return Answer(status=response.status_code, code=code, headers=response.headers, call=call,
-                  message=redact(str(body.get("message") or response.reason or "no detail")[:300],
+                  message=redact(str(body.get("message") or response.reason or _("no detail"))[:300],
                                  extra=secrets), body_error=bool(body))
 
 
 #: What each failed answer means (see `http.py`). LinkedIn has no idempotency key: a server
 #: error on the creating call may have posted, so the post is looked up before any retry.
 POLICY = ErrorPolicy("linkedin", (
-    Rule("version_refused", "LinkedIn refuses API version {version} while {what} {said}: it "
-         "has been sunset, so every LinkedIn call fails", "update campaign to a "
-         "release that pins a newer LinkedIn version", status=(426,), name="version sunset"),
-    Rule("retryable", "LinkedIn's daily limit was reached while {what} {said}", "it resets at "
-         "midnight UTC", status=(429,), reset=lambda _a: next_midnight_utc(), name="daily limit"),
-    Rule("rejected", "LinkedIn refused the token while {what} {said}", CREDENTIALS_FIX,
+    Rule("version_refused", N_("LinkedIn refuses API version {version} while {what} {said}: it "
+         "has been sunset, so every LinkedIn call fails"), N_("update campaign to a release that "
+         "pins a newer LinkedIn version"), status=(426,), name="version sunset"),
+    Rule("retryable", N_("LinkedIn's daily limit was reached while {what} {said}"),
+         N_("it resets at midnight UTC"), status=(429,), reset=lambda _a: next_midnight_utc(),
+         name="daily limit"),
+    Rule("rejected", N_("LinkedIn refused the token while {what} {said}"), CREDENTIALS_FIX,
          status=(401,), name="token refused"),
-    Rule("rejected", "LinkedIn refused the permission while {what} {said}", "the token needs "
-         "w_organization_social and its member an admin or content-admin role on the page; then "
-         f"renew {TOKEN_VARIABLE}", status=(403,), name="permission"),
-    Rule("rejected", "LinkedIn refused the post as a duplicate {said}", "check the page; if it is "
-         "not there, change the story's caption (LinkedIn also counts a post deleted in the last "
-         "day or two)", status=(422,), codes=frozenset({"DUPLICATE_POST"}), name="duplicate"),
-    Rule("retryable", "server error while {what} {said}", status=SERVER_ERRORS,
+    Rule("rejected", N_("LinkedIn refused the permission while {what} {said}"), N_("the token "
+         "needs w_organization_social and its member an admin or content-admin role on the page; "
+         "then renew {variable}"), status=(403,), name="permission"),
+    Rule("rejected", N_("LinkedIn refused the post as a duplicate {said}"), N_("check the page; "
+         "if it is not there, change the story's caption (LinkedIn also counts a post deleted in "
+         "the last day or two)"), status=(422,), codes=frozenset({"DUPLICATE_POST"}),
+         name="duplicate"),
+    Rule("retryable", N_("server error while {what} {said}"), status=SERVER_ERRORS,
          on_create="unknown", name="server error"),
-    Rule("rejected", "LinkedIn refused the request while {what} {said}", "check the card and the "
-         "caption (at most 3,000 characters)", name="refused"),
+    Rule("rejected", N_("LinkedIn refused the request while {what} {said}"), N_("check the card "
+         "and the caption (at most 3,000 characters)"), name="refused"),
 ))
 
 
@@ -158,7 +162,7 @@ class LinkedInPublisher(Publisher):
         self.oauth_url = api_base_url("linkedin", DEFAULT_OAUTH_URL, None, env)
         self.api = ApiClient("linkedin", self.base_url, session, POLICY, _read_error,
                              secrets=lambda: (self._token,), timeout=timeout,
-                             context={"version": LINKEDIN_VERSION})
+                             context={"version": LINKEDIN_VERSION, "variable": TOKEN_VARIABLE})
 
     @property
     def author(self) -> str:
@@ -170,12 +174,14 @@ class LinkedInPublisher(Publisher):
         story = request.story_id
         if request.card_width * request.card_height > MAX_PIXELS:
             raise PostRejected(
-                "linkedin", f"the card is {request.card_width}×{request.card_height}; LinkedIn "
-                "takes less than 36,152,320 pixels: use a smaller card format", story=story,
+                "linkedin", _("the card is {width}×{height}; LinkedIn takes less than {limit} "
+                              "pixels: use a smaller card format").format(
+                    width=request.card_width, height=request.card_height,
+                    limit=format_number(MAX_PIXELS + 1)), story=story,
             )
         data = request.card_path.read_bytes()
         upload = self._call(
-            "POST", "/rest/images", what="starting the image upload", story=story,
+            "POST", "/rest/images", what=N_("starting the image upload"), story=story,
             params={"action": "initializeUpload"},
             json={"initializeUploadRequest": {"owner": self.author}},
         )
@@ -183,8 +189,8 @@ class LinkedInPublisher(Publisher):
         upload_url, image = value.get("uploadUrl"), value.get("image")
         if not isinstance(upload_url, str) or not isinstance(image, str):
             raise PostRetryable(
-                "linkedin", "LinkedIn's initializeUpload answer had no uploadUrl or image: "
-                "nothing was posted; it will be retried", story=story,
+                "linkedin", _("LinkedIn's initializeUpload answer had no uploadUrl or image: "
+                              "nothing was posted; it will be retried"), story=story,
             )
         self._put_image(upload_url, data, story)
         body: dict[str, Any] = {
@@ -201,14 +207,15 @@ class LinkedInPublisher(Publisher):
             "isReshareDisabledByAuthor": False,
         }
         response = self._call(
-            "POST", "/rest/posts", what="creating the post", story=story, creates=True,
+            "POST", "/rest/posts", what=N_("creating the post"), story=story, creates=True,
             json=body, method_header="CREATE",
         )
         urn = response.headers.get("x-restli-id", "")
         if not urn.startswith("urn:li:"):
             raise OutcomeUnknown(
-                "linkedin", "LinkedIn answered the post request without a post URN "
-                "(x-restli-id): look at the page's posts before any retry", story=story,
+                "linkedin", _("LinkedIn answered the post request without a post URN "
+                              "(x-restli-id): look at the page's posts before any retry"),
+                story=story,
             )
         log.info("linkedin: posted %s as %s", request.post_key, urn)
         return Published("linkedin", urn, self.post_url(urn), datetime.now(UTC), {"image": image})
@@ -217,7 +224,7 @@ class LinkedInPublisher(Publisher):
         # The Posts API finder by author, newest first (sortBy=LAST_MODIFIED is the
         # alternative; CREATED is the order reconciling needs).
         response = self._call(
-            "GET", "/rest/posts", what="listing recent posts", method_header="FINDER",
+            "GET", "/rest/posts", what=N_("listing recent posts"), method_header="FINDER",
             params={
                 "author": self.author, "q": "author", "count": str(min(max(limit, 1), 100)),
                 "sortBy": "CREATED",
@@ -245,7 +252,7 @@ class LinkedInPublisher(Publisher):
         # 204, and idempotent (platform-apis.md §4.5): a second delete is no error.
         try:
             self._call(
-                "DELETE", f"/rest/posts/{urn_path(remote_id)}", what="deleting the post",
+                "DELETE", f"/rest/posts/{urn_path(remote_id)}", what=N_("deleting the post"),
                 story=story, method_header="DELETE",
             )
         except PostRejected as exc:
@@ -257,7 +264,7 @@ class LinkedInPublisher(Publisher):
     def check_credentials(self) -> CredentialReport:
         response = self._call(
             "GET", f"/rest/organizations/{self.settings.organization_id}",
-            what="checking the token", method_header="GET",
+            what=N_("checking the token"), method_header="GET",
         )
         body = _json(response)
         name = body.get("localizedName") or body.get("vanityName") or self.author
@@ -277,17 +284,20 @@ class LinkedInPublisher(Publisher):
                       "token": self._token})
             body = response.json()
         except (requests.RequestException, ValueError) as exc:
-            return {"expiry_note": f"LinkedIn's token introspection did not answer "
-                                   f"({type(exc).__name__}): run doctor again later"}
+            return {"expiry_note": _("LinkedIn's token introspection did not answer ({error}): "
+                                     "run doctor again later").format(error=type(exc).__name__)}
         if response.status_code != 200 or not isinstance(body, dict):
-            return {"expiry_note": f"LinkedIn's token introspection answered HTTP "
-                                   f"{response.status_code}: check LINKEDIN_CLIENT_ID and "
-                                   "LINKEDIN_CLIENT_SECRET (the app's Auth tab in the LinkedIn "
-                                   "developer portal)"}
+            return {"expiry_note": _("LinkedIn's token introspection answered HTTP {status}: "
+                                     "check LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET (the "
+                                     "app's Auth tab in the LinkedIn developer portal)").format(
+                                         status=response.status_code)}
         if not body.get("active"):
-            return {"valid": False, "invalid_reason": f"LinkedIn says the token is "
-                    f"{body.get('status', 'not active')}: authorise the app again (or use its "
-                    "refresh token) and update LINKEDIN_TOKEN"}
+            status = body.get("status")
+            said = (_("LinkedIn says the token is {status}").format(status=status) if status
+                    else _("LinkedIn says the token is not active"))
+            return {"valid": False, "invalid_reason": _(
+                "{said}: authorise the app again (or use its refresh token) and update "
+                "LINKEDIN_TOKEN").format(said=said)}
         raw = body.get("expires_at")
         return {
             "expires_at": datetime.fromtimestamp(raw, UTC) if isinstance(raw, int) and raw > 0
@@ -340,7 +350,7 @@ class LinkedInPublisher(Publisher):
         host = urlsplit(url).hostname or ""
         if host.endswith(".linkedin.com") or host == urlsplit(self.base_url).hostname:
             headers["Authorization"] = f"Bearer {self._token}"
-        self.api.request("PUT", url, what="uploading the card", story=story, call="upload",
+        self.api.request("PUT", url, what=N_("uploading the card"), story=story, call="upload",
                          data=data, headers=headers)
 
     def _upload_target(self, upload_url: str) -> str:

@@ -28,6 +28,7 @@ import requests
 
 from campaign.counting import length_urls_as_23
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable
+from campaign.i18n import N_, _, format_number
 from campaign.platforms import SPECS, MastodonSettings
 from campaign.publishers.base import (
     CredentialReport,
@@ -44,9 +45,10 @@ from campaign.secrets import api_base_url, read_secret
 log = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "MASTODON_TOKEN"  # noqa: S105  (a variable name, not a secret)
-CREDENTIALS_FIX = (
-    f"create a new access token (scopes write:media, write:statuses, read:accounts) under "
-    f"Preferences → Development on the instance and put it in {TOKEN_VARIABLE}"
+#: `{variable}` is TOKEN_VARIABLE (the client's context).
+CREDENTIALS_FIX = N_(
+    "create a new access token (scopes write:media, write:statuses, read:accounts) under "
+    "Preferences → Development on the instance and put it in {variable}"
 )
 DEFAULT_IMAGE_LIMIT = SPECS["mastodon"].image_byte_limit  # one value, in platforms.py
 
@@ -83,17 +85,19 @@ def reset_time(value: str | None) -> datetime | None:
 #: What each failed answer means (see `http.py`). Mastodon's Idempotency-Key makes a repeat
 #: of the creating call return the first status: a server error is never "unknown" here.
 POLICY = ErrorPolicy("mastodon", (
-    Rule("retryable", "rate limited while {what} {said}", "it will be retried after the reset",
-         status=(429,), reset=lambda a: reset_time(a.headers.get("X-RateLimit-Reset")),
-         name="rate limited"),
-    Rule("rejected", "Mastodon refused the token while {what} {said}", CREDENTIALS_FIX,
+    Rule("retryable", N_("rate limited while {what} {said}"),
+         N_("it will be retried after the reset"), status=(429,),
+         reset=lambda a: reset_time(a.headers.get("X-RateLimit-Reset")), name="rate limited"),
+    Rule("rejected", N_("Mastodon refused the token while {what} {said}"), CREDENTIALS_FIX,
          status=(401,), name="token refused"),
-    Rule("rejected", "Mastodon refused while {what} {said}", "the token lacks a scope or the "
-         "account is suspended; " + CREDENTIALS_FIX, status=(403,), name="forbidden"),
-    Rule("retryable", "server error while {what} {said}", status=SERVER_ERRORS,
+    Rule("rejected", N_("Mastodon refused while {what} {said}"), N_("the token lacks a scope or "
+         "the account is suspended; create a new access token (scopes write:media, "
+         "write:statuses, read:accounts) under Preferences → Development on the instance and put "
+         "it in {variable}"), status=(403,), name="forbidden"),
+    Rule("retryable", N_("server error while {what} {said}"), status=SERVER_ERRORS,
          name="server error"),
-    Rule("rejected", "Mastodon refused the request while {what} {said}", "check the card and the "
-         "caption against the instance's limits", name="refused"),
+    Rule("rejected", N_("Mastodon refused the request while {what} {said}"), N_("check the card "
+         "and the caption against the instance's limits"), name="refused"),
 ))
 
 
@@ -119,7 +123,8 @@ class MastodonPublisher(Publisher):
         self.base_url = api_base_url("mastodon", settings.instance_url, settings.api_url, env)
         self._token = read_secret("mastodon", TOKEN_VARIABLE, env)
         self.api = ApiClient("mastodon", self.base_url, session, POLICY, plain_reader(("error",)),
-                             secrets=lambda: (self._token,), timeout=timeout)
+                             secrets=lambda: (self._token,), timeout=timeout,
+                             context={"variable": TOKEN_VARIABLE})
         self.poll_interval = poll_interval
         self.poll_timeout = poll_timeout
         self._sleep = sleep
@@ -135,33 +140,34 @@ class MastodonPublisher(Publisher):
         problems = []
         if len(data) > limits["image_size_limit"]:
             problems.append(
-                f"the card is {len(data):,} bytes; this instance takes at most "
-                f"{limits['image_size_limit']:,}: render it smaller"
+                _("the card is {size} bytes; this instance takes at most {limit}: render it "
+                  "smaller").format(size=format_number(len(data)),
+                                    limit=format_number(limits["image_size_limit"]))
             )
         if length_urls_as_23(request.caption) > limits["max_characters"]:
             problems.append(
-                f"the caption is over this instance's {limits['max_characters']} characters: "
-                "shorten it or set char_limit in [platforms.mastodon]"
+                _("the caption is over this instance's {limit} characters: shorten it or set "
+                  "char_limit in [platforms.mastodon]").format(limit=limits["max_characters"])
             )
         if problems:
             raise PostRejected("mastodon", "; ".join(problems), story=story)
         mime = "image/png" if request.card_path.suffix.lower() == ".png" else "image/jpeg"
         alt = shorten_alt_text(request.alt_text, limits["description_limit"])
         media = self._call(
-            "POST", "/api/v2/media", what="uploading the card", story=story,
+            "POST", "/api/v2/media", what=N_("uploading the card"), story=story,
             data={"description": alt},
             files={"file": (request.card_path.name, data, mime)},
         )
         media_id = str(_json(media).get("id", ""))
         if not media_id:
             raise PostRetryable(
-                "mastodon", "the media upload answered without an id: it will be retried",
+                "mastodon", _("the media upload answered without an id: it will be retried"),
                 story=story,
             )
         if media.status_code == 202:
             self._wait_for_media(media_id, story)
         response = self._call(
-            "POST", "/api/v1/statuses", what="creating the post", story=story, creates=True,
+            "POST", "/api/v1/statuses", what=N_("creating the post"), story=story, creates=True,
             data={
                 "status": request.caption,
                 "media_ids[]": media_id,
@@ -174,8 +180,8 @@ class MastodonPublisher(Publisher):
         status_id = str(status.get("id") or "")
         if not status_id:
             raise OutcomeUnknown(
-                "mastodon", "Mastodon answered without a status id: look at the account before "
-                "any retry", story=story,
+                "mastodon", _("Mastodon answered without a status id: look at the account "
+                              "before any retry"), story=story,
             )
         log.info("mastodon: posted %s as %s", request.post_key, status_id)
         url = status.get("url") or status.get("uri")
@@ -195,7 +201,7 @@ class MastodonPublisher(Publisher):
         reached_since = False
         for _page in range(10):  # a bound, should a server hand out the same page again
             response = self._call(
-                "GET", f"/api/v1/accounts/{account}/statuses", what="listing recent posts",
+                "GET", f"/api/v1/accounts/{account}/statuses", what=N_("listing recent posts"),
                 params=params,
             )
             try:
@@ -226,7 +232,7 @@ class MastodonPublisher(Publisher):
     def delete(self, remote_id: str, *, story: str | None = None) -> None:
         try:
             self._call(
-                "DELETE", f"/api/v1/statuses/{remote_id}", what="deleting the post",
+                "DELETE", f"/api/v1/statuses/{remote_id}", what=N_("deleting the post"),
                 story=story, params={"delete_media": "true"},
             )
         except PostRejected as exc:
@@ -238,7 +244,7 @@ class MastodonPublisher(Publisher):
 
     def check_credentials(self) -> CredentialReport:
         response = self._call(
-            "GET", "/api/v1/accounts/verify_credentials", what="checking the token"
+            "GET", "/api/v1/accounts/verify_credentials", what=N_("checking the token")
         )
         body = _json(response)
         self._account_id = str(body.get("id", "")) or None
@@ -249,7 +255,7 @@ class MastodonPublisher(Publisher):
     def limits(self, story: str | None = None) -> dict[str, int]:
         """The instance's limits (`GET /api/v2/instance`), read once per publisher."""
         if self._limits is None:
-            response = self._call("GET", "/api/v2/instance", what="reading the limits",
+            response = self._call("GET", "/api/v2/instance", what=N_("reading the limits"),
                                   story=story, auth=False)
             config = _json(response).get("configuration") or {}
             statuses = config.get("statuses") or {}
@@ -269,7 +275,8 @@ class MastodonPublisher(Publisher):
         if self._account_id is None:
             self.check_credentials()
         if self._account_id is None:
-            raise PostRetryable("mastodon", "verify_credentials answered without an account id")
+            raise PostRetryable("mastodon", _("verify_credentials answered without an account "
+                                              "id: it will be retried"))
         return self._account_id
 
     def _wait_for_media(self, media_id: str, story: str) -> None:
@@ -277,15 +284,16 @@ class MastodonPublisher(Publisher):
         while True:
             self._sleep(self.poll_interval)
             response = self._call(
-                "GET", f"/api/v1/media/{media_id}", what="waiting for the card to be processed",
+                "GET", f"/api/v1/media/{media_id}", what=N_("waiting for the card to be processed"),
                 story=story,
             )
             if response.status_code == 200 and _json(response).get("url"):
                 return
             if time.monotonic() >= deadline:
                 raise PostRetryable(
-                    "mastodon", f"the card was still being processed after "
-                    f"{self.poll_timeout:.0f} s: nothing was posted; it will be retried",
+                    "mastodon", _("the card was still being processed after {seconds} s: "
+                                  "nothing was posted; it will be retried").format(
+                                      seconds=f"{self.poll_timeout:.0f}"),
                     story=story,
                 )
 

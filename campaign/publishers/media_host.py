@@ -24,6 +24,7 @@ from typing import Any
 import requests
 
 from campaign.errors import PostRetryable, UserError
+from campaign.i18n import _
 from campaign.platforms import InstagramSettings
 
 PRESIGNED_SECONDS = 3600  # SPEC §6: the pre-signed GET URL lives one hour
@@ -81,8 +82,9 @@ class DirectoryHost(MediaHost):
         except OSError as exc:
             raise PostRetryable(
                 "instagram",
-                f"could not copy the card into media_dir {self.directory} ({exc.strerror}): "
-                "check that the folder exists and is writable",
+                _("could not copy the card into media_dir {folder} ({error}): check that the "
+                  "folder exists and is writable").format(folder=self.directory,
+                                                          error=exc.strerror),
             ) from exc
         return Hosted(name, f"{self.base_url}/{name}")
 
@@ -94,10 +96,11 @@ class DirectoryHost(MediaHost):
     def check(self) -> str:
         if not self.directory.is_dir() or not os.access(self.directory, os.W_OK):
             raise UserError(
-                f"instagram: media_dir {self.directory} is not a writable folder: create it "
-                "and let campaign write to it"
+                _("instagram: media_dir {folder} is not a writable folder: create it and let "
+                  "campaign write to it").format(folder=self.directory)
             )
-        return f"cards are copied to {self.directory} and served as {self.base_url}/..."
+        return _("cards are copied to {folder} and served as {url}/...").format(
+            folder=self.directory, url=self.base_url)
 
 
 class S3Host(MediaHost):
@@ -124,8 +127,8 @@ class S3Host(MediaHost):
                 from botocore.config import Config
             except ImportError:
                 raise UserError(
-                    "instagram: media_host = s3 needs boto3: install it with "
-                    "pip install 'campaign[s3]'"
+                    _("instagram: media_host = s3 needs boto3: install it with "
+                      "pip install 'campaign[s3]'")
                 ) from None
             # Signature v4: v2 pre-signed URLs are deprecated and refused by many stores.
             client = boto3.client(
@@ -152,8 +155,9 @@ class S3Host(MediaHost):
         except Exception as exc:  # botocore's errors share no useful base worth importing
             raise PostRetryable(
                 "instagram",
-                f"could not upload the card to bucket {self.bucket} ({type(exc).__name__}): "
-                "check s3_bucket, s3_endpoint_url and the AWS_* keys",
+                _("could not upload the card to bucket {bucket} ({error}): check s3_bucket, "
+                  "s3_endpoint_url and the AWS_* keys").format(bucket=self.bucket,
+                                                               error=type(exc).__name__),
             ) from exc
         return Hosted(name, str(url))
 
@@ -165,10 +169,12 @@ class S3Host(MediaHost):
             self.client.head_bucket(Bucket=self.bucket)
         except Exception as exc:
             raise UserError(
-                f"instagram: bucket {self.bucket} cannot be reached ({type(exc).__name__}): "
-                "check s3_bucket, s3_endpoint_url, s3_region and the AWS_* keys"
+                _("instagram: bucket {bucket} cannot be reached ({error}): check s3_bucket, "
+                  "s3_endpoint_url, s3_region and the AWS_* keys").format(
+                    bucket=self.bucket, error=type(exc).__name__)
             ) from exc
-        return f"cards go to bucket {self.bucket} with pre-signed links of one hour"
+        return _("cards go to bucket {bucket} with pre-signed links of one hour").format(
+            bucket=self.bucket)
 
 
 class SandboxHost(MediaHost):
@@ -189,8 +195,9 @@ class SandboxHost(MediaHost):
             response.raise_for_status()
         except requests.RequestException as exc:
             raise PostRetryable(
-                "instagram", f"the sandbox did not take the card ({type(exc).__name__}): is "
-                f"it running at {self.sandbox_url}?",
+                "instagram", _("the sandbox did not take the card ({error}): is it running "
+                               "at {url}?").format(error=type(exc).__name__,
+                                                               url=self.sandbox_url),
             ) from exc
         return Hosted(name, str(response.json()["url"]))
 
@@ -202,10 +209,10 @@ class SandboxHost(MediaHost):
             self.session.get(f"{self.sandbox_url}/_sandbox/health", timeout=10).raise_for_status()
         except requests.RequestException as exc:
             raise UserError(
-                f"instagram: the sandbox at {self.sandbox_url} does not answer: start it with "
-                "campaign sandbox"
+                _("instagram: the sandbox at {url} does not answer: start it with "
+                  "campaign sandbox").format(url=self.sandbox_url)
             ) from exc
-        return f"cards are hosted by the sandbox at {self.sandbox_url}"
+        return _("cards are hosted by the sandbox at {url}").format(url=self.sandbox_url)
 
 
 def sandbox_root(instagram_api_url: str, env: Mapping[str, str]) -> str:
@@ -230,18 +237,19 @@ def make_media_host(
         return SandboxHost(sandbox_root(instagram_api_url, values), session)
     if kind == "s3":
         if not settings.s3_bucket:
-            raise UserError("instagram: media_host = s3 needs s3_bucket: set it in campaign.toml")
+            raise UserError(_("instagram: media_host = s3 needs s3_bucket: set it in campaign.toml"))
         return S3Host(
             settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
         )
     if kind == "directory":
         if not (settings.media_dir and settings.media_base_url):
             raise UserError(
-                "instagram: media_host = directory needs media_dir and media_base_url: set both"
+                _("instagram: media_host = directory needs media_dir and media_base_url: set both")
             )
         return DirectoryHost(Path(settings.media_dir), settings.media_base_url)
     raise UserError(
-        f"instagram: {MEDIA_HOST_VARIABLE} is {kind!r}: use directory, s3 or sandbox"
+        _("instagram: {variable} is {kind!r}: use directory, s3 or sandbox").format(
+            variable=MEDIA_HOST_VARIABLE, kind=kind)
     )
 
 

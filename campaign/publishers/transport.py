@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from campaign.errors import OutcomeUnknown, PostRetryable, PublishError
+from campaign.i18n import _
 
 #: (connect, read) seconds for every call, unless a publisher is given its own.
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
@@ -53,25 +54,33 @@ def network_error(
     creates: bool,
     story: str | None,
 ) -> PublishError:
-    """Translate a `requests` exception raised while doing `what` into ours."""
-    kind = "timed out" if isinstance(exc, requests.Timeout) else "lost its connection"
+    """Translate a `requests` exception raised while doing `what` (marked with `N_()` where
+    the call is made) into ours."""
+    timed_out = isinstance(exc, requests.Timeout)
+    doing = _(what)
     if request_not_sent(exc):
         return PostRetryable(
             platform,
-            f"could not reach the API while {what} ({type(exc).__name__}): nothing was "
-            "posted; check the network and the API base URL, it will be retried",
+            _("could not reach the API while {what} ({error}): nothing was posted; check the "
+              "network and the API base URL, it will be retried").format(
+                what=doing, error=type(exc).__name__),
             story=story,
         )
     if creates:
         return OutcomeUnknown(
             platform,
-            f"the request {kind} after it was sent while {what}: the post may exist; "
-            "look it up on the account before any retry",
+            (_("the request timed out after it was sent while {what}: the post may exist; "
+               "look it up on the account before any retry") if timed_out else
+             _("the request lost its connection after it was sent while {what}: the post may "
+               "exist; look it up on the account before any retry")).format(what=doing),
             story=story,
         )
     return PostRetryable(
         platform,
-        f"the request {kind} while {what}: nothing was posted yet; it will be retried",
+        (_("the request timed out while {what}: nothing was posted yet; it will be retried")
+         if timed_out else
+         _("the request lost its connection while {what}: nothing was posted yet; it will be "
+           "retried")).format(what=doing),
         story=story,
     )
 

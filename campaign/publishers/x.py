@@ -26,6 +26,7 @@ import requests
 import tweepy
 
 from campaign.errors import OutcomeUnknown, PostRejected, PostRetryable, PublishError
+from campaign.i18n import N_, _, format_number
 from campaign.platforms import SPECS, XSettings
 from campaign.publishers.base import (
     CredentialReport,
@@ -49,7 +50,7 @@ TWEEPY_HOST = "https://api.twitter.com"  # hard-coded in tweepy.Client.request
 DEFAULT_API_URL = "https://api.twitter.com"
 MAX_IMAGE_BYTES = SPECS["x"].image_byte_limit  # one value, in platforms.py
 MAX_ALT_TEXT = SPECS["x"].alt_text_limit  # §1.4: "Must be <= 1000 chars"
-CREDENTIALS_FIX = (
+CREDENTIALS_FIX = N_(
     "check X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET; if they "
     "were regenerated or the app's permissions changed, copy the new ones from the X "
     "developer portal (the app needs Read and Write)"
@@ -118,12 +119,14 @@ class XPublisher(Publisher):
         if len(data) > MAX_IMAGE_BYTES:
             raise PostRejected(
                 "x",
-                f"the card {request.card_path.name} is {len(data):,} bytes; X accepts at most "
-                f"{MAX_IMAGE_BYTES:,}: render it smaller (JPEG quality) and post again",
+                _("the card {name} is {size} bytes; X accepts at most {limit}: render it "
+                  "smaller (JPEG quality) and post again").format(
+                    name=request.card_path.name, size=format_number(len(data)),
+                    limit=format_number(MAX_IMAGE_BYTES)),
                 story=story,
             )
         upload = self._call(
-            "uploading the card",
+            N_("uploading the card"),
             story,
             False,
             self.client.request,
@@ -136,7 +139,7 @@ class XPublisher(Publisher):
         alt_text = shorten_alt_text(request.alt_text)
         if alt_text:
             self._call(
-                "adding the alt text",
+                N_("adding the alt text"),
                 story,
                 False,
                 self.client.request,
@@ -146,7 +149,7 @@ class XPublisher(Publisher):
                 user_auth=True,
             )
         response = self._call(
-            "creating the post",
+            N_("creating the post"),
             story,
             True,
             self.client.create_tweet,
@@ -159,8 +162,8 @@ class XPublisher(Publisher):
         except (AttributeError, KeyError, TypeError):
             raise OutcomeUnknown(
                 "x",
-                "X answered the post request without a post id: look at the account's "
-                "posts before any retry",
+                _("X answered the post request without a post id: look at the account's "
+                  "posts before any retry"),
                 story=story,
             ) from None
         log.info("x: posted %s as %s", request.post_key, tweet_id)
@@ -176,7 +179,7 @@ class XPublisher(Publisher):
         if since is not None:
             kwargs["start_time"] = since.astimezone(UTC)
         response = self._call(
-            "listing recent posts", None, False, self.client.get_users_tweets, user_id, **kwargs
+            N_("listing recent posts"), None, False, self.client.get_users_tweets, user_id, **kwargs
         )
         posts = []
         for item in response.data or []:
@@ -191,7 +194,7 @@ class XPublisher(Publisher):
     def delete(self, remote_id: str, *, story: str | None = None) -> None:
         try:
             self._call(
-                "deleting the post", story, False, self.client.delete_tweet, remote_id,
+                N_("deleting the post"), story, False, self.client.delete_tweet, remote_id,
                 user_auth=True,
             )
         except PostRejected as exc:
@@ -212,7 +215,7 @@ class XPublisher(Publisher):
         self.session.hooks["response"].append(read_level)
         try:
             response = self._call(
-                "checking the credentials", None, False, self.client.get_me, user_auth=True
+                N_("checking the credentials"), None, False, self.client.get_me, user_auth=True
             )
         finally:
             self.session.hooks["response"].remove(read_level)
@@ -248,17 +251,19 @@ class XPublisher(Publisher):
 def _unknown_or_retry(what: str, story: str | None, creates: bool, detail: str) -> PublishError:
     if creates:
         return OutcomeUnknown(
-            "x", f"an unexpected error while {what} ({detail}): the post may exist; "
-            "look at the account's posts before any retry", story=story,
+            "x", _("an unexpected error while {what} ({detail}): the post may exist; look at "
+                   "the account's posts before any retry").format(what=_(what), detail=detail),
+            story=story,
         )
-    return PostRetryable("x", f"an unexpected error while {what} ({detail})", story=story)
+    return PostRetryable("x", _("an unexpected error while {what} ({detail}): it will be "
+                                "retried").format(what=_(what), detail=detail), story=story)
 
 
 def _messages(exc: tweepy.HTTPException) -> str:
     # tweepy copies each error's `message` or a problem's `detail` into api_messages;
     # those are the platform's words, never our headers.
     text = redact("; ".join(str(m) for m in exc.api_messages if m))
-    return text[:300] or exc.response.reason or "no detail"
+    return text[:300] or exc.response.reason or _("no detail")
 
 
 def _x_reset(answer: Answer) -> datetime | None:
@@ -282,24 +287,24 @@ def _says(*words: str) -> Callable[[Answer], bool]:
 #: or an unexpected answer to the creating call may come after the post was made, so it is
 #: "unknown" and the post is looked up on the account before any retry.
 POLICY = ErrorPolicy("x", (
-    Rule("retryable", "rate limited while {what} (429)", "X says try again {at}", status=(429,),
-         reset=_x_reset, name="rate limited"),
-    Rule("rejected", "X refused the credentials while {what} {said}", CREDENTIALS_FIX,
+    Rule("retryable", N_("rate limited while {what} (429)"), N_("X says try again {at}"),
+         status=(429,), reset=_x_reset, name="rate limited"),
+    Rule("rejected", N_("X refused the credentials while {what} {said}"), CREDENTIALS_FIX,
          status=(401,), name="credentials refused"),
-    Rule("rejected", "X refused the post as a duplicate of an earlier one {said}", "check the "
-         "account; if it is not there, change the X caption of the story", status=(403,),
-         when=_says("duplicate"), name="duplicate"),
-    Rule("rejected", "X refused the kind of credentials while {what} {said}", CREDENTIALS_FIX,
+    Rule("rejected", N_("X refused the post as a duplicate of an earlier one {said}"),
+         N_("check the account; if it is not there, change the X caption of the story"),
+         status=(403,), when=_says("duplicate"), name="duplicate"),
+    Rule("rejected", N_("X refused the kind of credentials while {what} {said}"), CREDENTIALS_FIX,
          status=(403,), when=_says("authenticat"), name="kind of credentials"),
-    Rule("rejected", "X refused while {what} {said}", "check the caption (length), the account's "
-         "standing and the app's access level", status=(403,), name="forbidden"),
-    Rule("retryable", "X had a server error while {what} {said}", "it will be retried",
-         status=SERVER_ERRORS, on_create="unknown", fix_on_create="the post may exist; it is "
-         "looked up on the account before any retry", name="server error"),
-    Rule("rejected", "X refused the request while {what} {said}", "check the card (JPEG or PNG, "
-         "at most 5 MB) and the caption", status=(400, 404), name="refused"),
-    Rule("retryable", "unexpected answer while {what} {said}", on_create="unknown",
-         fix_on_create="look at the account's posts before any retry", name="unexpected"),
+    Rule("rejected", N_("X refused while {what} {said}"), N_("check the caption (length), the "
+         "account's standing and the app's access level"), status=(403,), name="forbidden"),
+    Rule("retryable", N_("X had a server error while {what} {said}"), N_("it will be retried"),
+         status=SERVER_ERRORS, on_create="unknown", fix_on_create=N_("the post may exist; it is "
+         "looked up on the account before any retry"), name="server error"),
+    Rule("rejected", N_("X refused the request while {what} {said}"), N_("check the card (JPEG "
+         "or PNG, at most 5 MB) and the caption"), status=(400, 404), name="refused"),
+    Rule("retryable", N_("unexpected answer while {what} {said}"), on_create="unknown",
+         fix_on_create=N_("look at the account's posts before any retry"), name="unexpected"),
 ))
 
 

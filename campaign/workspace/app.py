@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -48,12 +48,13 @@ from flask import (
     url_for,
 )
 
+from campaign import i18n
 from campaign.accounts import ROLES, Action, SignInRefused, add_user, may, session_of, sign_in, token_hash
 from campaign.cards import card_path, render_card, story_formats
 from campaign.check import CheckCache, CheckReport, run_check
 from campaign.config import Project
 from campaign.errors import CampaignError, UserError
-from campaign.i18n import _, ngettext
+from campaign.i18n import N_, _, ngettext
 from campaign.ledger import Ledger
 from campaign.models import CARD_SIZES
 from campaign.platforms import SPECS
@@ -84,6 +85,134 @@ _IMAGE_NAME = re.compile(r"^[a-z]+-[A-Za-z0-9_-]{1,200}\.img$")
 _STAMP = re.compile(r"^\d{8}T\d{6}$")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+#: A post's state (ledger.State) as staff read it; translated where it is shown.
+STATE_LABELS: dict[str, str] = {
+    "planned": N_("planned"),
+    "held": N_("held for approval"),
+    "publishing": N_("being posted"),
+    "posted": N_("posted"),
+    "failed": N_("failed"),
+    "missed": N_("missed (its day is over)"),
+    "needs_attention": N_("needs attention"),
+    "withdrawn": N_("withdrawn"),
+    "deleted": N_("deleted"),
+    "delete_by_hand": N_("to delete by hand"),
+}
+#: What the ledger's events mean, for "Who did what" (the states above are events too).
+EVENT_LABELS: dict[str, str] = {
+    "attempt": N_("tried to post"),
+    "approved": N_("approved"),
+    "withdrawn": N_("consent withdrawn"),
+    "paused": N_("posting paused"),
+    "resumed": N_("posting resumed"),
+    "saved": N_("story saved"),
+    "reopened": N_("to be posted again"),
+    "retry": N_("will try again"),
+    "retry_lost": N_("will try again after an interruption"),
+    "rejected": N_("refused by the platform"),
+    "gave_up": N_("given up after several tries"),
+    "outcome_unknown": N_("unclear whether it was posted"),
+    "posted_would_be_held": N_("posted (this version was not approved)"),
+    "reconciled_posted": N_("found on the platform: posted"),
+    "reconciled_absent": N_("not found on the platform: to be posted again"),
+    "delete_failed": N_("deleting failed"),
+    "alerted": N_("alert sent"),
+    "login": N_("signed in"),
+    "logout": N_("signed out"),
+    "login_failed": N_("sign-in failed"),
+    "user_added": N_("account added"),
+    "user_removed": N_("account removed"),
+    "password_reset": N_("new password set"),
+}
+#: The card formats (models.CARD_SIZES) as staff read them.
+FORMAT_LABELS: dict[str, str] = {
+    "portrait": N_("portrait"),
+    "square": N_("square"),
+    "landscape": N_("landscape"),
+}
+#: The roles (accounts.ROLES) as staff read them.
+ROLE_LABELS: dict[str, str] = {
+    "editor": N_("editor"),
+    "approver": N_("approver"),
+    "admin": N_("administrator"),
+}
+
+
+def state_label(state: str) -> str:
+    """A post's state in the active language (`held` -> `wacht op goedkeuring`)."""
+    known = STATE_LABELS.get(state)
+    return _(known) if known else state.replace("_", " ")
+
+
+def event_label(kind: str) -> str:
+    """A ledger event's kind in the active language, for "Who did what"."""
+    known = EVENT_LABELS.get(kind) or STATE_LABELS.get(kind)
+    return _(known) if known else kind.replace("_", " ")
+
+
+def role_label(role: str) -> str:
+    """A role in the active language (`approver` -> `goedkeurder`)."""
+    known = ROLE_LABELS.get(role)
+    return _(known) if known else role
+
+
+def event_detail(kind: str, detail: str | None) -> str:
+    """An account event's detail as staff read it: the role of `anna (admin)` translated."""
+    if not detail:
+        return ""
+    found = re.fullmatch(r"(.*) \((\w+)\)", detail) if kind == "user_added" else None
+    if found and found.group(2) in ROLE_LABELS:
+        return f"{found.group(1)} ({role_label(found.group(2))})"
+    return detail
+
+
+def format_label(fmt: str) -> str:
+    """A card format in the active language (`portrait` -> `staand`)."""
+    known = FORMAT_LABELS.get(fmt)
+    return _(known) if known else fmt
+
+
+def platform_name(platform: str) -> str:
+    """A platform's name as it writes it (`x` -> `X`, `linkedin` -> `LinkedIn`)."""
+    facts = SPECS.get(platform)  # type: ignore[call-overload]
+    return facts.name if facts else platform
+
+
+def when(moment: datetime | str | None, tz: tzinfo | None = None) -> str:
+    """A moment as staff read it in a table: `ma 8 mrt 09:00` (in `tz`, else in its own
+    time zone); an ISO text (a status report's `due`) is read first; `-` for none."""
+    if moment is None or moment == "":
+        return "-"
+    if isinstance(moment, str):
+        text = moment
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+    if tz is not None and moment.tzinfo is not None:
+        moment = moment.astimezone(tz)
+    return f"{i18n.format_short_day(moment.date())} {i18n.format_clock(moment)}"
+
+
+def day_of(moment: date | datetime, tz: tzinfo | None = None, *, year: bool = True) -> str:
+    """A day as staff read it: `maandag 8 maart 2027` (a moment: its day in `tz`)."""
+    if isinstance(moment, datetime):
+        if tz is not None and moment.tzinfo is not None:
+            moment = moment.astimezone(tz)
+        moment = moment.date()
+    return i18n.format_day(moment, year=year)
+
+
+#: The pages' helpers for dates, numbers, states and roles, in the active language.
+TEMPLATE_HELPERS: dict[str, Callable[..., str]] = {
+    "language": i18n.language, "format_day": day_of, "format_moment": when,
+    "format_short_day": i18n.format_short_day, "format_clock": i18n.format_clock,
+    "format_number": i18n.format_number, "state_label": state_label,
+    "event_label": event_label, "role_label": role_label, "format_label": format_label,
+    "event_detail": event_detail,
+    "platform_name": platform_name,
+}
 
 
 @dataclass
@@ -133,6 +262,8 @@ def create_app(project: Project, *, rehearsal: bool = False, workdir: Path | Non
         gettext=_, ngettext=ngettext, newstyle=True)
     # The platforms, as (id, name): the pages list them from the one place that knows them.
     app.jinja_env.globals["platforms"] = [(p, facts.name) for p, facts in SPECS.items()]
+    app.jinja_env.globals.update(TEMPLATE_HELPERS)
+    app.jinja_env.filters.update(TEMPLATE_HELPERS)
     space = Workspace(project, rehearsal, workdir, dict(env if env is not None else os.environ))
     app.extensions["campaign"] = space
 
@@ -176,8 +307,9 @@ def create_app(project: Project, *, rehearsal: bool = False, workdir: Path | Non
             "The file is too large: a photo may be at most 50 MB. Export it smaller (a JPEG of "
             "12 megapixels is about 5 MB) and try again.")), 413
 
-    for code, text in ((401, "Please sign in first."), (403, "You may not do this."),
-                       (404, "There is no such page."), (400, "The request was not understood.")):
+    for code, text in ((401, N_("Please sign in first.")), (403, N_("You may not do this.")),
+                       (404, N_("There is no such page.")),
+                       (400, N_("The request was not understood."))):
         app.register_error_handler(code, _simple_error(text, code))
 
     @app.context_processor
@@ -193,8 +325,10 @@ def create_app(project: Project, *, rehearsal: bool = False, workdir: Path | Non
 
 def _simple_error(text: str, code: int) -> Callable[[Exception], tuple[str, int]]:
     def handler(exc: Exception) -> tuple[str, int]:
+        # A description of our own (the CSRF refusal) says more than the default one.
         description = getattr(exc, "description", None)
-        message = description if description and code == 403 and "form" in description else _(text)
+        own = description and description != getattr(type(exc), "description", None)
+        message = description if own and code == 403 else _(text)
         return render_template("error.html", message=message), code
 
     return handler
@@ -447,22 +581,23 @@ def _routes(app: Flask, space: Workspace) -> None:
                 if action == "add":
                     add_user(ledger, name, request.form.get("role", ""),
                              request.form.get("password", ""), now, by=g.session.user)
-                    message = _("Account added: %(name)s.") % {"name": name}
+                    message = _("Account added: {name}.").format(name=name)
                 elif action == "remove":
                     if name == g.session.user:
                         raise UserError(_("You cannot remove your own account."))
                     ledger.remove_user(name, now, by=g.session.user)
-                    message = _("Account removed: %(name)s.") % {"name": name}
+                    message = _("Account removed: {name}.").format(name=name)
                 elif action == "reset":
                     from campaign.accounts import hash_password
 
                     ledger.set_password(name, hash_password(request.form.get("password", "")),
                                         now, by=g.session.user)
-                    message = _("New password set for %(name)s.") % {"name": name}
+                    message = _("New password set for {name}.").format(name=name)
                 else:
                     abort(400)
             users = ledger.users()
-        return render_template("accounts.html", users=users, roles=ROLES, message=message)
+        return render_template("accounts.html", users=users, roles=ROLES, message=message,
+                               tz=space.project.settings.tz)
 
 
 def _send(folder: Path, name: str, pattern: re.Pattern[str], mimetype: str) -> Any:
@@ -510,8 +645,10 @@ def _rehearsal_state(space: Workspace) -> dict[str, Any]:
     for post in feeds:
         safe = re.sub(r"[^A-Za-z0-9_-]", "_", str(post.get("id", "")))
         post["image"] = f"{post.get('platform', '')}-{safe}.img"
+    started = datetime.strptime(latest, "%Y%m%dT%H%M%S").replace(tzinfo=UTC) if latest else None
     return {"latest": latest, "running": latest in running if latest else False,
-            "document": document, "feeds": feeds, "stamps": stamps[:10]}
+            "document": document, "feeds": feeds, "stamps": stamps[:10], "started": started,
+            "tz": space.project.settings.tz}
 
 
 def serve(project: Project, host: str, port: int, *, rehearsal: bool = False,

@@ -35,6 +35,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from campaign.check import StoryCheck, check_story_bounded
 from campaign.config import Project
 from campaign.files import MAX_PHOTO_BYTES
+from campaign.i18n import _, format_number
 from campaign.models import PLATFORMS, Problem
 from campaign.stories import MAX_PHOTO_PIXELS, PHOTO_FORMATS, story_files, story_id_of
 
@@ -277,31 +278,35 @@ def store_photo(project: Project, data: bytes, filename: str) -> str:
     """Save an uploaded photo, upright and without metadata, under a random name; return its
     path relative to the repository (`assets/photos/3f9c....jpg`)."""
     if len(data) > MAX_PHOTO_BYTES:
-        raise PhotoRefused(f"the photo is {len(data) / 1e6:.0f} MB, more than the 50 MB allowed: "
-                           "export it smaller (a JPEG of 12 megapixels is about 5 MB)")
+        raise PhotoRefused(_("the photo is {size} MB, more than the 50 MB allowed: export it "
+                             "smaller (a JPEG of 12 megapixels is about 5 MB)").format(
+                                 size=format_number(round(len(data) / 1e6))))
     if not data:
-        raise PhotoRefused("the file is empty: choose the photo again")
+        raise PhotoRefused(_("the file is empty: choose the photo again"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 if image.format not in PHOTO_FORMATS:
-                    raise PhotoRefused(f"{filename} is a {image.format} image: use a JPEG, PNG "
-                                       "or WebP photo")
+                    raise PhotoRefused(_("{filename} is a {format} image: use a JPEG, PNG or "
+                                         "WebP photo").format(filename=filename,
+                                                              format=image.format))
                 if image.width * image.height > MAX_PHOTO_PIXELS:
-                    raise PhotoRefused(f"{filename} is {image.width}x{image.height}: scale it "
-                                       "down to at most 40 megapixels")
+                    raise PhotoRefused(_("{filename} is {width}x{height}: scale it down to "
+                                         "at most 40 megapixels").format(
+                                             filename=filename, width=image.width,
+                                             height=image.height))
                 image.load()
                 upright = ImageOps.exif_transpose(image)
                 rgb = upright.convert("RGB")
     except PhotoRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PhotoRefused(f"{filename} claims to be enormous (a decompression bomb?): use a "
-                           "photo of at most 40 megapixels") from None
+        raise PhotoRefused(_("{filename} claims to be enormous (a decompression bomb?): use a "
+                             "photo of at most 40 megapixels").format(filename=filename)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-        raise PhotoRefused(f"{filename} is not a photo that can be read: choose a JPEG or PNG "
-                           "photo") from None
+        raise PhotoRefused(_("{filename} is not a photo that can be read: choose a JPEG or PNG "
+                             "photo").format(filename=filename)) from None
     folder = project.root / "assets" / "photos"
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{secrets.token_hex(12)}.jpg"

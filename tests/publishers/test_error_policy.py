@@ -21,6 +21,7 @@ from campaign.errors import (
     PublishError,
     VersionRefused,
 )
+from campaign.i18n import _
 from campaign.models import PLATFORMS
 from campaign.platforms import FacebookSettings, InstagramSettings, XSettings
 from campaign.publishers.base import PublishRequest
@@ -337,8 +338,9 @@ def test_each_row_against_the_sandbox(platform: str, row: str, sandbox: Sandbox,
         assert "may exist" in str(error)
         assert live(sandbox, platform) == []
         return
-    # The row's own words, and the answer it classified was meant for this row.
-    assert rule.reason.split("{")[0].strip() in str(error)
+    # The row's own words (translated where the error is made: the active language's, English
+    # here), and the answer it classified was meant for this row.
+    assert _(rule.reason).split("{")[0].strip() in str(error)
     cause = api_cause(error)
     if cause is not None:
         assert policy_of(platform).rule_for(cause.answer) is rule
