@@ -24,6 +24,7 @@ hyphenates each text (`hyphens: auto`) with the right dictionary.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from campaign import counting, i18n
 from campaign.captions import HASHTAG, PLATFORM_NAMES
@@ -498,10 +500,17 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
     )
+    # `text` in backticks (`campaign check`) is a command to type: shown as code, escaped.
+    env.filters["code"] = _backticks_as_code
     # The messages in the active language (`i18n._` looks it up on every call).
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=i18n._, ngettext=i18n.ngettext, newstyle=True)
     return env
+
+
+def _backticks_as_code(text: object) -> Markup:
+    escaped = str(escape(text))  # Markup (a translated message) is escaped already
+    return Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped))  # noqa: S704 - escaped
 
 
 def render_page(page: PreviewPage) -> str:

@@ -183,6 +183,11 @@ def test_every_message_that_points_to_the_readme_names_a_heading_that_exists() -
         text = path.read_text(encoding="utf-8").replace('\\"', '"')
         for match in re.finditer(r"README,? ([\"'])?([A-Z][^\"')]*)\1?\)", text):
             pointers.append((path.name, match.group(2).strip()))
+    # The Dutch points to the same (English) headings: "zie de handleiding (README), "…"".
+    dutch = (REPO / "campaign/locale/nl/LC_MESSAGES/campaign.po").read_text(encoding="utf-8")
+    for match in re.finditer(r"README\)?,? ([\"'])?([A-Z][^\"')]*)\1?\)", dutch.replace('\\"', '"')):
+        pointers.append(("nl catalogue", match.group(2).strip()))
+    assert any(module == "nl catalogue" for module, _ in pointers)
     assert pointers, "the pattern finds the README pointers in messages"
     for module, heading in pointers:
         assert heading in headings, f"{module} points to the README section {heading!r}"

@@ -117,7 +117,7 @@ def test_preview_in_dutch_with_lang_nl(repo_copy: Path, monkeypatch: pytest.Monk
     assert "Voorbeeldweergave: " in html and "slaagt: elk verhaalbestand is in orde." in html
     # Check's Dutch warnings are sorted by their code, not their (English) words: a shortened
     # caption is listed with the post it concerns, not again under "campaign check" reports.
-    check_group = html.split("Problemen die `campaign check` meldt", 1)[1].split("</ul>", 1)[0]
+    check_group = html.split("Problemen die <code>campaign check</code> meldt", 1)[1].split("</ul>", 1)[0]
     assert "ingekort" not in check_group
     assert "01-marieke op Bluesky (" in html
     # The stories are in the campaign's language, the page's own language too: no lang= of
