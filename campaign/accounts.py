@@ -26,6 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from campaign.errors import UserError
+from campaign.i18n import _, ngettext
 from campaign.ledger import Ledger
 
 Role = Literal["editor", "approver", "admin"]
@@ -67,20 +68,22 @@ def token_hash(token: str) -> str:
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"the password is too short: use at least {MIN_PASSWORD} characters "
-                        "(a few words in a row are easy to remember)")
+        raise UserError(_("the password is too short: use at least {n} characters (a few words "
+                          "in a row are easy to remember)").format(n=MIN_PASSWORD))
     return _HASHER.hash(password)
 
 
 def add_user(ledger: Ledger, name: str, role: str, password: str, now: datetime,
              by: str | None = None) -> None:
     if role not in ROLES:
-        raise UserError(f"{role!r} is not a role: use one of {', '.join(ROLES)}")
+        raise UserError(_("{role!r} is not a role: use one of {roles}").format(
+            role=role, roles=", ".join(ROLES)))
     if not name.strip() or len(name) > 80 or any(c in name for c in "\r\n\t"):
-        raise UserError("a name is one line of at most 80 characters, e.g. anna or Anna de Vries")
+        raise UserError(_("a name is one line of at most 80 characters, e.g. anna or Anna de "
+                          "Vries"))
     if not ledger.add_user(name.strip(), role, hash_password(password), now, by):
-        raise UserError(f"there is already an account {name!r}: choose another name, or "
-                        f"`campaign users reset-password {name}`")
+        raise UserError(_("there is already an account {name!r}: choose another name, or "
+                          "`campaign users reset-password {name}`").format(name=name))
 
 
 def sign_in(ledger: Ledger, name: str, password: str, now: datetime) -> Session:
@@ -89,8 +92,11 @@ def sign_in(ledger: Ledger, name: str, password: str, now: datetime) -> Session:
     if len(failures) >= MAX_FAILURES:
         wait = failures[-MAX_FAILURES] + LOCKOUT - now
         minutes = max(1, round(wait.total_seconds() / 60))
-        raise SignInRefused(f"too many failed sign-ins for this name: wait {minutes} minute(s), "
-                            "then try again (or ask an admin to reset the password)")
+        raise SignInRefused(ngettext(
+            "too many failed sign-ins for this name: wait {n} minute, then try again (or ask "
+            "an admin to reset the password)",
+            "too many failed sign-ins for this name: wait {n} minutes, then try again (or ask "
+            "an admin to reset the password)", minutes).format(n=minutes))
     account = ledger.user(name)
     try:
         _HASHER.verify(account[2] if account else _DUMMY_HASH, password)
@@ -99,7 +105,7 @@ def sign_in(ledger: Ledger, name: str, password: str, now: datetime) -> Session:
         ok = False
     if not ok or account is None:
         ledger.login_failed(name, now)
-        raise SignInRefused("the name or the password is not right: try again")
+        raise SignInRefused(_("the name or the password is not right: try again"))
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     ledger.create_session(token_hash(token), account[0], csrf, now, now + SESSION_LIFETIME)
     return Session(token, account[0], account[1], csrf)  # type: ignore[arg-type]

@@ -42,6 +42,7 @@ from campaign.i18n import (
     _,
     choose_language,
     format_clock,
+    format_day,
     format_moment,
     format_short_day,
     ngettext,
@@ -797,11 +798,11 @@ def _new_password(password_stdin: bool) -> str:
 
     if password_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("password (at least 10 characters): ")
-    if getpass.getpass("the same again: ") != first:
+    first = getpass.getpass(_("password (at least 10 characters): "))
+    if getpass.getpass(_("the same again: ")) != first:
         from campaign.errors import UserError
 
-        raise UserError("the two passwords differ: run the command again")
+        raise UserError(_("the two passwords differ: run the command again"))
     return first
 
 
@@ -826,7 +827,7 @@ def users_add(
         password = _new_password(password_stdin)
         with _ledger(project) as ledger:
             add_user(ledger, name, role, password, datetime.now(UTC), by=_actor(None))
-    typer.echo(f"account added: {name} ({role})")
+    typer.echo(_("account added: {name} ({role})").format(name=name, role=role))
 
 
 @users_app.command("list")
@@ -839,7 +840,8 @@ def users_list(ctx: typer.Context) -> None:
     """
     with _handled(), _ledger(_project(ctx)) as ledger:
         for name, role, since in ledger.users():
-            typer.echo(f"{name}\t{role}\tsince {since:%Y-%m-%d}")
+            typer.echo(_("{name}\t{role}\tsince {day}").format(
+                name=name, role=role, day=format_day(since.date(), year=True)))
 
 
 @users_app.command("remove")
@@ -857,8 +859,9 @@ def users_remove(
 
     with _handled(), _ledger(_project(ctx)) as ledger:
         if not ledger.remove_user(name, datetime.now(UTC), by=_actor(None)):
-            raise UserError(f"there is no account {name!r}: see `campaign users list`")
-    typer.echo(f"account removed: {name}")
+            raise UserError(_("there is no account {name!r}: see `campaign users list`").format(
+                name=name))
+    typer.echo(_("account removed: {name}").format(name=name))
 
 
 @users_app.command("reset-password")
@@ -883,8 +886,9 @@ def users_reset_password(
         with _ledger(project) as ledger:
             if not ledger.set_password(name, hash_password(password), datetime.now(UTC),
                                        by=_actor(None)):
-                raise UserError(f"there is no account {name!r}: see `campaign users list`")
-    typer.echo(f"new password set for {name}")
+                raise UserError(_("there is no account {name!r}: see `campaign users list`").format(
+                    name=name))
+    typer.echo(_("new password set for {name}").format(name=name))
 
 
 @app.command()
@@ -1034,6 +1038,7 @@ def main() -> None:
         err.print(str(exc), markup=False)
         sys.exit(exc.exit_code)
     except Exception as exc:
-        err.print(f"internal error: {type(exc).__name__}: {exc}. This is a bug in campaign; "
-                  "please report it with the command you ran.", markup=False)
+        err.print(_("internal error: {kind}: {error}. This is a bug in campaign; please report "
+                    "it with the command you ran.").format(kind=type(exc).__name__, error=exc),
+                  markup=False)
         sys.exit(INTERNAL_FAULT)

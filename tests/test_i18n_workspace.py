@@ -205,6 +205,8 @@ def test_form_errors_and_refusals_are_dutch(workspace: Running, dutch: None) -> 
                           timeout=30)
     assert wrong.status_code == 401 and _html_lang(wrong.text) == "nl"
     assert english_left(wrong.text) == []
+    assert "de naam of het wachtwoord klopt niet: probeer het opnieuw" in unescape(wrong.text)
+    assert "not right" not in wrong.text
 
 
 def test_english_stays_as_written(workspace: Running) -> None:  # noqa: F811
