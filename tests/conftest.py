@@ -79,6 +79,31 @@ def _english_messages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
+def webhook() -> Iterator[tuple[list[dict[str, Any]], str]]:
+    """A webhook receiver on 127.0.0.1: the JSON bodies POSTed to it, and its address."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield received, f"http://127.0.0.1:{server.server_address[1]}/hooks/abc"
+    server.shutdown()
+
+
+@pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     """A copy of the repository's campaign (campaign.toml, stories, assets) to change freely."""
     target = tmp_path / "repo"

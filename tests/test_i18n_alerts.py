@@ -3,13 +3,10 @@ English otherwise, through a real SMTP server (aiosmtpd) and a real webhook rece
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from campaign.models import Fate
 from campaign.publish import Publishing, WithdrawReport
 from campaign.scheduler import Scheduler, _fate_alert
 from tests.conftest import REPO, Inbox
+from tests.test_alerts import email_settings
 
 NOW = datetime(2027, 3, 8, 10, 0, tzinfo=UTC)
 
@@ -31,31 +29,6 @@ NOW = datetime(2027, 3, 8, 10, 0, tzinfo=UTC)
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
     with Ledger.open(tmp_path / "ledger.sqlite") as opened:
         yield opened
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[list[dict[str, Any]], str]]:
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield received, f"http://127.0.0.1:{server.server_address[1]}/hooks/abc"
-    server.shutdown()
-
-
-def email_settings(port: int) -> AlertSettings:
-    return AlertSettings(email_to=["comms@example.org"], email_from="campaign@example.org",
-                         smtp_host="127.0.0.1", smtp_port=port, smtp_security="none")
 
 
 def moved_alert() -> str:

@@ -67,7 +67,7 @@ def workspace_messages() -> tuple[str, ...]:
 def test_every_workspace_message_has_its_dutch() -> None:
     messages = workspace_messages()
     assert len(messages) > 150 and "Approve this version" in messages
-    assert "held for approval" in messages and "Please sign in first." in messages  # N_()
+    assert "tried to post" in messages and "Please sign in first." in messages  # N_()
     with use_language("nl"):
         same = {m for m in messages if _(m) == m}
         assert _("Approve this version") == "Deze versie goedkeuren"

@@ -66,7 +66,7 @@ from campaign.rehearsal import (
     running_rehearsals,
 )
 from campaign.secrets import redact
-from campaign.status import status_report
+from campaign.status import STATE_LABELS, state_label, status_report
 from campaign.stories import find_story_file, story_id_of
 from campaign.workspace.storyform import (
     PhotoRefused,
@@ -86,19 +86,6 @@ _STAMP = re.compile(r"^\d{8}T\d{6}$")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
-#: A post's state (ledger.State) as staff read it; translated where it is shown.
-STATE_LABELS: dict[str, str] = {
-    "planned": N_("planned"),
-    "held": N_("held for approval"),
-    "publishing": N_("being posted"),
-    "posted": N_("posted"),
-    "failed": N_("failed"),
-    "missed": N_("missed (its day is over)"),
-    "needs_attention": N_("needs attention"),
-    "withdrawn": N_("withdrawn"),
-    "deleted": N_("deleted"),
-    "delete_by_hand": N_("to delete by hand"),
-}
 #: What the ledger's events mean, for "Who did what" (the states above are events too).
 EVENT_LABELS: dict[str, str] = {
     "attempt": N_("tried to post"),
@@ -137,12 +124,6 @@ ROLE_LABELS: dict[str, str] = {
     "approver": N_("approver"),
     "admin": N_("administrator"),
 }
-
-
-def state_label(state: str) -> str:
-    """A post's state in the active language (`held` -> `wacht op goedkeuring`)."""
-    known = STATE_LABELS.get(state)
-    return _(known) if known else state.replace("_", " ")
 
 
 def event_label(kind: str) -> str:
