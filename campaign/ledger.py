@@ -16,6 +16,9 @@ Tables (schema versioned with `PRAGMA user_version`, migrated forward on open):
     users       the workspace's accounts: name, role, argon2 hash of the password
     sessions    signed-in browsers: the sha256 of the cookie's token, its CSRF token, expiry
     login_failures  failed sign-ins per name, for the lockout
+    metrics     snapshots of each posted post's numbers (`campaign report`): one row per
+                post, fetch time and metric; a fetch that gave no numbers is one row with
+                metric '' and the reason (`status`) why. Withdrawal deletes a story's rows.
 
 Every write is its own transaction with `synchronous=FULL` in WAL mode, so a
 commit that returned is on disk before the next step (the publishing request)
@@ -179,6 +182,19 @@ _MIGRATIONS: list[str] = [
         at   TEXT NOT NULL
     );
     """,
+    # 4: the posts' numbers over time (`campaign report`, SPEC §13).
+    """
+    CREATE TABLE metrics (
+        story_id   TEXT NOT NULL,
+        platform   TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        metric     TEXT NOT NULL,
+        value      INTEGER,
+        status     TEXT NOT NULL,
+        detail     TEXT,
+        PRIMARY KEY (story_id, platform, fetched_at, metric)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -244,6 +260,24 @@ class StoredFate:
     day: str | None
     reason: str | None
     since: datetime
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One stored number of one post at one fetch, or (metric '') why a fetch gave none.
+
+    `status` is 'ok' with a `value`, or the reason there is no value ('not_yet',
+    'no_permission', 'gone', 'rate_limited', 'failed'); `detail` is the plain-language
+    reason and fix, already free of secrets.
+    """
+
+    story_id: str
+    platform: Platform
+    fetched_at: datetime
+    metric: str
+    value: int | None
+    status: str
+    detail: str | None
 
 
 @dataclass(frozen=True)
@@ -417,6 +451,45 @@ class Ledger:
                           record.key, record.state, state)
         return changed
 
+    # -- metrics (campaign report) -------------------------------------------------
+    def add_metrics(self, story_id: str, platform: str, fetched_at: datetime,
+                    rows: list[tuple[str, int | None, str, str | None]]) -> bool:
+        """Store one fetch of a post's numbers: (metric, value, status, detail) rows.
+
+        Nothing is stored for a withdrawn story (its numbers go with it); returns
+        whether the rows were stored.
+        """
+        from campaign.secrets import redact
+
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM withdrawals WHERE story_id = ?",
+                          (story_id,)).fetchone():
+                return False
+            db.executemany(
+                "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(story_id, platform, _iso(fetched_at), metric, value, status,
+                  redact(detail) if detail else None)
+                 for metric, value, status, detail in rows])
+        return True
+
+    def metrics(self, story_id: str | None = None) -> list[MetricRow]:
+        """Every stored snapshot row, oldest first (of one story when given)."""
+        query = "SELECT * FROM metrics"
+        params: tuple[str, ...] = ()
+        if story_id is not None:
+            query += " WHERE story_id = ?"
+            params = (story_id,)
+        rows = self._db.execute(query + " ORDER BY fetched_at, platform, story_id, metric",
+                                params).fetchall()
+        return [MetricRow(story_id=r["story_id"], platform=cast(Platform, r["platform"]),
+                          fetched_at=datetime.fromisoformat(r["fetched_at"]),
+                          metric=r["metric"], value=r["value"], status=r["status"],
+                          detail=r["detail"]) for r in rows]
+
+    def last_metrics_fetch(self) -> datetime | None:
+        row = self._db.execute("SELECT MAX(fetched_at) FROM metrics").fetchone()
+        return _time(row[0]) if row else None
+
     # -- approvals, withdrawals, pause -------------------------------------------
     def approve(self, story_id: str, content_hash: str, by: str, now: datetime) -> None:
         with self._transaction() as db:
@@ -441,6 +514,7 @@ class Ledger:
         with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO withdrawals VALUES (?, ?, ?)",
                        (story_id, by, _iso(now)))
+            db.execute("DELETE FROM metrics WHERE story_id = ?", (story_id,))
             self._event(db, now, "withdrawn", story_id, None, by, None)
 
     def is_withdrawn(self, story_id: str) -> bool:

@@ -73,6 +73,7 @@ class PlatformSpec:
     optional_secrets: tuple[str, ...]  # variables that let doctor check more
     posting_scopes: tuple[frozenset[str], ...]  # alternatives; one complete one suffices
     metrics_scopes: tuple[frozenset[str], ...]
+    metrics: tuple[str, ...]  # the numbers its metrics call gives (names: publishers.base.METRICS)
     scope_fix: str  # what to do when the token lacks a posting permission (N_(): show with _())
     token_expires: bool  # False: the credentials do not expire (OAuth 1.0a keys, ...)
     renew_how: str  # how a token is renewed, in words for a person (N_(): show with _())
@@ -201,6 +202,8 @@ SPECS: dict[Platform, PlatformSpec] = {
         # OAuth 1.0a: the app's access level, as X sends it in `x-access-level`.
         posting_scopes=(frozenset({"read-write"}), frozenset({"read-write-directmessages"})),
         metrics_scopes=(frozenset({"read"}),),
+        metrics=("views", "likes", "reposts", "replies", "quotes", "saves", "clicks",
+                 "profile_clicks"),  # clicks and profile_clicks: own posts under 30 days
         scope_fix=N_("set the app's permissions to Read and Write in the X developer portal, then "
                      "regenerate the access token and secret (X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET)"),
         token_expires=False,
@@ -225,6 +228,7 @@ SPECS: dict[Platform, PlatformSpec] = {
         posting_scopes=(
             frozenset({"pages_manage_posts", "pages_read_engagement", "pages_show_list"}),),
         metrics_scopes=(frozenset({"read_insights"}),),
+        metrics=("views", "reach", "likes", "reposts", "replies", "clicks"),
         scope_fix=N_("make a new Page token with these permissions (Graph API Explorer or the app's "
                      "login flow, as a Page admin) and put it in FACEBOOK_PAGE_TOKEN"),
         token_expires=True,
@@ -254,6 +258,7 @@ SPECS: dict[Platform, PlatformSpec] = {
         ),
         metrics_scopes=(frozenset({"instagram_manage_insights"}),
                         frozenset({"instagram_business_manage_insights"})),
+        metrics=("views", "reach", "likes", "reposts", "replies", "saves", "interactions"),
         scope_fix=N_("make a new token with these permissions for the Instagram account and put it "
                      "in INSTAGRAM_TOKEN"),
         token_expires=True,
@@ -281,6 +286,7 @@ SPECS: dict[Platform, PlatformSpec] = {
         optional_secrets=("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
         posting_scopes=(frozenset({"w_organization_social"}),),
         metrics_scopes=(frozenset({"rw_organization_admin"}),),
+        metrics=("views", "reach", "likes", "reposts", "replies", "clicks"),
         scope_fix=N_("the app needs the Community Management API product and the member an admin "
                      "or content-admin role on the page; then authorise again and update "
                      "LINKEDIN_TOKEN"),
@@ -301,6 +307,7 @@ SPECS: dict[Platform, PlatformSpec] = {
         optional_secrets=(),
         posting_scopes=(frozenset({"write:media", "write:statuses"}), frozenset({"write"})),
         metrics_scopes=(frozenset({"read:statuses"}), frozenset({"read"})),
+        metrics=("likes", "reposts", "replies", "quotes"),
         scope_fix=N_("create an application with write:media and write:statuses under Preferences "
                      "→ Development and put its token in MASTODON_TOKEN"),
         token_expires=False,
@@ -319,6 +326,7 @@ SPECS: dict[Platform, PlatformSpec] = {
         secrets=("BLUESKY_APP_PASSWORD",),
         optional_secrets=(),
         posting_scopes=(), metrics_scopes=(),  # app passwords carry no scopes
+        metrics=("likes", "reposts", "replies", "quotes"),
         scope_fix=N_("make a new app password under Settings → Privacy and security → App passwords"),
         token_expires=False,
         renew_how=N_("make a new app password under Settings → Privacy and security → App passwords"),

@@ -261,3 +261,24 @@ def test_the_post_key_is_built_in_one_place() -> None:
     source = "\n".join(p.read_text(encoding="utf-8")
                        for p in (Path(__file__).parent.parent / "campaign").rglob("*.py"))
     assert source.count('f"{story_id}/{platform}"') == 1  # in models.post_key
+
+
+def test_metrics_snapshots_are_stored_in_order_and_go_with_a_withdrawal(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        first = datetime(2026, 3, 8, 12, tzinfo=UTC)
+        later = datetime(2026, 3, 8, 18, tzinfo=UTC)
+        assert ledger.add_metrics("01-a", "x", later, [("likes", 7, "ok", None)])
+        assert ledger.add_metrics("01-a", "x", first, [("likes", 3, "ok", None),
+                                                       ("impressions", None, "no_permission",
+                                                        "add the scope")])
+        assert ledger.add_metrics("02-b", "mastodon", first, [("", None, "gone", "deleted")])
+        rows = ledger.metrics()
+        assert [(r.story_id, r.fetched_at, r.metric, r.value) for r in rows] == [
+            ("02-b", first, "", None), ("01-a", first, "impressions", None),
+            ("01-a", first, "likes", 3), ("01-a", later, "likes", 7)]
+        assert ledger.last_metrics_fetch() == later
+        ledger.withdraw("01-a", "anna", later)
+        assert {r.story_id for r in ledger.metrics()} == {"02-b"}
+        # A withdrawn story's numbers are never stored again.
+        assert not ledger.add_metrics("01-a", "x", later, [("likes", 9, "ok", None)])
+        assert ledger.metrics("01-a") == []

@@ -23,6 +23,7 @@ Messages name the platform, the story and the fix, and never contain a secret.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -78,6 +79,41 @@ class RecentPost:
     text: str
     created_at: datetime | None
     url: str | None = None
+
+
+#: The numbers of a post that `campaign report` shows, by our names (each platform's own
+#: names are mapped onto these by its publisher; README "campaign report" says what each
+#: means). A platform offers the ones in its `PlatformSpec.metrics`.
+METRICS: tuple[str, ...] = (
+    "views",           # times shown: X impressions, Facebook/Instagram views, LinkedIn impressions
+    "reach",           # people who saw it (unique): Facebook, Instagram, LinkedIn
+    "likes",           # likes, favourites, Facebook's reactions of every kind
+    "reposts",         # retweets, reblogs, shares
+    "replies",         # replies and comments
+    "quotes",          # quote posts
+    "saves",           # bookmarks (X), saves (Instagram)
+    "clicks",          # clicks on the post or its link
+    "profile_clicks",  # clicks through to the account (X)
+    "interactions",    # Instagram's total_interactions
+)
+
+
+@dataclass(frozen=True)
+class PostMetrics:
+    """What a platform said of one post's numbers, at one fetch.
+
+    `values`: the numbers it gave, by the names in METRICS. `unavailable`: numbers it
+    offers but did not give this time, each with a status and the reason and fix in
+    words (translated): "not_yet" (too few viewers so far, Instagram's (#10), or data
+    that lags), "no_permission" (the token lacks a scope: the detail names it).
+    `gone`: the platform says the post no longer exists (`detail` says so).
+    """
+
+    remote_id: str
+    values: Mapping[str, int] = field(default_factory=dict)
+    unavailable: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    gone: bool = False
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,6 +201,20 @@ class Publisher(abc.ABC):
             PostRetryable: try again later.
         """
 
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, PostMetrics]:
+        """The current numbers of these posts (by `Published.remote_id`), for the report.
+
+        Each asked id is in the answer: with its numbers, or `gone`, or with the
+        numbers it could not give in `unavailable`. Batches as the platform allows.
+
+        Raises:
+            PostRejected: the token may not read the numbers (the message names the
+                permission to add and the variable), or it expired.
+            PostRetryable: rate limited (`reset_at` when the platform said) or not
+                reachable; try again later.
+        """
+        raise NotImplementedError(f"{self.platform} has no metrics call")
+
     @abc.abstractmethod
     def check_credentials(self) -> CredentialReport:
         """A cheap call that proves the credentials work; for `campaign doctor`.
@@ -179,9 +229,11 @@ class Publisher(abc.ABC):
 
 
 __all__ = [
+    "METRICS",
     "ApiVersion",
     "CredentialReport",
     "DeleteByHand",
+    "PostMetrics",
     "PublishRequest",
     "Published",
     "Publisher",
