@@ -11,7 +11,7 @@ Graph reads the image from any file part). The public URL is read back
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import requests
@@ -21,6 +21,7 @@ from campaign.i18n import N_, _, format_number
 from campaign.platforms import SPECS, FacebookSettings
 from campaign.publishers.base import (
     CredentialReport,
+    PostMetrics,
     Published,
     Publisher,
     PublishRequest,
@@ -29,8 +30,11 @@ from campaign.publishers.base import (
 from campaign.publishers.graph import (
     DEFAULT_GRAPH_URL,
     GraphClient,
+    count,
+    gone_on_read,
     graph_policy,
     graph_time,
+    insight_values,
     token_facts,
 )
 from campaign.publishers.transport import DEFAULT_TIMEOUT
@@ -40,6 +44,15 @@ log = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = SPECS["facebook"].image_byte_limit  # one value, in platforms.py
 TOKEN_VARIABLE = "FACEBOOK_PAGE_TOKEN"  # noqa: S105  (a variable name, not a secret)
+
+
+#: Graph's post metric -> ours. `post_impressions*` became `post_media_view` in November 2025:
+#: the old names are refused, "(#100) The value must be a valid insights metric".
+POST_METRICS = {"post_media_view": "views", "post_total_media_view_unique": "reach",
+                "post_reactions_by_type_total": "likes", "post_clicks": "clicks"}
+#: The post's own fields: shares (reposts) and the comments' count (replies).
+POST_COUNT_FIELDS = "shares,comments.summary(true)"
+INSIGHTS_PERMISSION = " or ".join(sorted(next(iter(SPECS["facebook"].metrics_scopes))))
 
 
 #: What each failed answer means: Graph's table, shared with the other Graph platform
@@ -68,6 +81,7 @@ class FacebookPublisher(Publisher):
             session,
             token_variable=TOKEN_VARIABLE,
             timeout=timeout,
+            insights_permission=INSIGHTS_PERMISSION,
         )
 
     def publish(self, request: PublishRequest) -> Published:
@@ -162,6 +176,26 @@ class FacebookPublisher(Publisher):
                 story=story,
             )
 
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, PostMetrics]:
+        """Per post (the Page post id our publisher keeps): `GET /{post-id}/insights` for
+        views, reach, reactions and clicks, and `GET /{post-id}?fields=shares,comments...`
+        for shares and comments. A post Graph says does not exist is gone."""
+        return {post_id: self._metrics(post_id) for post_id in dict.fromkeys(remote_ids)}
+
+    def _metrics(self, post_id: str) -> PostMetrics:
+        what = N_("reading the post's numbers")
+        try:
+            insights = self.graph.call("GET", f"{post_id}/insights", what=what,
+                                       params={"metric": ",".join(POST_METRICS)})
+            fields = self.graph.call("GET", post_id, what=what,
+                                     params={"fields": POST_COUNT_FIELDS})
+        except PostRejected as exc:
+            if gone_on_read(exc):
+                return PostMetrics(post_id, gone=True,
+                                   detail=_("Facebook says this post no longer exists"))
+            raise
+        return read_post_metrics(post_id, insights, fields)
+
     def check_credentials(self) -> CredentialReport:
         body = self.graph.call(
             "GET", "me", what=N_("checking the Page token"), params={"fields": "id,name"}
@@ -177,4 +211,31 @@ class FacebookPublisher(Publisher):
                                 warnings=warnings, **token_facts(self.graph))
 
 
-__all__ = ["FacebookPublisher"]
+def read_post_metrics(post_id: str, insights: Mapping[str, object],
+                      fields: Mapping[str, object]) -> PostMetrics:
+    """Our numbers from a post's insights answer and its `shares,comments` fields."""
+    values: dict[str, int] = {}
+    given = insight_values(insights)
+    for theirs, ours in POST_METRICS.items():
+        value = given.get(theirs)
+        if isinstance(value, dict):  # reactions by type: {"like": 3, "love": 1}
+            kinds = [count(v) for v in value.values()]
+            value = sum(k for k in kinds if k is not None)
+        number = count(value)
+        if number is not None:
+            values[ours] = number
+    shares = fields.get("shares")
+    # Graph leaves `shares` out while nobody has shared the post.
+    values["reposts"] = count(shares.get("count")) or 0 if isinstance(shares, dict) else 0
+    comments = fields.get("comments")
+    summary = comments.get("summary") if isinstance(comments, dict) else None
+    total = count(summary.get("total_count")) if isinstance(summary, dict) else None
+    if total is not None:
+        values["replies"] = total
+    reason = _("Facebook does not give this number yet (its numbers can lag a day or two); "
+               "it is asked again at the next fetch")
+    unavailable = {m: ("not_yet", reason) for m in SPECS["facebook"].metrics if m not in values}
+    return PostMetrics(post_id, values, unavailable)
+
+
+__all__ = ["FacebookPublisher", "read_post_metrics"]

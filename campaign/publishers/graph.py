@@ -137,6 +137,24 @@ def _already_posted(answer: Answer) -> bool:
     return "already posted" in answer.message.lower().replace("\u2019", "'")
 
 
+def _too_few_viewers(answer: Answer) -> bool:
+    # Instagram: "(#10) Not enough viewers for the media to show insights" (IG Media Insights).
+    return "not enough viewers" in answer.message.lower()
+
+
+def _insights_call(answer: Answer) -> bool:
+    return answer.call.endswith("/insights") or "insights" in answer.message.lower()
+
+
+def _metric_refused(answer: Answer) -> bool:
+    # Facebook: "(#100) The value must be a valid insights metric"; Instagram: "... the
+    # impressions metric is no longer supported ..." (gitroomhq/postiz-app#622) or
+    # "(#100) metric[0] must be one of the following values: ...".
+    words = answer.message.lower()
+    return any(w in words for w in ("valid insights metric", "metric is no longer supported",
+                                    "must be one of the following values"))
+
+
 _TRANSIENT_CODES = _codes(_TRANSIENT)
 _TRANSIENT_SUBCODES = _codes(_IG_TRANSIENT_SUBCODES)
 
@@ -167,9 +185,18 @@ POLICY_RULES: tuple[Rule, ...] = (
          codes=_codes({_TOKEN, 102, 104}), subcodes=_codes({463}), name="token expired"),
     Rule("rejected", N_("the access token is not accepted {said}"), _TOKEN_FIX,
          codes=_codes({_TOKEN, 102, 104}), name="token refused"),
+    Rule("rejected", N_("Instagram does not give this post's numbers yet: too few people have "
+         "seen it {said}"), N_("they come once more people have seen it; they are asked again at "
+         "the next fetch"), codes=_codes({10}), when=_too_few_viewers, name="too few viewers"),
+    Rule("rejected", N_("the token may not read the posts' numbers {said}"), N_("give it the "
+         "permission {permission} and put the new token in {variable}"),
+         codes=_codes({10, *range(200, 300)}), when=_insights_call, name="insights permission"),
     Rule("rejected", N_("the token lacks a permission needed for {what} {said}"),
          N_("grant it to the app and renew {variable}"), codes=_codes({10, *range(200, 300)}),
          name="permission"),
+    Rule("rejected", N_("the platform no longer gives a number campaign asked for {said}"),
+         N_("update campaign to a release that asks for the current metric names"),
+         codes=_codes({100}), when=_metric_refused, name="metric not valid"),
     Rule("rejected", N_("refused as a duplicate of an earlier post {said}"), N_("check the "
          "account; if it is not there, change the story's caption"), codes=_codes({_DUPLICATE}),
          name="duplicate"),
@@ -207,6 +234,7 @@ class GraphClient:
         *,
         token_variable: str,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        insights_permission: str = "",
     ) -> None:
         self.platform = platform
         self.base_url = base_url.rstrip("/")
@@ -217,7 +245,8 @@ class GraphClient:
         self.policy = graph_policy(platform)
         self.api = ApiClient(
             platform, self.base_url, session, self.policy, read_graph_error,
-            secrets=lambda: (self._token,), context={"variable": token_variable},
+            secrets=lambda: (self._token,),
+            context={"variable": token_variable, "permission": insights_permission},
             timeout=timeout, failed=_failed,
         )
 
@@ -250,7 +279,7 @@ class GraphClient:
         made the request themselves)."""
         answer = read_graph_error(response, "", (self._token,))
         return self.policy.error(answer, what=what, story=story, creates=creates,
-                                 context={"variable": self.token_variable})
+                                 context=self.api.context)
 
 
 def _failed(response: requests.Response) -> bool:
@@ -262,6 +291,47 @@ def _failed(response: requests.Response) -> bool:
     except ValueError:
         return True
     return not isinstance(body, dict) or "error" in body
+
+
+def insight_values(body: Mapping[str, Any]) -> dict[str, object]:
+    """`GET /{id}/insights`: each metric's lifetime value by its name (`values[0].value`, or
+    `total_value.value`). A metric Graph left out (no data yet) is not in the answer."""
+    out: dict[str, object] = {}
+    for item in body.get("data") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        values = item.get("values")
+        if isinstance(values, list) and values and isinstance(values[-1], dict) \
+                and "value" in values[-1]:
+            out[item["name"]] = values[-1]["value"]
+        elif isinstance(item.get("total_value"), dict) and "value" in item["total_value"]:
+            out[item["name"]] = item["total_value"]["value"]
+    return out
+
+
+def count(value: object) -> int | None:
+    """A number Graph gave, or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def gone_on_read(exc: PublishError) -> bool:
+    """Graph said the object does not exist (code 100, subcode 33: "does not exist, cannot be
+    loaded due to missing permissions..."): for a read of numbers, the post is taken as gone."""
+    cause = api_cause(exc)
+    return cause is not None and cause.code == "100" and (
+        cause.subcode == "33" or "does not exist" in cause.answer.message.lower())
+
+
+def too_few_viewers(exc: PublishError) -> bool:
+    """Instagram's `(#10) Not enough viewers for the media to show insights`."""
+    cause = api_cause(exc)
+    return cause is not None and cause.code == "10" and _too_few_viewers(cause.answer)
 
 
 def token_facts(graph: GraphClient) -> dict[str, Any]:
@@ -309,9 +379,13 @@ __all__ = [
     "GRAPH_VERSION",
     "GraphApiError",
     "GraphClient",
+    "count",
+    "gone_on_read",
     "graph_cause",
     "graph_policy",
     "graph_time",
+    "insight_values",
     "read_graph_error",
     "regain_access_time",
+    "too_few_viewers",
 ]

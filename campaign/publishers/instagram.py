@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import requests
@@ -31,6 +31,7 @@ from campaign.platforms import SPECS, InstagramSettings
 from campaign.publishers.base import (
     CredentialReport,
     DeleteByHand,
+    PostMetrics,
     Published,
     Publisher,
     PublishRequest,
@@ -39,10 +40,14 @@ from campaign.publishers.base import (
 from campaign.publishers.graph import (
     DEFAULT_GRAPH_URL,
     GraphClient,
+    count,
+    gone_on_read,
     graph_cause,
     graph_policy,
     graph_time,
+    insight_values,
     token_facts,
+    too_few_viewers,
 )
 from campaign.publishers.media_host import MediaHost, make_media_host
 from campaign.publishers.transport import DEFAULT_TIMEOUT
@@ -58,6 +63,17 @@ MANUAL_DELETE_HINT = N_("open the post in the Instagram app, tap ··· and choo
 # Graph codes with which a delete itself is refused: unsupported request (100), no
 # permission (10, 200-299). Instagram-Login accounts reportedly cannot delete (UNCONFIRMED).
 _DELETE_REFUSED = {100, 10, *range(200, 300)}
+
+
+#: Instagram's media metric -> ours. `impressions` was removed in April 2025 (use `views`).
+MEDIA_METRICS = {"views": "views", "reach": "reach", "likes": "likes", "comments": "replies",
+                 "shares": "reposts", "saved": "saves", "total_interactions": "interactions"}
+INSIGHTS_PERMISSION = " or ".join(sorted(s for scopes in SPECS["instagram"].metrics_scopes
+                                         for s in scopes))
+TOO_FEW_VIEWERS = N_("not enough people have seen it yet for Instagram to give its numbers; "
+                     "they are asked again at the next fetch")
+LAGGING = N_("Instagram does not give this number yet (its numbers can lag up to 48 hours); "
+             "it is asked again at the next fetch")
 
 
 #: What each failed answer means: Graph's table, shared with the other Graph platform
@@ -91,6 +107,7 @@ class InstagramPublisher(Publisher):
             session,
             token_variable=TOKEN_VARIABLE,
             timeout=timeout,
+            insights_permission=INSIGHTS_PERMISSION,
         )
         self.media_host = media_host or make_media_host(settings, session, base_url, env)
         # Images are usually FINISHED at once; Meta's advice of polling about once a
@@ -329,6 +346,27 @@ class InstagramPublisher(Publisher):
                 url=self._permalink(remote_id, story or ""),
             )
 
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, PostMetrics]:
+        """`GET /{ig-media-id}/insights` per post. Instagram's `(#10)` (too few viewers so far)
+        makes every number "not yet"; a metric left out of the answer (data lags up to 48
+        hours) is "not yet" too, never 0; a media Graph says does not exist is gone."""
+        return {media_id: self._metrics(media_id) for media_id in dict.fromkeys(remote_ids)}
+
+    def _metrics(self, media_id: str) -> PostMetrics:
+        try:
+            body = self.graph.call("GET", f"{media_id}/insights",
+                                   what=N_("reading the post's numbers"),
+                                   params={"metric": ",".join(MEDIA_METRICS)})
+        except PostRejected as exc:
+            if too_few_viewers(exc):
+                return PostMetrics(media_id, unavailable={
+                    m: ("not_yet", _(TOO_FEW_VIEWERS)) for m in SPECS["instagram"].metrics})
+            if gone_on_read(exc):
+                return PostMetrics(media_id, gone=True,
+                                   detail=_("Instagram says this post no longer exists"))
+            raise
+        return read_media_metrics(media_id, body)
+
     def check_credentials(self) -> CredentialReport:
         body = self.graph.call(
             "GET", self.account, what=N_("checking the Instagram token"),
@@ -348,6 +386,16 @@ class InstagramPublisher(Publisher):
             "instagram", "@" + str(body.get("username") or body.get("id")),
             warnings=tuple(warnings), media_host=self.media_host, **token_facts(self.graph),
         )
+
+
+def read_media_metrics(media_id: str, body: Mapping[str, object]) -> PostMetrics:
+    """Our numbers from one `GET /{ig-media-id}/insights` answer."""
+    given = insight_values(body)
+    values = {ours: number for theirs, ours in MEDIA_METRICS.items()
+              if (number := count(given.get(theirs))) is not None}
+    unavailable = {m: ("not_yet", _(LAGGING)) for m in SPECS["instagram"].metrics
+                   if m not in values}
+    return PostMetrics(media_id, values, unavailable)
 
 
 def _quota(body: dict[str, object]) -> tuple[int | None, int | None]:
@@ -382,4 +430,4 @@ def _container_error(status: str, story: str) -> PublishError:
     )
 
 
-__all__ = ["InstagramPublisher"]
+__all__ = ["InstagramPublisher", "read_media_metrics"]

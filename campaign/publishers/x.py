@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -30,6 +30,7 @@ from campaign.i18n import N_, _, format_number
 from campaign.platforms import SPECS, XSettings
 from campaign.publishers.base import (
     CredentialReport,
+    PostMetrics,
     Published,
     Publisher,
     PublishRequest,
@@ -203,6 +204,23 @@ class XPublisher(Publisher):
                 return
             raise
 
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, PostMetrics]:
+        """`GET /2/tweets?ids=...` (tweepy's `get_tweets`), 100 ids a call, with the public,
+        non-public and organic metrics. X answers 200 with `errors` beside `data`: a deleted
+        post is a `resource-not-found` error; refused non-public numbers (posts older than 30
+        days) are `not-authorized-for-field` errors, while the public ones still come."""
+        out: dict[str, PostMetrics] = {}
+        ids = list(dict.fromkeys(remote_ids))
+        for start in range(0, len(ids), MAX_LOOKUP_IDS):
+            chunk = ids[start : start + MAX_LOOKUP_IDS]
+            response = self._call(
+                N_("reading the posts' numbers"), None, False, self.client.get_tweets, chunk,
+                tweet_fields=["public_metrics", "non_public_metrics", "organic_metrics"],
+                user_auth=True,
+            )
+            out.update(read_tweet_metrics(chunk, response.data or [], response.errors or []))
+        return out
+
     def check_credentials(self) -> CredentialReport:
         # The app's permission comes back in the `x-access-level` header (read, read-write,
         # read-write-directmessages); tweepy does not pass headers on, so a hook reads it.
@@ -246,6 +264,70 @@ class XPublisher(Publisher):
             raise network_error("x", exc, what=what, creates=creates, story=story) from exc
         except tweepy.TweepyException as exc:
             raise _unknown_or_retry(what, story, creates, type(exc).__name__) from exc
+
+
+MAX_LOOKUP_IDS = 100  # GET /2/tweets takes 1 to 100 ids
+#: X's field -> ours, in the order they are read (public_metrics' impression_count is views).
+PUBLIC_METRICS = {"impression_count": "views", "like_count": "likes", "retweet_count": "reposts",
+                  "reply_count": "replies", "quote_count": "quotes", "bookmark_count": "saves"}
+PRIVATE_METRICS = {"url_link_clicks": "clicks", "user_profile_clicks": "profile_clicks"}
+_NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
+
+
+def read_tweet_metrics(ids: Sequence[str], data: Sequence[object],
+                       errors: Sequence[object]) -> dict[str, PostMetrics]:
+    """Our numbers for `ids` from one `GET /2/tweets` answer (its `data` and `errors`)."""
+    found: dict[str, dict[str, Any]] = {}
+    for item in data:
+        body = item if isinstance(item, dict) else getattr(item, "data", None)
+        if isinstance(body, dict) and "id" in body:
+            found[str(body["id"])] = body
+    gone: set[str] = set()
+    refused: set[str] = set()
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        post = str(error.get("resource_id") or error.get("value") or "")
+        if error.get("type") == _NOT_FOUND:
+            gone.add(post)
+        elif error.get("field") in ("non_public_metrics", "organic_metrics") or "not-authorized" \
+                in str(error.get("type", "")):
+            refused.add(post)
+    out: dict[str, PostMetrics] = {}
+    for post_id in ids:
+        body = found.get(post_id)
+        if body is None:
+            if post_id in gone:
+                out[post_id] = PostMetrics(post_id, gone=True,
+                                           detail=_("X says this post no longer exists"))
+            else:
+                reason = _("X did not give this post's numbers this time; they are asked again "
+                           "at the next fetch")
+                out[post_id] = PostMetrics(post_id, unavailable={
+                    m: ("not_yet", reason) for m in SPECS["x"].metrics})
+            continue
+        values: dict[str, int] = {}
+        public = body.get("public_metrics")
+        for theirs, ours in PUBLIC_METRICS.items():
+            value = public.get(theirs) if isinstance(public, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool):
+                values[ours] = value
+        private = body.get("non_public_metrics") or body.get("organic_metrics")
+        for theirs, ours in PRIVATE_METRICS.items():
+            value = private.get(theirs) if isinstance(private, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool):
+                values[ours] = value
+        unavailable: dict[str, tuple[str, str]] = {}
+        missing = [ours for ours in PRIVATE_METRICS.values() if ours not in values]
+        if missing:
+            reason = (_("X gives link and profile clicks only to the account that posted, for "
+                        "30 days after posting; this post is older, or the keys in "
+                        "X_ACCESS_TOKEN are not the posting account's")
+                      if post_id in refused else _("X did not give this number"))
+            unavailable = {m: ("no_permission" if post_id in refused else "not_yet", reason)
+                           for m in missing}
+        out[post_id] = PostMetrics(post_id, values, unavailable)
+    return out
 
 
 def _unknown_or_retry(what: str, story: str | None, creates: bool, detail: str) -> PublishError:
@@ -316,4 +398,4 @@ def _raise_http(exc: tweepy.HTTPException, what: str, story: str | None, creates
     raise POLICY.error(answer, what=what, story=story, creates=creates) from exc
 
 
-__all__ = ["MAX_ALT_TEXT", "XPublisher", "shorten_alt_text"]
+__all__ = ["MAX_ALT_TEXT", "XPublisher", "read_tweet_metrics", "shorten_alt_text"]

@@ -8,13 +8,15 @@ platform is a new file.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import math
 import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.parser import BytesParser
 from typing import Any, ClassVar
@@ -163,6 +165,7 @@ class SandboxPost:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     deleted_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    born: datetime | None = None  # the sandbox clock's time when it was created (`PostBook`)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -232,6 +235,119 @@ class AccountState:
             "date_offset_seconds": self.date_offset_seconds,
             "sunset_versions": self.sunset_versions,
         }
+
+
+class SandboxClock:
+    """The sandbox's own time, which a post's numbers grow with (`engagement`).
+
+    By default it is the wall clock. A rehearsal sets it to its campaign clock
+    (`set(now=..., speed=86400 / day_seconds)`), so that numbers grow by campaign hours;
+    a test moves it on (`set(advance=timedelta(hours=6))`). `POST /_sandbox/clock` does
+    the same over HTTP. Posts keep their wall-clock `created_at` (the feed pages and the
+    rehearsal's account read it); their `born` is this clock's time at creation.
+    """
+
+    def __init__(self, real: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._real = real
+        self._lock = threading.Lock()
+        self.speed = 1.0  # sandbox seconds per wall second
+        self._wall_origin = real()
+        self._origin = self._wall_origin
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._origin + (self._real() - self._wall_origin) * self.speed
+
+    def set(self, *, now: datetime | None = None, speed: float | None = None,
+            advance: timedelta | None = None) -> datetime:
+        """Re-anchor the clock: at `now` (else where it is), running `speed` times the wall
+        clock (else as fast as before), moved on by `advance`. Returns the new time."""
+        if speed is not None and not speed > 0:
+            raise ValueError("speed must be more than 0")
+        if now is not None and now.tzinfo is None:
+            raise ValueError("now needs an offset, e.g. 2027-03-08T09:00:00+00:00")
+        current = self.now()
+        with self._lock:
+            self._wall_origin = self._real()
+            self._origin = (now if now is not None else current) + (advance or timedelta(0))
+            if speed is not None:
+                self.speed = speed
+        return self.now()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"now": self.now().isoformat(), "speed": self.speed}
+
+
+class PostBook(dict[str, SandboxPost]):
+    """A platform's posts by id; each post stored is stamped with the clock's time (`born`),
+    kept when a post is stored again under its id (Bluesky's putRecord)."""
+
+    def __init__(self, clock: SandboxClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def __setitem__(self, key: str, post: SandboxPost) -> None:
+        if post.born is None:
+            earlier = self.get(key)
+            post.born = earlier.born if earlier is not None else self.clock.now()
+        super().__setitem__(key, post)
+
+
+#: How many times as many people see a post on each platform, roughly: the sandbox's
+#: numbers are made up, but in proportions a comms team would recognise.
+_AUDIENCE = {"x": 0.6, "facebook": 1.0, "instagram": 1.4, "linkedin": 0.8, "mastodon": 0.15,
+             "bluesky": 0.3}
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """A sandbox post's numbers at one moment (made up, see `engagement`)."""
+
+    views: int
+    reach: int
+    likes: int
+    reposts: int
+    replies: int
+    quotes: int
+    saves: int
+    clicks: int
+    profile_clicks: int
+
+    @property
+    def interactions(self) -> int:
+        return self.likes + self.reposts + self.replies + self.saves
+
+
+def engagement(post: SandboxPost, now: datetime) -> Engagement:
+    """The numbers of `post` at `now` (the sandbox clock), the same for the same inputs.
+
+    Views rise as `peak · (1 − e^(−hours/τ))`: fast in the first hours, nearly still after
+    a few days. `peak` (400 to 5,000, times the platform's audience) and `τ` (8 to 36
+    hours) come from a hash of the platform and the caption (the id when there is none),
+    so every story has numbers of its own on every platform, and two runs agree. The
+    other numbers are fixed shares of the views (also from the hash): reach 55-85 %,
+    likes 2-6 %, and so on. Each is rounded down, so no number ever goes down.
+    """
+    digest = hashlib.sha256(f"{post.platform}\n{post.caption or post.id}".encode()).digest()
+
+    def unit(i: int) -> float:
+        return int.from_bytes(digest[2 * i : 2 * i + 2], "big") / 65535
+
+    born = post.born or post.created_at
+    hours = max(0.0, (now - born).total_seconds() / 3600)
+    peak = (400 + 4600 * unit(0)) * _AUDIENCE.get(post.platform, 1.0)
+    tau = 8 + 28 * unit(1)
+    views = int(peak * (1 - math.exp(-hours / tau)))
+
+    def share(low: float, high: float, i: int) -> int:
+        return int(views * (low + (high - low) * unit(i)))
+
+    return Engagement(
+        views=views, reach=share(0.55, 0.85, 2), likes=share(0.02, 0.06, 3),
+        reposts=share(0.002, 0.01, 4), replies=share(0.001, 0.007, 5),
+        quotes=share(0.0005, 0.0025, 6), saves=share(0.002, 0.012, 7),
+        clicks=share(0.005, 0.025, 8), profile_clicks=share(0.002, 0.008, 9),
+    )
 
 
 class FaultBook:
@@ -323,11 +439,13 @@ class PlatformApi:
     #: the scopes (permissions) a token has unless `POST /_sandbox/accounts` says otherwise
     default_scopes: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, faults: FaultBook, stop: threading.Event) -> None:
+    def __init__(self, faults: FaultBook, stop: threading.Event,
+                 clock: SandboxClock | None = None) -> None:
         self.faults = faults
         self.stop_event = stop
+        self.clock = clock or SandboxClock()
         self.lock = threading.RLock()
-        self.posts: dict[str, SandboxPost] = {}
+        self.posts: dict[str, SandboxPost] = PostBook(self.clock)
         self.deleted: dict[str, SandboxPost] = {}
         self.routes: list[Route] = []
         self.account_state = AccountState()
@@ -386,6 +504,10 @@ class PlatformApi:
         expires = self.account_state.token_expires_at
         return expires is not None and datetime.now(UTC) >= expires
 
+    def metrics_of(self, post: SandboxPost) -> Engagement:
+        """The post's numbers now, by the sandbox clock."""
+        return engagement(post, self.clock.now())
+
     def live_posts(self) -> list[SandboxPost]:
         with self.lock:
             return sorted(self.posts.values(), key=lambda p: p.created_at)
@@ -441,16 +563,20 @@ __all__ = [
     "FAULT_KINDS",
     "AccountState",
     "Counter",
+    "Engagement",
     "Fault",
     "FaultBook",
     "ImageInfo",
     "PlatformApi",
+    "PostBook",
     "Request",
     "Response",
     "Route",
+    "SandboxClock",
     "SandboxError",
     "SandboxPost",
     "UploadedFile",
+    "engagement",
     "inspect_image",
     "parse_body",
 ]

@@ -20,6 +20,7 @@ from campaign.sandbox.graph import (
     flag,
     graph_error,
     graph_time,
+    insight,
     nonexisting_field,
     unknown_params,
     unsupported,
@@ -35,7 +36,19 @@ PHOTO_PARAMS = {
     "caption", "alt_text_custom", "published", "url", "message", "no_story", "temporary",
     "scheduled_publish_time", "unpublished_content_type",
 }
-POST_FIELDS = {"id", "message", "created_time", "permalink_url"}
+POST_FIELDS = {"id", "message", "created_time", "permalink_url", "shares", "comments"}
+#: Post metrics of `GET /{post-id}/insights` the sandbox gives, with their title and words.
+#: The `post_impressions*` family was replaced by `post_media_view` (views) in November 2025.
+POST_METRICS = {
+    "post_media_view": ("Media views", "The number of times your post was on screen."),
+    "post_total_media_view_unique": ("Media viewers", "The number of people who saw your post "
+                                     "at least once."),
+    "post_reactions_by_type_total": ("Total post reactions by type", "Total post reactions "
+                                     "by type."),
+    "post_clicks": ("Post clicks", "The number of times people clicked on anywhere in your "
+                    "posts without generating a story."),
+}
+INSIGHTS_PERMISSION = "read_insights"
 
 
 class FacebookApi(GraphApi):
@@ -48,13 +61,16 @@ class FacebookApi(GraphApi):
         "delete": "DELETE /{object-id}",
         "me": "GET /me",
         "debug": "GET /debug_token",
+        "insights": "GET /{post-id}/insights (the post's numbers)",
     }
-    default_scopes = ("pages_manage_posts", "pages_read_engagement", "pages_show_list")
+    default_scopes = ("pages_manage_posts", "pages_read_engagement", "pages_show_list",
+                      INSIGHTS_PERMISSION)
     fault_kinds: ClassVar[tuple[str, ...]] = (
         *GraphApi.fault_kinds, "duplicate_368", "account_blocked",
     )
     call_aliases: ClassVar[dict[str, str]] = {
         "photos": "create", "create_photo": "create", "published_posts": "lookup",
+        "metrics": "insights", "get_insights": "insights",
     }
     token = "sandbox-facebook-page-token"  # noqa: S105  (the sandbox's fake credential)
     token_variable = "FACEBOOK_PAGE_TOKEN"  # noqa: S105
@@ -72,6 +88,7 @@ class FacebookApi(GraphApi):
         self.route("GET", v + r"/debug_token", "debug", self.debug_token)
         self.route("POST", v + r"/(?P<page>\d+)/photos", "create", self.create)
         self.route("GET", v + r"/(?P<page>\d+)/published_posts", "lookup", self.lookup)
+        self.route("GET", v + r"/(?P<id>[\d_]+)/insights", "insights", self.insights)
         self.route("GET", v + r"/(?P<id>[\d_]+)", "read", self.read)
         self.route("DELETE", v + r"/(?P<id>[\d_]+)", "delete", self.delete)
 
@@ -160,7 +177,8 @@ class FacebookApi(GraphApi):
         return Response.json(200, {"id": photo_id, "post_id": post_id})
 
     def _fields(self, request: Request, default: str) -> list[str]:
-        return [f for f in (request.param("fields") or default).split(",") if f]
+        # A field may carry modifiers (`comments.summary(true)`): its name is what leads.
+        return [f.split(".", 1)[0] for f in (request.param("fields") or default).split(",") if f]
 
     def _post_json(self, post: SandboxPost, fields: list[str]) -> dict[str, Any]:
         values: dict[str, Any] = {
@@ -169,9 +187,43 @@ class FacebookApi(GraphApi):
             "created_time": graph_time(post.created_at),
             "permalink_url": post.url,
         }
+        if "shares" in fields or "comments" in fields:
+            n = self.metrics_of(post)
+            if n.reposts:  # Graph leaves `shares` out while nobody has shared the post
+                values["shares"] = {"count": n.reposts}
+            values["comments"] = {"data": [], "summary": {
+                "order": "ranked", "total_count": n.replies, "can_comment": True}}
         out = {f: values[f] for f in fields if f in values and (f != "message" or post.caption)}
         out.setdefault("id", post.id)
         return out
+
+    def insights(self, request: Request) -> Response:
+        """`GET /{post-id}/insights?metric=...`: lifetime post metrics, Graph's way.
+
+        An old or unknown metric name (`post_impressions`, `impressions`) is refused as Graph
+        refuses it; a token without read_insights is refused (the message is Graph's
+        classic wording for it, UNCONFIRMED for v25.0); a deleted post does not exist.
+        """
+        object_id = request.group("id")
+        if INSIGHTS_PERMISSION not in self.scopes():
+            return graph_error(403, "(#200) Requires extended permission: read_insights", 200)
+        with self.lock:
+            post = self.posts.get(self._post_id(object_id))
+        if post is None:
+            return unsupported("GET", object_id)
+        names = [m for m in (request.param("metric") or "").split(",") if m]
+        if not names or any(m not in POST_METRICS for m in names):
+            return graph_error(400, "(#100) The value must be a valid insights metric", 100)
+        n = self.metrics_of(post)
+        love, care = n.likes // 5, n.likes // 10
+        reactions = {"like": n.likes - love - care, "love": love, "care": care}
+        values: dict[str, object] = {
+            "post_media_view": n.views, "post_total_media_view_unique": n.reach,
+            "post_reactions_by_type_total": {k: v for k, v in reactions.items() if v},
+            "post_clicks": n.clicks,
+        }
+        return Response.json(200, {"data": [
+            insight(post.id, m, values[m], *POST_METRICS[m]) for m in names]})
 
     def read(self, request: Request) -> Response:
         object_id = request.group("id")

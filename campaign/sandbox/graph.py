@@ -94,6 +94,14 @@ def fetch_image(url: str) -> tuple[bytes, ImageInfo | None] | str:
     return response.content, inspect_image(response.content)
 
 
+def insight(object_id: str, name: str, value: object, title: str, description: str
+            ) -> dict[str, Any]:
+    """One lifetime metric of `GET /{id}/insights`, in the shape of the recorded Instagram
+    answers (tests/data/recordings/instagram.json; Facebook's post insights are alike)."""
+    return {"name": name, "period": "lifetime", "values": [{"value": value}], "title": title,
+            "description": description, "id": f"{object_id}/insights/{name}/lifetime"}
+
+
 def flag(value: str | None, default: bool = True) -> bool:
     if value is None:
         return default
@@ -220,6 +228,7 @@ __all__ = [
     "fetch_image",
     "flag",
     "graph_error",
+    "insight",
     "nonexisting_field",
     "unknown_params",
     "unsupported",

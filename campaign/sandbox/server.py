@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections import deque
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -45,6 +45,7 @@ from campaign.sandbox.core import (
     PlatformApi,
     Request,
     Response,
+    SandboxClock,
     SandboxError,
     inspect_image,
     parse_body,
@@ -84,8 +85,9 @@ class Sandbox:
         self._public_url = public_url
         self.stop_event = threading.Event()
         self.faults = FaultBook()
+        self.clock = SandboxClock()  # the time posts' numbers grow with (POST /_sandbox/clock)
         self.platforms: dict[str, PlatformApi] = {
-            cls.name: cls(self.faults, self.stop_event) for cls in platform_classes()
+            cls.name: cls(self.faults, self.stop_event, self.clock) for cls in platform_classes()
         }
         self.media: dict[str, bytes] = {}
         self.requests: deque[dict[str, Any]] = deque(maxlen=1000)
@@ -169,6 +171,7 @@ class Sandbox:
         for api in self.platforms.values():
             api.reset()
         self.faults.reset()
+        self.clock.set(now=datetime.now(UTC), speed=1.0)
         with self.media_lock:
             self.media.clear()
             self.requests.clear()
@@ -252,6 +255,10 @@ class Sandbox:
             )
         if path == "/_sandbox/accounts" and method == "POST":
             return self._post_account(request)
+        if path == "/_sandbox/clock" and method == "GET":
+            return Response.json(200, self.clock.as_json())
+        if path == "/_sandbox/clock" and method == "POST":
+            return self._post_clock(request)
         if path.startswith("/_sandbox/media/"):
             return self._media(request, path.rsplit("/", 1)[1])
         match = re.fullmatch(r"/_sandbox/image/(\w+)/([^/]+)", path)
@@ -334,6 +341,24 @@ class Sandbox:
             return Response.json(400, {"error": f"bad value: {exc}"})
         api = self.platforms[body["platform"]]
         return Response.json(200, {**state.as_json(), "granted_scopes": api.scopes()})
+
+    def _post_clock(self, request: Request) -> Response:
+        """Set the clock posts' numbers grow with: `now` (ISO 8601 with an offset), `speed`
+        (sandbox seconds per wall second), `advance_seconds` (move it on)."""
+        body = request.json
+        known = {"now", "speed", "advance_seconds"}
+        if not isinstance(body, dict) or set(body) - known:
+            return Response.json(400, {"error": f"send a JSON object with any of {sorted(known)}"})
+        try:
+            raw = body.get("now")
+            self.clock.set(
+                now=None if raw is None else datetime.fromisoformat(str(raw)),
+                speed=None if body.get("speed") is None else float(body["speed"]),
+                advance=timedelta(seconds=float(body.get("advance_seconds") or 0)),
+            )
+        except (TypeError, ValueError) as exc:
+            return Response.json(400, {"error": f"bad value: {exc}"})
+        return Response.json(200, self.clock.as_json())
 
     def _media(self, request: Request, name: str) -> Response:
         if not _MEDIA_NAME.fullmatch(name):

@@ -19,7 +19,7 @@ import hashlib
 import re
 import time
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -181,6 +181,7 @@ class XApi(PlatformApi):
         "delete": "DELETE /2/tweets/:id",
         "lookup": "GET /2/users/:id/tweets",
         "me": "GET /2/users/me",
+        "metrics": "GET /2/tweets?ids=...&tweet.fields=public_metrics,... (the numbers)",
     }
     fault_kinds: ClassVar[tuple[str, ...]] = (*PlatformApi.fault_kinds, "daily_limit")
     # The app's OAuth 1.0a permission; sent back as `x-access-level` (read, read-write,
@@ -190,6 +191,7 @@ class XApi(PlatformApi):
         "media_upload": "upload", "create_media_metadata": "metadata",
         "media_metadata": "metadata", "create_tweet": "create", "tweets": "create",
         "delete_tweet": "delete", "get_users_tweets": "lookup", "get_me": "me",
+        "get_tweets": "metrics",
     }
 
     consumer_key = "sandbox-x-api-key"
@@ -206,6 +208,7 @@ class XApi(PlatformApi):
         # method); X asks v1.1 media users to move to v2, the end date is UNCONFIRMED.
         self.route("POST", r"/1\.1/media/metadata/create\.json", "metadata", self.metadata_v1)
         self.route("POST", r"/2/tweets", "create", self.create)
+        self.route("GET", r"/2/tweets", "metrics", self.metrics)
         self.route("DELETE", r"/2/tweets/(?P<id>\d+)", "delete", self.delete)
         self.route("GET", r"/2/users/me", "me", self.me)
         self.route("GET", r"/2/users/(?P<id>\d+)/tweets", "lookup", self.lookup)
@@ -487,6 +490,78 @@ class XApi(PlatformApi):
             )
         return Response.json(200, {"data": {"deleted": True}})
 
+    def metrics(self, request: Request) -> Response:
+        """`GET /2/tweets?ids=...`: the posts with the fields asked, and an `errors` entry per
+        post that is gone or per field refused (X answers 200 with both)."""
+        unknown = [k for k in request.query if k not in LOOKUP_PARAMS]
+        if unknown:
+            return invalid_request(
+                *(f"The query parameter [{k}] is not one of {sorted(LOOKUP_PARAMS)}" for k in unknown)
+            )
+        if "read" not in self.scopes():
+            return _problem(
+                403, "Forbidden", "Your client app is not configured with the appropriate oauth1 "
+                "app permissions for this endpoint.", "https://api.twitter.com/2/problems/oauth1-permissions",
+            )
+        ids = [i for i in (request.param("ids") or "").split(",") if i]
+        if not 1 <= len(ids) <= 100:
+            return invalid_request(
+                f"The number of values in the `ids` query parameter list [{len(ids)}] is not "
+                "between 1 and 100", parameters={"ids": [request.param("ids") or ""]},
+            )
+        bad = [i for i in ids if not i.isdigit()]
+        if bad:
+            return invalid_request(
+                *(f"The `ids` query parameter value [{i}] does not match ^[0-9]{{1,19}}$" for i in bad)
+            )
+        fields = set((request.param("tweet.fields") or "").split(","))
+        now = self.clock.now()
+        data: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for tweet_id in ids:
+            with self.lock:
+                post = self.posts.get(tweet_id)
+            if post is None:
+                errors.append(not_found(tweet_id))
+                continue
+            returned, _ = as_x_returns(post.caption)
+            item: dict[str, Any] = {"id": post.id, "text": returned,
+                                    "edit_history_tweet_ids": [post.id]}
+            n = self.metrics_of(post)
+            if "created_at" in fields:
+                item["created_at"] = _iso(post.created_at)
+            if "public_metrics" in fields:
+                item["public_metrics"] = {
+                    "retweet_count": n.reposts, "reply_count": n.replies, "like_count": n.likes,
+                    "quote_count": n.quotes, "bookmark_count": n.saves,
+                    "impression_count": n.views,
+                }
+            recent = now - (post.born or post.created_at) <= timedelta(days=NON_PUBLIC_DAYS)
+            if "non_public_metrics" in fields:
+                if recent:
+                    item["non_public_metrics"] = {
+                        "impression_count": n.views, "url_link_clicks": n.clicks,
+                        "user_profile_clicks": n.profile_clicks,
+                    }
+                else:
+                    errors.append(not_authorized_for_field(tweet_id, "non_public_metrics"))
+            if "organic_metrics" in fields:
+                if recent:
+                    item["organic_metrics"] = {
+                        "impression_count": n.views, "like_count": n.likes,
+                        "reply_count": n.replies, "retweet_count": n.reposts,
+                        "url_link_clicks": n.clicks, "user_profile_clicks": n.profile_clicks,
+                    }
+                else:
+                    errors.append(not_authorized_for_field(tweet_id, "organic_metrics"))
+            data.append(item)
+        body: dict[str, Any] = {}
+        if data:
+            body["data"] = data
+        if errors:
+            body["errors"] = errors
+        return Response.json(200, body)
+
     def access_level(self) -> str:
         scopes = self.scopes()
         if "write" not in scopes:
@@ -551,6 +626,34 @@ class XApi(PlatformApi):
         if offset:
             meta["previous_token"] = _page_token(max(0, offset - max_results))
         return Response.json(200, {"data": data, "meta": meta})
+
+
+#: The fields of `GET /2/tweets` the sandbox knows (docs.x.com, "Tweet lookup by IDs").
+LOOKUP_PARAMS = {"ids", "tweet.fields", "expansions", "media.fields", "place.fields",
+                 "poll.fields", "user.fields"}
+#: Own posts' non-public numbers are given for the last 30 days only (docs.x.com, "Metrics").
+NON_PUBLIC_DAYS = 30
+
+
+def not_found(tweet_id: str) -> dict[str, Any]:
+    """A `GET /2/tweets` partial error for an id that does not exist (any more)."""
+    return {
+        "value": tweet_id, "detail": f"Could not find tweet with ids: [{tweet_id}].",
+        "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
+        "resource_id": tweet_id, "type": "https://api.twitter.com/2/problems/resource-not-found",
+    }
+
+
+def not_authorized_for_field(tweet_id: str, field_name: str) -> dict[str, Any]:
+    """A partial error: the post is given, but not this field of it (non_public_metrics of a
+    post older than 30 days, say)."""
+    return {
+        "value": tweet_id, "detail": f"Sorry, you are not authorized to access "
+        f"'{field_name}' on the Tweet with ids: {tweet_id}.", "title": "Field Authorization Error",
+        "resource_type": "tweet", "parameter": "tweet.fields", "resource_id": tweet_id,
+        "field": field_name, "section": "data",
+        "type": "https://api.twitter.com/2/problems/not-authorized-for-field",
+    }
 
 
 def _page_token(offset: int) -> str:

@@ -206,7 +206,13 @@ GRAPH_ROWS: dict[str, tuple[int, object, dict[str, str]]] = {
     "publishing limit": (400, _graph(9, "Application request limit reached", 2207042), _BUC),
     "token expired": (400, _graph(190, "Error validating access token: Session has expired", 463), {}),
     "token refused": (400, _graph(190, "Invalid OAuth access token - Cannot parse access token"), {}),
+    "too few viewers": (400, _graph(10, "(#10) Not enough viewers for the media to show "
+                                        "insights"), {}),
+    "insights permission": (403, _graph(200, "(#200) Requires extended permission: "
+                                             "read_insights"), {}),
     "permission": (403, _graph(200, "(#200) Requires pages_manage_posts permission"), {}),
+    "metric not valid": (400, _graph(100, "(#100) The value must be a valid insights metric"),
+                         {}),
     "duplicate": (400, _graph(506, "Duplicate status message"), {}),
     "duplicate (368)": (400, _graph(368, "You've already posted this. Please try posting "
                                          "something different."), {}),
