@@ -36,6 +36,7 @@ from campaign.i18n import N_, _, format_number
 from campaign.platforms import SPECS, BlueskySettings
 from campaign.publishers.base import (
     CredentialReport,
+    PostMetrics,
     Published,
     Publisher,
     PublishRequest,
@@ -66,6 +67,10 @@ CREDENTIALS_FIX = N_(
 # How many listRecords pages recent_posts reads: the campaign's record keys are not in
 # time order, so the newest posts are found by reading the collection and sorting.
 MAX_LIST_PAGES = 10
+MAX_GET_POSTS = 25  # app.bsky.feed.getPosts: "uris" maxLength
+#: The counts of app.bsky.feed.defs#postView -> ours. Bluesky counts no views.
+POST_COUNTS = {"likeCount": "likes", "repostCount": "reposts", "replyCount": "replies",
+               "quoteCount": "quotes"}
 
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable
 # Deterministic keys put their timestamp in 2023 (in the past, before any campaign):
@@ -273,6 +278,22 @@ class BlueskyPublisher(Publisher):
             json={"repo": self._repo(story), "collection": POST, "rkey": rkey},
         )
 
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, PostMetrics]:
+        """`app.bsky.feed.getPosts`, 25 uris a call, through the PDS (which hands it to its
+        AppView). A post missing from the answer no longer exists."""
+        ids = list(dict.fromkeys(remote_ids))
+        out: dict[str, PostMetrics] = {}
+        for start in range(0, len(ids), MAX_GET_POSTS):
+            chunk = ids[start : start + MAX_GET_POSTS]
+            body = self._xrpc("GET", "app.bsky.feed.getPosts",
+                              what=N_("reading the posts' numbers"), params={"uris": chunk})
+            views = {str(v.get("uri")): v for v in body.get("posts") or [] if isinstance(v, dict)}
+            for uri in chunk:
+                view = views.get(uri)
+                out[uri] = (read_post_view(uri, view) if view is not None else PostMetrics(
+                    uri, gone=True, detail=_("Bluesky says this post no longer exists")))
+        return out
+
     def check_credentials(self) -> CredentialReport:
         body = self._xrpc("GET", "com.atproto.server.getSession", what=N_("checking the session"))
         handle = str(body.get("handle") or self.handle)
@@ -393,7 +414,7 @@ class BlueskyPublisher(Publisher):
         what: str,
         story: str | None = None,
         creates: bool = False,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str | Sequence[str]] | None = None,
         json: Any = None,
         data: bytes | None = None,
         content_type: str | None = None,
@@ -429,7 +450,7 @@ class BlueskyPublisher(Publisher):
         story: str | None,
         token: str | None,
         creates: bool = False,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str | Sequence[str]] | None = None,
         json: Any = None,
         data: bytes | None = None,
         content_type: str | None = None,
@@ -446,4 +467,11 @@ class BlueskyPublisher(Publisher):
         return body
 
 
-__all__ = ["BlueskyPublisher", "encode_tid", "post_tid"]
+def read_post_view(uri: str, view: Mapping[str, object]) -> PostMetrics:
+    """Our numbers from one `postView` of getPosts."""
+    values = {ours: value for theirs, ours in POST_COUNTS.items()
+              if isinstance(value := view.get(theirs), int) and not isinstance(value, bool)}
+    return PostMetrics(uri, values)
+
+
+__all__ = ["BlueskyPublisher", "encode_tid", "post_tid", "read_post_view"]

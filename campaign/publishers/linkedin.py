@@ -31,6 +31,7 @@ from campaign.platforms import SPECS, LinkedInSettings
 from campaign.publishers.base import (
     ApiVersion,
     CredentialReport,
+    PostMetrics,
     Published,
     Publisher,
     PublishRequest,
@@ -112,6 +113,20 @@ def _read_error(response: requests.Response, call: str, secrets: Sequence[str]) 
                                  extra=secrets), body_error=bool(body))
 
 
+STATISTICS = "organizationalEntityShareStatistics"
+#: LinkedIn's totalShareStatistics -> ours.
+SHARE_STATISTICS = {"impressionCount": "views", "uniqueImpressionsCount": "reach",
+                    "clickCount": "clicks", "likeCount": "likes", "commentCount": "replies",
+                    "shareCount": "reposts"}
+#: Posts per statistics call: the API's limit is not documented (UNCONFIRMED); this keeps
+#: the URL short.
+STATISTICS_BATCH = 20
+
+
+def _statistics(answer: Answer) -> bool:
+    return STATISTICS in answer.call or STATISTICS in answer.message
+
+
 #: What each failed answer means (see `http.py`). LinkedIn has no idempotency key: a server
 #: error on the creating call may have posted, so the post is looked up before any retry.
 POLICY = ErrorPolicy("linkedin", (
@@ -123,6 +138,10 @@ POLICY = ErrorPolicy("linkedin", (
          name="daily limit"),
     Rule("rejected", N_("LinkedIn refused the token while {what} {said}"), CREDENTIALS_FIX,
          status=(401,), name="token refused"),
+    Rule("rejected", N_("LinkedIn refused to give the posts' numbers {said}"), N_("the token "
+         "needs rw_organization_admin and its member the ADMINISTRATOR role on the page; then "
+         "authorise the app again and renew {variable}"), status=(403,), when=_statistics,
+         name="statistics permission"),
     Rule("rejected", N_("LinkedIn refused the permission while {what} {said}"), N_("the token "
          "needs w_organization_social and its member an admin or content-admin role on the page; "
          "then renew {variable}"), status=(403,), name="permission"),
@@ -261,6 +280,52 @@ class LinkedInPublisher(Publisher):
                 return
             raise
 
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, PostMetrics]:
+        """`GET /rest/organizationalEntityShareStatistics?q=organizationalEntity` for the
+        organisation, with `shares=List(...)` for share URNs and `ugcPosts=List(...)` for
+        ugcPost URNs (the Posts API gives either). A post without statistics is read back:
+        404 means it is gone; otherwise LinkedIn has no numbers for it yet."""
+        ids = list(dict.fromkeys(remote_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for key, kind in (("ugcPosts", "urn:li:ugcPost:"), ("shares", None)):
+            urns = [u for u in ids if u.startswith(kind)] if kind else [
+                u for u in ids if not u.startswith("urn:li:ugcPost:")]
+            for start in range(0, len(urns), STATISTICS_BATCH):
+                chunk = urns[start : start + STATISTICS_BATCH]
+                listed = ",".join(urn_path(u) for u in chunk)
+                response = self._call(
+                    "GET", f"/rest/{STATISTICS}?q=organizationalEntity&organizationalEntity="
+                    f"{urn_path(self.author)}&{key}=List({listed})",
+                    what=N_("reading the posts' numbers"), method_header="FINDER",
+                )
+                for element in _json(response).get("elements", []):
+                    if not isinstance(element, dict):
+                        continue
+                    urn = element.get("share") or element.get("ugcPost")
+                    stats = element.get("totalShareStatistics")
+                    if isinstance(urn, str) and isinstance(stats, dict):
+                        found[urn] = stats
+        out: dict[str, PostMetrics] = {}
+        for urn in ids:
+            stats = found.get(urn)
+            out[urn] = read_share_statistics(urn, stats) if stats is not None else \
+                self._without_statistics(urn)
+        return out
+
+    def _without_statistics(self, urn: str) -> PostMetrics:
+        try:
+            self._call("GET", f"/rest/posts/{urn_path(urn)}", what=N_("looking the post up"),
+                       method_header="GET")
+        except PostRejected as exc:
+            if getattr(exc.__cause__, "status", None) == 404:
+                return PostMetrics(urn, gone=True,
+                                   detail=_("LinkedIn says this post no longer exists"))
+            raise
+        reason = _("LinkedIn gave no numbers for this post yet; they are asked again at the "
+                   "next fetch")
+        return PostMetrics(urn, unavailable={m: ("not_yet", reason)
+                                             for m in SPECS["linkedin"].metrics})
+
     def check_credentials(self) -> CredentialReport:
         response = self._call(
             "GET", f"/rest/organizations/{self.settings.organization_id}",
@@ -361,6 +426,15 @@ class LinkedInPublisher(Publisher):
         return urlunsplit((base.scheme, base.netloc, base.path + target.path, target.query, ""))
 
 
+def read_share_statistics(urn: str, stats: Mapping[str, object]) -> PostMetrics:
+    """Our numbers from one element's `totalShareStatistics`."""
+    values = {ours: value for theirs, ours in SHARE_STATISTICS.items()
+              if isinstance(value := stats.get(theirs), int) and not isinstance(value, bool)}
+    reason = _("LinkedIn did not give this number; it is asked again at the next fetch")
+    return PostMetrics(urn, values, {m: ("not_yet", reason) for m in SPECS["linkedin"].metrics
+                                     if m not in values})
+
+
 def _json(response: requests.Response) -> dict[str, Any]:
     try:
         body = response.json()
@@ -375,5 +449,6 @@ __all__ = [
     "LinkedInPublisher",
     "little_text",
     "plain_text",
+    "read_share_statistics",
     "urn_path",
 ]

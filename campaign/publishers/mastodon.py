@@ -19,7 +19,7 @@ import html
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +32,7 @@ from campaign.i18n import N_, _, format_number
 from campaign.platforms import SPECS, MastodonSettings
 from campaign.publishers.base import (
     CredentialReport,
+    PostMetrics,
     Published,
     Publisher,
     PublishRequest,
@@ -90,6 +91,10 @@ POLICY = ErrorPolicy("mastodon", (
          reset=lambda a: reset_time(a.headers.get("X-RateLimit-Reset")), name="rate limited"),
     Rule("rejected", N_("Mastodon refused the token while {what} {said}"), CREDENTIALS_FIX,
          status=(401,), name="token refused"),
+    Rule("rejected", N_("the Mastodon token lacks a scope needed for {what} {said}"), N_("create "
+         "a new access token with the scopes read:statuses, write:media and write:statuses under "
+         "Preferences → Development on the instance and put it in {variable}"), status=(403,),
+         when=lambda a: "outside the authorized scopes" in a.message, name="scope"),
     Rule("rejected", N_("Mastodon refused while {what} {said}"), N_("the token lacks a scope or "
          "the account is suspended; create a new access token (scopes write:media, "
          "write:statuses, read:accounts) under Preferences → Development on the instance and put "
@@ -242,6 +247,23 @@ class MastodonPublisher(Publisher):
                 return
             raise
 
+    def fetch_metrics(self, remote_ids: Sequence[str]) -> dict[str, PostMetrics]:
+        """`GET /api/v1/statuses/:id` per post: favourites, reblogs, replies, and quotes where
+        the instance counts them (Mastodon 4.4 and later). 404 means the post is gone."""
+        out: dict[str, PostMetrics] = {}
+        for status_id in dict.fromkeys(remote_ids):
+            try:
+                response = self._call("GET", f"/api/v1/statuses/{status_id}",
+                                      what=N_("reading the post's numbers"))
+            except PostRejected as exc:
+                if getattr(exc.__cause__, "status", None) != 404:
+                    raise
+                out[status_id] = PostMetrics(
+                    status_id, gone=True, detail=_("Mastodon says this post no longer exists"))
+                continue
+            out[status_id] = read_status_metrics(status_id, _json(response))
+        return out
+
     def check_credentials(self) -> CredentialReport:
         response = self._call(
             "GET", "/api/v1/accounts/verify_credentials", what=N_("checking the token")
@@ -318,6 +340,19 @@ class MastodonPublisher(Publisher):
                                 call=path, params=params, data=data, files=files, headers=sent)
 
 
+#: Mastodon's status counts -> ours. `quotes_count` is new in Mastodon 4.4.
+STATUS_COUNTS = {"favourites_count": "likes", "reblogs_count": "reposts",
+                 "replies_count": "replies", "quotes_count": "quotes"}
+
+
+def read_status_metrics(status_id: str, status: Mapping[str, object]) -> PostMetrics:
+    """Our numbers from one status. An instance older than 4.4 has no `quotes_count`: quotes
+    are then left out (the server does not count them), never 0."""
+    values = {ours: value for theirs, ours in STATUS_COUNTS.items()
+              if isinstance(value := status.get(theirs), int) and not isinstance(value, bool)}
+    return PostMetrics(status_id, values)
+
+
 def _json(response: requests.Response) -> dict[str, Any]:
     try:
         body = response.json()
@@ -349,4 +384,5 @@ def _time(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-__all__ = ["MastodonPublisher", "idempotency_key", "reset_time", "status_text"]
+__all__ = ["MastodonPublisher", "idempotency_key", "read_status_metrics", "reset_time",
+           "status_text"]

@@ -36,6 +36,7 @@ MAX_GRAPHEMES = 300
 MAX_TEXT_BYTES = 3000
 MAX_BLOB_BYTES = 2_000_000
 UPLOAD_LIMIT = 5 * 1024 * 1024  # PDS_BLOB_UPLOAD_LIMIT default
+MAX_GET_POSTS = 25  # app.bsky.feed.getPosts: uris maxLength
 ACCESS_SECONDS = 120 * 60
 REFRESH_SECONDS = 90 * 24 * 3600
 _TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
@@ -90,6 +91,7 @@ class BlueskyApi(PlatformApi):
         "lookup": "GET /xrpc/com.atproto.repo.listRecords",
         "delete": "POST /xrpc/com.atproto.repo.deleteRecord",
         "profile": "GET /xrpc/app.bsky.actor.getProfile (a PDS proxies it to its AppView)",
+        "metrics": "GET /xrpc/app.bsky.feed.getPosts (the posts' numbers; AppView, via the PDS)",
     }
     call_aliases: ClassVar[dict[str, str]] = {
         "createSession": "session", "refreshSession": "refresh", "getSession": "me",
@@ -97,6 +99,7 @@ class BlueskyApi(PlatformApi):
         "getRecord": "read", "listRecords": "lookup", "deleteRecord": "delete",
         "getProfile": "profile", "get_profile": "profile",
         "send_post": "create", "post": "create",
+        "getPosts": "metrics", "get_posts": "metrics",
     }
     # No "duplicate": the platform has no duplicate detection (platform-apis.md §6.4).
     fault_kinds: ClassVar[tuple[str, ...]] = (
@@ -120,6 +123,7 @@ class BlueskyApi(PlatformApi):
         self.route("GET", x + r"com\.atproto\.repo\.listRecords", "lookup", self.list_records)
         self.route("POST", x + r"com\.atproto\.repo\.deleteRecord", "delete", self.delete_record)
         self.route("GET", x + r"app\.bsky\.actor\.getProfile", "profile", self.get_profile)
+        self.route("GET", x + r"app\.bsky\.feed\.getPosts", "metrics", self.get_posts)
 
     def credentials(self) -> dict[str, str]:
         return {"BLUESKY_APP_PASSWORD": APP_PASSWORD}
@@ -271,6 +275,35 @@ class BlueskyApi(PlatformApi):
             "indexedAt": "2026-01-01T00:00:00.000Z", "createdAt": "2026-01-01T00:00:00.000Z",
             "viewer": {"muted": False, "blockedBy": False}, "labels": [],
         })
+
+    def get_posts(self, request: Request) -> Response:
+        """`app.bsky.feed.getPosts?uris=...&uris=...`: a `postView` per post that exists, with
+        its counts (lexicon app.bsky.feed.defs#postView); a deleted or unknown post is left
+        out, as the AppView does. At most 25 uris (the lexicon's maxLength)."""
+        uris = request.query.get("uris", [])
+        if not uris:
+            return invalid('Params must have the property "uris"')
+        if len(uris) > MAX_GET_POSTS:
+            return invalid(f"Error: uris must not have more than {MAX_GET_POSTS} elements")
+        views = []
+        for uri in uris:
+            with self.lock:
+                post = self.posts.get(uri)
+                record = self.records.get(post.extra["rkey"]) if post is not None else None
+            if post is None or record is None:
+                continue
+            n = self.metrics_of(post)
+            views.append({
+                "uri": uri, "cid": record["cid"],
+                "author": {"did": DID, "handle": HANDLE, "displayName": "Campaign sandbox",
+                           "labels": [], "createdAt": "2026-01-01T00:00:00.000Z"},
+                "record": record["value"],
+                "replyCount": n.replies, "repostCount": n.reposts, "likeCount": n.likes,
+                "quoteCount": n.quotes, "bookmarkCount": n.saves,
+                "indexedAt": post.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                "viewer": {"threadMuted": False, "embeddingDisabled": False}, "labels": [],
+            })
+        return Response.json(200, {"posts": views})
 
     # -- blobs and records --------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ POST_FIELDS = {
 }
 REQUIRED_POST_FIELDS = ("author", "commentary", "visibility", "distribution", "lifecycleState")
 _RESERVED = "|{}@[]()<>#\\*_~"
+STATISTICS_SCOPE = "rw_organization_admin"  # the organisation's page statistics (ADMINISTRATOR)
 _TEMPLATE = re.compile(r"\{hashtag\|\\#\|((?:[^{}|\\]|\\.)*)\}")
 
 
@@ -88,16 +89,19 @@ class LinkedInApi(PlatformApi):
         "delete": "DELETE /rest/posts/{urn}",
         "me": "GET /rest/organizations/{id}",
         "introspect": "POST /oauth/v2/introspectToken (www.linkedin.com)",
+        "metrics": "GET /rest/organizationalEntityShareStatistics?q=organizationalEntity "
+        "(the posts' numbers)",
     }
     call_aliases: ClassVar[dict[str, str]] = {
         "posts": "create", "initializeUpload": "upload", "images": "upload",
         "upload_image": "put", "organizations": "me",
+        "organizationalEntityShareStatistics": "metrics", "statistics": "metrics",
     }
     token = "sandbox-linkedin-token"  # noqa: S105  (the sandbox's fake credential)
     # The app's client id and secret, for token introspection (`campaign doctor` only).
     client_id = "sandbox-linkedin-client-id"
     client_secret = "sandbox-linkedin-client-secret"  # noqa: S105
-    default_scopes = ("r_organization_social", "w_organization_social")
+    default_scopes = ("r_organization_social", "w_organization_social", STATISTICS_SCOPE)
 
     def setup(self) -> None:
         self.images: dict[str, dict[str, Any]] = {}  # image urn -> {owner, data, info}
@@ -110,6 +114,7 @@ class LinkedInApi(PlatformApi):
         self.route("GET", r"/rest/posts", "lookup", self.lookup)
         self.route("GET", r"/rest/posts/(?P<urn>[^/]+)", "read", self.read)
         self.route("DELETE", r"/rest/posts/(?P<urn>[^/]+)", "delete", self.delete)
+        self.route("GET", r"/rest/organizationalEntityShareStatistics", "metrics", self.statistics)
         self.route("GET", r"/rest/organizations/(?P<id>\d+)", "me", self.organization)
         self.route("POST", r"/oauth/v2/introspectToken", "introspect", self.introspect)
 
@@ -367,6 +372,59 @@ class LinkedInApi(PlatformApi):
         if post is None and not gone:
             return li_error(404, f"Post {urn} not found")
         return Response(204)
+
+    def statistics(self, request: Request) -> Response:
+        """`GET /rest/organizationalEntityShareStatistics?q=organizationalEntity&...`: each
+        asked post's lifetime `totalShareStatistics` (Community Management API, "Organization
+        Share Statistics"). `shares=List(...)` and `ugcPosts=List(...)` name the posts; a post
+        that is not the organisation's, or deleted, has no element. Without either list, the
+        organisation's totals. A token without rw_organization_admin is refused with 403."""
+        if STATISTICS_SCOPE not in self.scopes():
+            return li_error(403, "Not enough permissions to access: "
+                            "organizationalEntityShareStatistics.GET.NO_VERSION",
+                            serviceErrorCode=100, code="ACCESS_DENIED")
+        if request.param("q") != "organizationalEntity":
+            return li_error(400, "Unsupported finder: use q=organizationalEntity")
+        entity = request.param("organizationalEntity")
+        if entity != ORGANIZATION:
+            return li_error(403, f"Not enough permissions to access statistics of {entity}",
+                            serviceErrorCode=100, code="ACCESS_DENIED")
+        asked: list[tuple[str, str]] = []
+        for key, kind in (("shares", "share"), ("ugcPosts", "ugcPost")):
+            raw = request.param(key)
+            if raw is None:
+                continue
+            if not (raw.startswith("List(") and raw.endswith(")")):
+                return li_error(400, f"Invalid param. Please see errorDetails for more "
+                                f"information: {key} must be List(...)")
+            asked += [(kind, urn) for urn in raw[5:-1].split(",") if urn]
+        elements = []
+        with self.lock:
+            posts = {urn: self.posts.get(urn) for _, urn in asked}
+        for kind, urn in asked:
+            post = posts[urn]
+            if post is None or not urn.startswith(f"urn:li:{kind}:"):
+                continue
+            elements.append({"totalShareStatistics": self._share_statistics([post]),
+                             kind: urn, "organizationalEntity": ORGANIZATION})
+        if not asked:
+            elements.append({"totalShareStatistics": self._share_statistics(self.live_posts()),
+                             "organizationalEntity": ORGANIZATION})
+        return Response.json(200, {"paging": {"count": 10, "start": 0, "links": []},
+                                   "elements": elements})
+
+    def _share_statistics(self, posts: list[SandboxPost]) -> dict[str, Any]:
+        numbers = [self.metrics_of(p) for p in posts]
+        views = sum(n.views for n in numbers)
+        out: dict[str, Any] = {
+            "impressionCount": views, "uniqueImpressionsCount": sum(n.reach for n in numbers),
+            "clickCount": sum(n.clicks for n in numbers), "likeCount": sum(n.likes for n in numbers),
+            "commentCount": sum(n.replies for n in numbers),
+            "shareCount": sum(n.reposts for n in numbers),
+        }
+        engaged = out["clickCount"] + out["likeCount"] + out["commentCount"] + out["shareCount"]
+        out["engagement"] = engaged / views if views else 0.0
+        return out
 
     def organization(self, request: Request) -> Response:
         if request.group("id") != ORGANIZATION_ID:

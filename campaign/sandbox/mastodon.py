@@ -170,7 +170,7 @@ class MastodonApi(PlatformApi):
         "media": "GET /api/v1/media/:id",
         "create": "POST /api/v1/statuses",
         "lookup": "GET /api/v1/accounts/:id/statuses",
-        "read": "GET /api/v1/statuses/:id",
+        "read": "GET /api/v1/statuses/:id (also the post's numbers)",
         "delete": "DELETE /api/v1/statuses/:id",
         "me": "GET /api/v1/accounts/verify_credentials",
     }
@@ -178,12 +178,15 @@ class MastodonApi(PlatformApi):
         "statuses": "create", "status_post": "create", "media_post": "upload",
         "status_delete": "delete", "account_statuses": "lookup",
         "verify_credentials": "me", "account_verify_credentials": "me",
+        "status": "read", "metrics": "read",
     }
     fault_kinds: ClassVar[tuple[str, ...]] = (
         "rate_limit", "server_error", "timeout", "drop_response", "slow_response",
         "expired_token", "media_processing",
     )
     token = "sandbox-mastodon-token"  # noqa: S105  (the sandbox's fake credential)
+    # Reading a status needs read or read:statuses (POST /_sandbox/accounts can take it away).
+    default_scopes = ("read", "write:media", "write:statuses")
 
     def setup(self) -> None:
         self.media: dict[str, dict[str, Any]] = {}
@@ -464,13 +467,15 @@ class MastodonApi(PlatformApi):
                 item = self.media.get(media_id)
             if item is not None:
                 media.append(self._media_json(media_id, item))
+        n = self.metrics_of(post)  # quotes_count: Mastodon 4.4 and later (this is 4.4.0)
         out: dict[str, Any] = {
             "id": post.id, "created_at": _iso(post.created_at),
             "in_reply_to_id": None, "in_reply_to_account_id": None, "sensitive": False,
             "spoiler_text": "", "visibility": post.extra.get("visibility", "public"),
             "language": post.extra.get("language") or None,
             "uri": f"https://{DOMAIN}/users/{USERNAME}/statuses/{post.id}", "url": post.url,
-            "replies_count": 0, "reblogs_count": 0, "favourites_count": 0, "edited_at": None,
+            "replies_count": n.replies, "reblogs_count": n.reposts,
+            "favourites_count": n.likes, "quotes_count": n.quotes, "edited_at": None,
             "favourited": False, "reblogged": False, "muted": False, "bookmarked": False,
             "pinned": False, "content": to_html(post.caption), "filtered": [], "reblog": None,
             "application": {"name": "campaign", "website": None}, "account": self._account(),
@@ -517,6 +522,8 @@ class MastodonApi(PlatformApi):
         return Response.json(200, [self._status_json(p) for p in page], headers)
 
     def read(self, request: Request) -> Response:
+        if not {"read", "read:statuses"} & set(self.scopes()):
+            return mastodon_error(403, "This action is outside the authorized scopes")
         with self.lock:
             post = self.posts.get(request.group("id"))
         if post is None:

@@ -255,6 +255,10 @@ ROWS: dict[str, dict[str, tuple[int, object, dict[str, str]]]] = {
         "token refused": (401, {"status": 401, "serviceErrorCode": 65601, "code":
                                 "REVOKED_ACCESS_TOKEN", "message": "The token used in the "
                                 "request has been revoked by the user"}, {}),
+        "statistics permission": (403, {"status": 403, "serviceErrorCode": 100, "code":
+                                        "ACCESS_DENIED", "message": "Not enough permissions to "
+                                        "access: organizationalEntityShareStatistics.GET."
+                                        "NO_VERSION"}, {}),
         "permission": (403, {"status": 403, "serviceErrorCode": 100, "code": "ACCESS_DENIED",
                              "message": "Not enough permissions to access: "
                                         "partnerApiPostsExternal.CREATE.20260501"}, {}),
@@ -269,6 +273,7 @@ ROWS: dict[str, dict[str, tuple[int, object, dict[str, str]]]] = {
                          {"X-RateLimit-Reset": (datetime.now(UTC) + timedelta(minutes=5))
                           .strftime("%Y-%m-%dT%H:%M:%S.000Z")}),
         "token refused": (401, {"error": "The access token is invalid"}, {}),
+        "scope": (403, {"error": "This action is outside the authorized scopes"}, {}),
         "forbidden": (403, {"error": "This action is not allowed"}, {}),
         "server error": (503, {"error": "Service Unavailable"}, {}),
         "refused": (422, {"error": "Validation failed: Text character limit of 500 exceeded"}, {}),
