@@ -147,6 +147,10 @@ POLICY = ErrorPolicy("bluesky", (
          status=(401,), name="unauthorised"),
     Rule("retryable", N_("server error while {what} {said}"), status=SERVER_ERRORS,
          name="server error"),
+    Rule("rejected", N_("the Bluesky server does not give the posts' numbers {said}"),
+         N_("the numbers come from an AppView, which this server does not have: set "
+            "[platforms.bluesky] pds_url to a server that has one (such as https://bsky.social)"),
+         when=lambda a: "no service configured" in a.message.lower(), name="no AppView"),
     Rule("rejected", N_("Bluesky refused the request while {what} {said}"), N_("check the card "
          "and the caption (at most 300 graphemes)"), name="refused"),
 ))

@@ -299,3 +299,33 @@ def test_linkedins_official_client_uploads_posts_finds_and_deletes(
     client_path = [r["path"] for r in sandbox.requests if r["method"] == "DELETE"][-1]
     assert client_path == f"/rest/posts/{urn_path(urn)}"
     assert sandbox.posts() == []
+
+
+def test_linkedins_official_client_asks_the_statistics_as_our_publisher_does(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import linkedin_api.common.constants as constants
+    from linkedin_api.clients.restli.client import RestliClient
+
+    monkeypatch.setattr(constants, "VERSIONED_BASE_URL", sandbox.api_url("linkedin") + "/rest")
+    token = sandbox.env()["LINKEDIN_TOKEN"]
+    owner = "urn:li:organization:" + sandbox.env()["CAMPAIGN_SANDBOX_LINKEDIN_ORGANIZATION_ID"]
+    env = {"LINKEDIN_TOKEN": token, "CAMPAIGN_LINKEDIN_API_URL": sandbox.api_url("linkedin")}
+    with requests.Session() as session:
+        publisher = LinkedInPublisher(LinkedInSettings(organization_id=owner.rsplit(":", 1)[1]),
+                                      session, env)
+        urn = publisher.publish(request_for("linkedin")).remote_id
+        sandbox.clock.set(advance=timedelta(days=2))
+        ours = publisher.fetch_metrics([urn])[urn].values
+    found = RestliClient().finder(
+        resource_path="/organizationalEntityShareStatistics", finder_name="organizationalEntity",
+        query_params={"organizationalEntity": owner, "shares": [urn]}, access_token=token,
+        version_string=LINKEDIN_VERSION)
+    assert found.status_code == 200, found.response.text
+    [element] = found.elements
+    stats = element["totalShareStatistics"]
+    assert element["share"] == urn
+    assert (stats["impressionCount"], stats["likeCount"]) == (ours["views"], ours["likes"])
+    theirs, mine = ([r for r in sandbox.requests
+                     if r["path"] == "/rest/organizationalEntityShareStatistics"][i] for i in (1, 0))
+    assert theirs["query"] == mine["query"]  # the same List(...) and URN encoding, decoded

@@ -353,3 +353,29 @@ def test_the_sandbox_answers_as_the_real_pds_does(real_pds: RealPds, sandbox: Sa
     assert len(real) == len(ours) > 20
     differences = {name: (real[name], ours[name]) for name in real if real[name] != ours[name]}
     assert differences == {}
+
+
+def test_metrics_on_the_real_pds_never_turn_a_missing_appview_into_deleted_posts(
+    real_pds: RealPds, http: requests.Session
+) -> None:
+    """getPosts is an AppView method: a PDS hands it to its AppView. This test PDS has none,
+    so it refuses the whole call in its own words; the publisher must say so, never call the
+    posts gone. (With an AppView configured, the numbers come back.)"""
+    publisher = publisher_for(real_pds, http)
+    published = publisher.publish(request_for("Cijfers? #ZeldzameKanker", "real-numbers/bluesky"))
+    refused: PostRejected | None = None
+    try:
+        answer = publisher.fetch_metrics([published.remote_id])
+    except PostRejected as exc:
+        refused = exc
+    finally:
+        publisher.delete(published.remote_id)
+    if refused is None:
+        assert not answer[published.remote_id].gone, answer
+        assert set(answer[published.remote_id].values) == {"likes", "reposts", "replies",
+                                                           "quotes"}
+    else:
+        # The reference PDS without an AppView: 400 InvalidRequest "No service configured
+        # for app.bsky.feed.getPosts" (observed), the policy's "no AppView" row.
+        assert "does not give the posts' numbers" in str(refused), refused
+        assert "pds_url" in str(refused), refused

@@ -293,6 +293,8 @@ ROWS: dict[str, dict[str, tuple[int, object, dict[str, str]]]] = {
         "unauthorised": (401, {"error": "Unauthorized", "message": "Bad token scope"}, {}),
         "server error": (500, {"error": "InternalServerError", "message": "Internal Server Error"},
                          {}),
+        "no AppView": (400, {"error": "InvalidRequest", "message": "No service configured for "
+                                                                  "app.bsky.feed.getPosts"}, {}),
         "refused": (400, {"error": "InvalidRequest", "message": "Record/text must not be longer "
                                                                 "than 300 graphemes"}, {}),
     },
