@@ -42,6 +42,8 @@ FAULT_KINDS: dict[str, str] = {
     "`reset_after` is the 24-hour reset)",
     "duplicate_368": "Facebook: the duplicate answered as code 368 \"You've already posted this\"",
     "account_blocked": "Facebook: code 368/1346003, content reported as abusive (a real block)",
+    "missing_scope": "the metrics call: answer as to a token without the permission to read the "
+    "numbers (X: the non-public numbers refused for each post)",
     "answer": "any platform: answer `status` with the JSON `body` and `headers` given, as a "
     "real platform did (the error policy tests replay each row this way)",
 }
@@ -504,6 +506,12 @@ class PlatformApi:
         expires = self.account_state.token_expires_at
         return expires is not None and datetime.now(UTC) >= expires
 
+    def refuses_metrics(self, request: Request, scopes: set[str]) -> bool:
+        """The metrics call is refused: the token has none of `scopes`, or a fault said so."""
+        fault = request.fault
+        return (fault is not None and fault.kind == "missing_scope") or not (
+            scopes & set(self.scopes()))
+
     def metrics_of(self, post: SandboxPost) -> Engagement:
         """The post's numbers now, by the sandbox clock."""
         return engagement(post, self.clock.now())
@@ -552,7 +560,7 @@ class PlatformApi:
                 return response
             if fault.kind == "answer":
                 return Response.json(fault.status, fault.body, fault.headers)
-            if fault.kind in ("stuck_in_progress", "container_error"):
+            if fault.kind in ("stuck_in_progress", "container_error", "missing_scope"):
                 request.fault = fault
                 return route.handler(request)
             return self.fault_response(fault, request)

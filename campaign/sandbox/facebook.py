@@ -66,7 +66,7 @@ class FacebookApi(GraphApi):
     default_scopes = ("pages_manage_posts", "pages_read_engagement", "pages_show_list",
                       INSIGHTS_PERMISSION)
     fault_kinds: ClassVar[tuple[str, ...]] = (
-        *GraphApi.fault_kinds, "duplicate_368", "account_blocked",
+        *GraphApi.fault_kinds, "duplicate_368", "account_blocked", "missing_scope",
     )
     call_aliases: ClassVar[dict[str, str]] = {
         "photos": "create", "create_photo": "create", "published_posts": "lookup",
@@ -205,7 +205,7 @@ class FacebookApi(GraphApi):
         classic wording for it, UNCONFIRMED for v25.0); a deleted post does not exist.
         """
         object_id = request.group("id")
-        if INSIGHTS_PERMISSION not in self.scopes():
+        if self.refuses_metrics(request, {INSIGHTS_PERMISSION}):
             return graph_error(403, "(#200) Requires extended permission: read_insights", 200)
         with self.lock:
             post = self.posts.get(self._post_id(object_id))

@@ -101,7 +101,8 @@ class InstagramApi(GraphApi):
         "media_publish": "create", "create_media_publish": "create",
         "metrics": "insights", "get_insights": "insights",
     }
-    fault_kinds = (*GraphApi.fault_kinds, "stuck_in_progress", "container_error", "delete_refused")
+    fault_kinds = (*GraphApi.fault_kinds, "stuck_in_progress", "container_error", "delete_refused",
+                   "missing_scope")
     token = "sandbox-instagram-token"  # noqa: S105  (the sandbox's fake credential)
     token_variable = "INSTAGRAM_TOKEN"  # noqa: S105
     rate_limit_code = 4
@@ -392,7 +393,7 @@ class InstagramApi(GraphApi):
         words gitroomhq/postiz-app#622 quotes for the account node; any other unknown
         metric as Graph lists the valid ones.
         """
-        if not INSIGHTS_PERMISSIONS & set(self.scopes()):
+        if self.refuses_metrics(request, INSIGHTS_PERMISSIONS):
             return graph_error(400, "(#10) Application does not have permission for this "
                                "action", 10)
         with self.lock:

@@ -102,6 +102,7 @@ class LinkedInApi(PlatformApi):
     client_id = "sandbox-linkedin-client-id"
     client_secret = "sandbox-linkedin-client-secret"  # noqa: S105
     default_scopes = ("r_organization_social", "w_organization_social", STATISTICS_SCOPE)
+    fault_kinds: ClassVar[tuple[str, ...]] = (*PlatformApi.fault_kinds, "missing_scope")
 
     def setup(self) -> None:
         self.images: dict[str, dict[str, Any]] = {}  # image urn -> {owner, data, info}
@@ -379,7 +380,7 @@ class LinkedInApi(PlatformApi):
         Share Statistics"). `shares=List(...)` and `ugcPosts=List(...)` name the posts; a post
         that is not the organisation's, or deleted, has no element. Without either list, the
         organisation's totals. A token without rw_organization_admin is refused with 403."""
-        if STATISTICS_SCOPE not in self.scopes():
+        if self.refuses_metrics(request, {STATISTICS_SCOPE}):
             return li_error(403, "Not enough permissions to access: "
                             "organizationalEntityShareStatistics.GET.NO_VERSION",
                             serviceErrorCode=100, code="ACCESS_DENIED")

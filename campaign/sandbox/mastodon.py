@@ -182,7 +182,7 @@ class MastodonApi(PlatformApi):
     }
     fault_kinds: ClassVar[tuple[str, ...]] = (
         "rate_limit", "server_error", "timeout", "drop_response", "slow_response",
-        "expired_token", "media_processing",
+        "expired_token", "media_processing", "missing_scope",
     )
     token = "sandbox-mastodon-token"  # noqa: S105  (the sandbox's fake credential)
     # Reading a status needs read or read:statuses (POST /_sandbox/accounts can take it away).
@@ -522,7 +522,7 @@ class MastodonApi(PlatformApi):
         return Response.json(200, [self._status_json(p) for p in page], headers)
 
     def read(self, request: Request) -> Response:
-        if not {"read", "read:statuses"} & set(self.scopes()):
+        if self.refuses_metrics(request, {"read", "read:statuses"}):
             return mastodon_error(403, "This action is outside the authorized scopes")
         with self.lock:
             post = self.posts.get(request.group("id"))

@@ -183,7 +183,8 @@ class XApi(PlatformApi):
         "me": "GET /2/users/me",
         "metrics": "GET /2/tweets?ids=...&tweet.fields=public_metrics,... (the numbers)",
     }
-    fault_kinds: ClassVar[tuple[str, ...]] = (*PlatformApi.fault_kinds, "daily_limit")
+    fault_kinds: ClassVar[tuple[str, ...]] = (
+        *PlatformApi.fault_kinds, "daily_limit", "missing_scope")
     # The app's OAuth 1.0a permission; sent back as `x-access-level` (read, read-write,
     # read-write-directmessages). That v2 sends the header as v1.1 does is UNCONFIRMED.
     default_scopes = ("read", "write")
@@ -536,7 +537,9 @@ class XApi(PlatformApi):
                     "quote_count": n.quotes, "bookmark_count": n.saves,
                     "impression_count": n.views,
                 }
-            recent = now - (post.born or post.created_at) <= timedelta(days=NON_PUBLIC_DAYS)
+            # Refused for posts older than 30 days, or all of them (the missing_scope fault).
+            recent = now - (post.born or post.created_at) <= timedelta(days=NON_PUBLIC_DAYS) and (
+                request.fault is None)
             if "non_public_metrics" in fields:
                 if recent:
                     item["non_public_metrics"] = {

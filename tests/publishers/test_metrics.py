@@ -456,3 +456,27 @@ def test_a_server_error_on_the_metrics_call_is_retryable(
         fault(sandbox, case.platform, "server_error")
         with pytest.raises(PostRetryable):
             publisher.fetch_metrics([remote_id])
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.platform in SCOPE_FIX],
+                         ids=lambda c: c.platform)
+def test_the_missing_scope_fault_refuses_the_metrics_call_once(
+        case: Case, sandbox: Sandbox, env: dict[str, str], session: requests.Session) -> None:
+    publisher = build(case, session)
+    remote_id = publisher.publish(make_request(case)).remote_id
+    sandbox.clock.set(advance=timedelta(hours=2))
+    fault(sandbox, case.platform, "missing_scope")
+    with pytest.raises(PostRejected, match=SCOPE_FIX[case.platform][1]):
+        publisher.fetch_metrics([remote_id])
+    assert publisher.fetch_metrics([remote_id])[remote_id].values
+
+
+def test_the_missing_scope_fault_on_x_refuses_the_non_public_numbers(
+        sandbox: Sandbox, env: dict[str, str], session: requests.Session) -> None:
+    publisher = build(CASES[0], session)
+    remote_id = publisher.publish(make_request(CASES[0])).remote_id
+    sandbox.add_fault(Fault("x", "metrics", "missing_scope"))
+    refused = publisher.fetch_metrics([remote_id])[remote_id]
+    assert {m: s for m, (s, _) in refused.unavailable.items()} == {
+        "clicks": "no_permission", "profile_clicks": "no_permission"}
+    assert "views" in refused.values
