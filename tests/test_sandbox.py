@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -410,3 +411,111 @@ def test_stop_does_not_wait_for_a_held_request() -> None:
     started = time.monotonic()
     sandbox.stop()
     assert time.monotonic() - started < 5
+
+
+# -- the metrics endpoints (issue 18) --------------------------------------------------------
+
+
+def _stored(sandbox: Sandbox, platform: str, post_id: str, caption: str = "een verhaal") -> None:
+    from campaign.sandbox.core import SandboxPost
+
+    api = sandbox.platforms[platform]
+    with api.lock:
+        api.posts[post_id] = SandboxPost(platform, post_id, caption, "", b"", "", 0, 0, "a",
+                                         extra={"rkey": post_id.rsplit("/", 1)[-1]})
+
+
+def x_get(sandbox: Sandbox, route: str, params: dict[str, str]) -> requests.Response:
+    request = requests.Request("GET", "https://api.twitter.com" + route, params=params,
+                               auth=x_auth(sandbox)).prepare()
+    request.url = sandbox.api_url("x") + request.path_url
+    with requests.Session() as session:
+        return session.send(request, timeout=10)
+
+
+def test_x_tweet_lookup_takes_1_to_100_ids_and_known_parameters(sandbox: Sandbox) -> None:
+    _stored(sandbox, "x", "1860000000000000001")
+    many = x_get(sandbox, "/2/tweets", {"ids": ",".join(str(i) for i in range(1, 102))})
+    assert many.status_code == 400 and "between 1 and 100" in many.json()["errors"][0]["message"]
+    odd = x_get(sandbox, "/2/tweets", {"ids": "1", "metrics": "all"})
+    assert odd.status_code == 400
+    sandbox.clock.set(advance=timedelta(hours=5))
+    answer = x_get(sandbox, "/2/tweets", {"ids": "1860000000000000001,5",
+                                          "tweet.fields": "public_metrics"}).json()
+    [tweet] = answer["data"]
+    assert set(tweet["public_metrics"]) == {"retweet_count", "reply_count", "like_count",
+                                            "quote_count", "bookmark_count", "impression_count"}
+    assert "non_public_metrics" not in tweet  # only what was asked
+    assert answer["errors"][0]["resource_id"] == "5"
+
+
+def test_facebook_post_fields_and_insights_names(sandbox: Sandbox) -> None:
+    post = "100000000000001_300000000000009"
+    _stored(sandbox, "facebook", post)
+    sandbox.clock.set(advance=timedelta(days=3))
+    fields = graph(sandbox, "facebook", "GET", post,
+                   params={"fields": "shares,comments.summary(true)"}).json()
+    assert fields["comments"]["summary"]["total_count"] >= 0 and fields["comments"]["data"] == []
+    assert "shares" not in fields or fields["shares"]["count"] > 0  # left out while 0
+    insights = graph(sandbox, "facebook", "GET", f"{post}/insights",
+                     params={"metric": "post_media_view,post_reactions_by_type_total"}).json()
+    assert [m["name"] for m in insights["data"]] == ["post_media_view",
+                                                     "post_reactions_by_type_total"]
+    assert isinstance(insights["data"][1]["values"][0]["value"], dict)
+    assert insights["data"][0]["id"] == f"{post}/insights/post_media_view/lifetime"
+
+
+def test_instagram_insights_refuse_an_unknown_metric_with_the_valid_ones(sandbox: Sandbox) -> None:
+    _stored(sandbox, "instagram", "17800000000000009")
+    sandbox.clock.set(advance=timedelta(hours=3))
+    answer = graph(sandbox, "instagram", "GET", "17800000000000009/insights",
+                   params={"metric": "reach,engagement"})
+    error = answer.json()["error"]
+    assert error["code"] == 100 and error["message"].startswith("(#100) metric[1] must be one of")
+    ok = graph(sandbox, "instagram", "GET", "17800000000000009/insights", params={"metric": "reach"})
+    assert ok.status_code == 200 and ok.json()["data"][0]["name"] == "reach"
+
+
+def test_linkedin_statistics_finder(sandbox: Sandbox) -> None:
+    _stored(sandbox, "linkedin", "urn:li:share:7300000000000000009")
+    token = sandbox.env()["LINKEDIN_TOKEN"]
+    headers = {"Authorization": f"Bearer {token}", "LinkedIn-Version": "202605",
+               "X-Restli-Protocol-Version": "2.0.0"}
+    url = f"{sandbox.api_url('linkedin')}/rest/organizationalEntityShareStatistics"
+    org = "urn%3Ali%3Aorganization%3A1000001"
+
+    def get(query: str) -> requests.Response:
+        return requests.get(f"{url}?q=organizationalEntity&{query}", headers=headers, timeout=10)
+
+    assert get(f"organizationalEntity={org}&shares=urn%3Ali%3Ashare%3A1").status_code == 400
+    assert get("organizationalEntity=urn%3Ali%3Aorganization%3A9&shares=List()").status_code == 403
+    [element] = get(f"organizationalEntity={org}&shares=List(urn%3Ali%3Ashare%3A7300000000000000009"
+                    ",urn%3Ali%3Ashare%3A5)").json()["elements"]
+    assert element["share"] == "urn:li:share:7300000000000000009"
+    assert set(element["totalShareStatistics"]) == {
+        "impressionCount", "uniqueImpressionsCount", "clickCount", "likeCount", "commentCount",
+        "shareCount", "engagement"}
+    [totals] = get(f"organizationalEntity={org}").json()["elements"]
+    assert "share" not in totals and totals["organizationalEntity"] == "urn:li:organization:1000001"
+
+
+def test_bluesky_get_posts_takes_at_most_25_uris(sandbox: Sandbox) -> None:
+    session = requests.post(f"{sandbox.api_url('bluesky')}/xrpc/com.atproto.server.createSession",
+                            json={"identifier": "kankercentrum.example.org",
+                                  "password": sandbox.env()["BLUESKY_APP_PASSWORD"]},
+                            timeout=10).json()
+    headers = {"Authorization": f"Bearer {session['accessJwt']}"}
+    url = f"{sandbox.api_url('bluesky')}/xrpc/app.bsky.feed.getPosts"
+    many = requests.get(url, params={"uris": [f"at://a/b/{i}" for i in range(26)]},
+                        headers=headers, timeout=10)
+    assert many.status_code == 400 and many.json()["error"] == "InvalidRequest"
+    assert requests.get(url, headers=headers, timeout=10).status_code == 400
+    assert requests.get(url, params={"uris": "at://a/b/1"}, headers=headers,
+                        timeout=10).json() == {"posts": []}
+
+
+def test_a_reset_puts_the_clock_back_to_the_wall(sandbox: Sandbox) -> None:
+    sandbox.clock.set(speed=14400, advance=timedelta(days=3))
+    sandbox.reset()
+    assert sandbox.clock.speed == 1.0
+    assert abs(sandbox.clock.now() - datetime.now(UTC)) < timedelta(minutes=1)
