@@ -17,6 +17,9 @@ end.) The record has `langs`, the caption's link and tag facets (UTF-8 byte offs
 
 Reading back uses `com.atproto.repo.listRecords` / `getRecord`, which every PDS serves
 itself (no app view needed).
+
+The numbers (`fetch_metrics`) come from `app.bsky.feed.getPosts`, 25 uris a call, which a
+PDS hands to its AppView (bsky.social's do; a PDS without one refuses it).
 """
 
 from __future__ import annotations

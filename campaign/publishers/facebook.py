@@ -6,6 +6,9 @@ Meta's own SDK lists for `Page.create_photo`; the bytes part is named `source` a
 in the Graph reference for Page photos (the SDK's own uploads name it `filename`;
 Graph reads the image from any file part). The public URL is read back
 (`permalink_url`) rather than built.
+
+The numbers (`fetch_metrics`): per post `GET /{post-id}/insights` (views, reach, reactions,
+clicks; needs read_insights) and `GET /{post-id}?fields=shares,comments.summary(true)`.
 """
 
 from __future__ import annotations

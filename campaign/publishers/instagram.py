@@ -14,6 +14,9 @@ ledger to reconcile.
 
 This uses the "Instagram API with Facebook Login" host (graph.facebook.com), the
 variant with an API delete (§3.7, UNCONFIRMED for Instagram Login).
+
+The numbers (`fetch_metrics`): per post `GET /{ig-media-id}/insights`; Instagram's `(#10)`
+(too few viewers yet) makes them "not yet", never 0.
 """
 
 from __future__ import annotations

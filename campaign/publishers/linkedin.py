@@ -11,6 +11,9 @@ Every call carries `LinkedIn-Version` (pinned in `LINKEDIN_VERSION`, below, and 
 there) and `X-Restli-Protocol-Version: 2.0.0`. URNs in paths are percent-encoded.
 LinkedIn's daily limits reset at midnight UTC and its 429 carries no reset header, so
 a 429 is retryable at the next midnight UTC.
+
+The numbers (`fetch_metrics`): `GET /rest/organizationalEntityShareStatistics` for the
+organisation, its posts as `shares=List(...)` / `ugcPosts=List(...)` (rw_organization_admin).
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@
    (Mastodon keeps keys for an hour) instead of posting twice.
 
 Statuses come back as HTML; `recent_posts` turns them back into plain text.
+
+The numbers (`fetch_metrics`): `GET /api/v1/statuses/:id` per post, its counts.
 """
 
 from __future__ import annotations

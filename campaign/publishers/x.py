@@ -11,6 +11,9 @@ tweepy hard-codes `https://api.twitter.com`; a `RedirectAdapter` mounted on its
 session sends everything to the configured base URL (and gives every request a
 timeout, which tweepy does not). `wait_on_rate_limit` stays False: tweepy's own
 waiting retries without limit, and the scheduler owns the waiting.
+
+The numbers (`fetch_metrics`, for `campaign report`): tweepy's `get_tweets` with the
+public, non-public and organic metrics, 100 ids a call; see `read_tweet_metrics`.
 """
 
 from __future__ import annotations

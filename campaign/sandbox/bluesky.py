@@ -10,6 +10,8 @@ first, as the PDS serves it.
 
 Stricter than the PDS in one way, on purpose: facet byte offsets are checked (the PDS
 does not; a wrong offset makes a link land on the wrong words).
+
+Posts' numbers: `app.bsky.feed.getPosts` (call `metrics`), as a PDS with an AppView answers.
 """
 
 from __future__ import annotations

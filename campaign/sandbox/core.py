@@ -4,6 +4,9 @@ A platform module (`x.py`, `facebook.py`, ...) defines one `PlatformApi`
 subclass: its routes (method, path pattern, call name), its auth check, its fault
 answers and its state. The server finds those modules by themselves, so a new
 platform is a new file.
+
+Posts' numbers (the metrics calls) grow with the sandbox's own clock (`SandboxClock`,
+`POST /_sandbox/clock`) by `engagement`, the same for every platform.
 """
 
 from __future__ import annotations

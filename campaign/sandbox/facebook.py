@@ -5,6 +5,9 @@ in the Graph reference, `filename` from Meta's own SDK) or from `url`, which it
 fetches; `caption`, `alt_text_custom` and `published`. Answers
 `{"id": photo, "post_id": "page_post"}`. Posts are read back by id and listed
 with `/{page-id}/published_posts`, and deleted by post or photo id.
+
+A post's numbers: `GET /{post-id}/insights` (call `insights`) and its `shares` and
+`comments.summary(true)` fields.
 """
 
 from __future__ import annotations

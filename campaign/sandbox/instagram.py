@@ -6,6 +6,8 @@ outside the 4:5..1.91:1 ratio fails with Meta's error. A new container answers
 IN_PROGRESS to its first status read and FINISHED after that, so the publisher's
 polling is exercised every time. `media_publish` refuses a container that is not
 FINISHED, counts against a 24-hour quota, and marks the container PUBLISHED.
+
+A post's numbers: `GET /{ig-media-id}/insights` (call `insights`), `(#10)` in its first hour.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ Every `/rest` call must carry `Authorization: Bearer`, a `LinkedIn-Version` that
 active, and `X-Restli-Protocol-Version: 2.0.0`. The commentary must be in the "little
 text" format: a reserved character that is not escaped is refused here (LinkedIn is
 said to mangle or fail such posts; the sandbox takes the strict reading, UNCONFIRMED).
+
+Posts' numbers: `GET /rest/organizationalEntityShareStatistics` (call `metrics`).
 """
 
 from __future__ import annotations

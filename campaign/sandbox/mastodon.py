@@ -10,6 +10,8 @@ Stricter than PyPI mastodon-mock, on purpose: a form field `media_ids` without `
 refused (real Mastodon's strong parameters drop it, and the status goes out without its
 image, which no test would notice); unknown media ids, and media still processing, are
 refused as real Mastodon does.
+
+A status's counts (favourites, reblogs, replies, quotes) grow with the sandbox clock.
 """
 
 from __future__ import annotations

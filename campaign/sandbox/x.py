@@ -9,6 +9,8 @@ Request bodies are validated against the fields X documents (docs.x.com; for the
 one-shot upload its `MediaUploadRequestOneShot`); an unknown or missing field is X's
 `invalid-request` problem. Text is counted as
 twitter-text's v3 configuration does (URLs 23, most non-Latin characters 2).
+
+`GET /2/tweets?ids=...` gives the posts' numbers (call `metrics`), with X's partial errors.
 """
 
 from __future__ import annotations
