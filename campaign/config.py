@@ -140,12 +140,21 @@ class AlertSettings(_Strict):
         return self
 
 
+class ReportSettings(_Strict):
+    """When the posts' numbers are fetched for `campaign report` (README, "campaign report")."""
+
+    every_hours: float = Field(default=6, ge=0.25, le=168)  # during the week
+    after_days: int = Field(default=14, ge=0, le=90)  # and for this many days after it
+    after_every_hours: float = Field(default=24, ge=1, le=168)  # how often then
+
+
 class Settings(_Strict):
     campaign: CampaignSettings
     paths: PathSettings = PathSettings()
     theme: ThemeSettings = ThemeSettings()
     platforms: PlatformsSettings
     alerts: AlertSettings = AlertSettings()
+    report: ReportSettings = ReportSettings()
 
     @property
     def tz(self) -> ZoneInfo:

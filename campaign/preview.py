@@ -501,14 +501,14 @@ def _environment() -> Environment:
         extensions=["jinja2.ext.i18n"],
     )
     # `text` in backticks (`campaign check`) is a command to type: shown as code, escaped.
-    env.filters["code"] = _backticks_as_code
+    env.filters["code"] = backticks_as_code
     # The messages in the active language (`i18n._` looks it up on every call).
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=i18n._, ngettext=i18n.ngettext, newstyle=True)
     return env
 
 
-def _backticks_as_code(text: object) -> Markup:
+def backticks_as_code(text: object) -> Markup:
     escaped = str(escape(text))  # Markup (a translated message) is escaped already
     return Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped))  # noqa: S704 - escaped
 

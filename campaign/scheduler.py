@@ -28,18 +28,23 @@ only when it hands a run time to APScheduler.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import signal
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor as Threads
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
+import requests
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from campaign import metrics
 from campaign.alerts import Alerter
 from campaign.check import CheckCache, CheckReport, run_check
 from campaign.config import Project, load_project
@@ -125,6 +130,7 @@ class Scheduler:
         heartbeat_seconds: float = 30.0,
         check_cache: CheckCache | None = None,
         on_day_end: Callable[[date], None] | None = None,
+        collect_metrics: bool = True,
     ) -> None:
         self.project = project
         self.ledger = ledger
@@ -151,6 +157,13 @@ class Scheduler:
         self.report: CheckReport | None = None  # the week as last planned
         self._attempt = 0  # numbers the job ids of post attempts
         self.on_day_end = on_day_end  # the rehearsal tells the story of each day as it ends
+        # The posts' numbers for `campaign report`: fetched on a thread of their own, with
+        # their own ledger connection and publishers, so posting never waits for them.
+        self.collect_metrics = collect_metrics
+        self._metrics_last: datetime | None = None
+        self._metrics_wait: dict[str, datetime] = {}  # rate limited: not before (platform time)
+        self._metrics_threads = Threads(max_workers=1, thread_name_prefix="metrics")
+        self._metrics_job: Future[metrics.Collected | None] | None = None
         # One worker: a watch or heartbeat tick due while a post is sent is skipped, by design.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         self._scheduler = BackgroundScheduler(
@@ -163,6 +176,7 @@ class Scheduler:
     def start(self) -> None:
         now = self.clock.now()
         self.ledger.beat(now)
+        self._metrics_last = self.ledger.last_metrics_fetch()
         for outcome in reconcile_all(self.publishing, now):
             self._after(outcome)
         self._scheduler.add_job(self._job, "interval", args=[self._watch],
@@ -179,6 +193,7 @@ class Scheduler:
         with self._running:
             if self._scheduler.running:
                 self._scheduler.shutdown(wait=False)
+        self._metrics_threads.shutdown(wait=True)  # a fetch in flight stores what it got
 
     def _job(self, work: Callable[..., None], *args: Any) -> None:
         """Every job runs through here: one at a time, and never once stopping began."""
@@ -210,11 +225,40 @@ class Scheduler:
                 self._signature = signature
                 self.rebuild(now)
             self._sweep(now)
+            self._maybe_fetch_metrics(now)
             self.alerter.deliver_pending(now)
             if self.until_done and self.posts and self._all_final():
                 self.done.set()
         except Exception:  # the scheduler never dies of one bad tick
             log.exception("the watch job failed; it runs again in %s s", self.poll_seconds)
+
+    def _maybe_fetch_metrics(self, now: datetime) -> None:
+        """Start a fetch of the posts' numbers when one is due and none is running."""
+        if not self.collect_metrics or (self._metrics_job and not self._metrics_job.done()):
+            return
+        due = metrics.next_fetch(self.project.settings, self._metrics_last, now)
+        if due is None or due > now:
+            return
+        self._metrics_last = now
+        self._metrics_job = self._metrics_threads.submit(self.fetch_metrics, now)
+
+    def fetch_metrics(self, now: datetime) -> metrics.Collected | None:
+        """One fetch of every posted post's numbers, stored in the ledger; never raises."""
+        try:
+            with Ledger.open(self.ledger.path) as own:
+                publishing = dataclasses.replace(self.publishing, ledger=own,
+                                                 session=requests.Session(), _publishers={})
+                done = metrics.collect(own, publishing.publisher, now,
+                                       wait_until=self._metrics_wait,
+                                       platform_now=publishing.platform_time(now))
+                publishing.session.close()
+            self._metrics_wait.update(done.wait_until)
+            log.info("numbers fetched for %s posts%s", done.posts,
+                     "".join(f"; {p}: {why}" for p, why in done.problems.items()))
+            return done
+        except Exception:  # the week goes on without them
+            log.exception("fetching the posts' numbers failed; it is tried again later")
+            return None
 
     def _current_signature(self) -> tuple[Any, ...]:
         files: list[tuple[str, int, int]] = []

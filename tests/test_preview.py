@@ -266,11 +266,11 @@ def test_preview_in_chromium(browser: Any, week: Path, width: int) -> None:
 def test_text_in_backticks_is_shown_as_code_and_stays_escaped() -> None:
     from markupsafe import Markup
 
-    from campaign.preview import _backticks_as_code
+    from campaign.preview import backticks_as_code
 
-    assert _backticks_as_code("run `campaign check` now") == "run <code>campaign check</code> now"
-    assert _backticks_as_code("`<script>alert(1)</script>` & co") == (
+    assert backticks_as_code("run `campaign check` now") == "run <code>campaign check</code> now"
+    assert backticks_as_code("`<script>alert(1)</script>` & co") == (
         "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code> &amp; co")
     # A translated message (Markup, its values escaped once already) is not escaped twice.
-    assert _backticks_as_code(Markup("add `&lt;platform&gt;: text`")) == (
+    assert backticks_as_code(Markup("add `&lt;platform&gt;: text`")) == (
         "add <code>&lt;platform&gt;: text</code>")
