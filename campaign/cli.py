@@ -138,7 +138,7 @@ def _project(ctx: typer.Context) -> Project:
 def _week(project: Project, now: datetime) -> CheckReport:
     """The one plan (SPEC §11), with the days and withdrawals of the campaign's ledger,
     read without writing to it."""
-    return run_check(project, now, facts=read_facts(project.ledger_path))
+    return run_check(project, now, facts=read_facts(project.ledger_target))
 
 
 def _print_json(document: Any) -> None:
@@ -369,7 +369,7 @@ def _print_plan(report: CheckReport) -> None:
 # -- the ledger: post, status, approve, pause, resume, withdraw ----------------------
 
 def _ledger(project: Project) -> Ledger:
-    return Ledger.open(project.ledger_path)
+    return Ledger.open(project.ledger_target)
 
 
 #: A story file's fate (models.FateKind) as `status` shows it.
@@ -450,7 +450,7 @@ def _target(ctx: typer.Context, rehearsal: bool, real: bool, workdir: Path | Non
 
 
 def _known_to_ledger(project: Project, story: str) -> bool:
-    return story in read_facts(project.ledger_path).pinned
+    return story in read_facts(project.ledger_target).pinned
 
 
 def _actor(by: str | None) -> str:
@@ -776,7 +776,7 @@ def serve(
             from campaign.rehearsal import find_rehearsal
 
             find_rehearsal(project, workdir)  # a clear message now if there is none
-        with Ledger.open(project.ledger_path) as ledger:
+        with Ledger.open(project.ledger_target) as ledger:
             if not ledger.users():
                 err.print(_("there is no account yet: make one with "
                             "`campaign users add NAME --role admin`"), markup=False)

@@ -179,7 +179,7 @@ def publish_post(ctx: Publishing, story_id: str, platform: Platform, now: dateti
     Holds the ledger's publish lock throughout, so that no other process decides,
     claims or sends a post at the same time.
     """
-    with publish_lock(ctx.ledger.path):
+    with publish_lock(ctx.ledger):
         if reopen_by is not None:
             ctx.ledger.set_state(story_id, platform, "planned", now, event="reopened",
                                  actor=reopen_by, expect=("failed", "missed"))
@@ -424,7 +424,7 @@ def _needs_attention(ctx: Publishing, record: PostRecord, now: datetime, why: st
 
 def reconcile_all(ctx: Publishing, now: datetime) -> list[Outcome]:
     """At start-up: every post left in *publishing* is decided before anything is sent."""
-    with publish_lock(ctx.ledger.path):
+    with publish_lock(ctx.ledger):
         return [reconcile(ctx, r, now) for r in ctx.ledger.posts() if r.state == "publishing"]
 
 
@@ -467,7 +467,7 @@ def withdraw_story(ctx: Publishing, story_id: str, by: str | None, now: datetime
     remove cached cards, and never post this story again."""
     ledger = ctx.ledger
     ledger.withdraw(story_id, by, now)  # first: no publish starts after this line
-    with publish_lock(ledger.path):
+    with publish_lock(ledger):
         report = _withdraw_posts(ctx, story_id, by, now)
     report.removed_files += remove_story_files(ctx.project, story_id, ledger, now)
     return report

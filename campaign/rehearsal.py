@@ -263,7 +263,7 @@ def rehearse(
     origin = datetime.combine(settings.campaign.start, time(0), tzinfo=settings.tz).astimezone(UTC)
 
     check_cache = CheckCache()  # warm now, so the scheduler's first plan is quick
-    report = run_check(rehearsing, origin, check_cache, facts=read_facts(rehearsing.ledger_path))
+    report = run_check(rehearsing, origin, check_cache, facts=read_facts(rehearsing.ledger_target))
     if not report.ok:
         raise UserError(_("the campaign has errors, so it cannot be rehearsed: run "
                           "`campaign check`"))
@@ -311,7 +311,7 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
         for fault in faults:
             sandbox.add_fault(fault)
         env = sandbox.env()
-        with SchedulerLock(rehearsing.ledger_path), Ledger.open(rehearsing.ledger_path) as ledger:
+        with SchedulerLock(rehearsing.ledger_path), Ledger.open(rehearsing.ledger_target) as ledger:
             publishing = Publishing(
                 project=rehearsing, ledger=ledger, env=env, rehearsal=True,
                 platform_time=clock.wall, link=feed_link(workdir / "feeds"),
