@@ -192,7 +192,11 @@ class PostgresBackend:
             yield self
 
     def schema_version(self) -> int:
-        row = self.connection.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+        # The catalogue by a query (a fresh snapshot), not to_regclass: its cache may not yet
+        # see the table another process created while this one waited for the write lock.
+        row = self.connection.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = 'schema_version' "
+            "AND schemaname = current_schema())").fetchone()
         if not row[0]:
             return 0
         row = self.connection.execute("SELECT max(version) FROM schema_version").fetchone()

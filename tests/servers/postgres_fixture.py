@@ -144,3 +144,43 @@ def postgres() -> Iterator[PostgresCluster]:
     finally:
         cluster.stop("immediate")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class LedgerBackend:
+    """One of the ledger's two backends for a test: `target()` is what `Ledger.open` takes
+    (a new file, or a new database), `env` what a `campaign` command needs to use it."""
+
+    name: str
+    folder: Path
+    cluster: PostgresCluster | None
+    _first: Path | str | None = None
+
+    def target(self, name: str = "ledger") -> Path | str:
+        if self.cluster is None:
+            made: Path | str = self.folder / "state" / f"{name}.sqlite"
+        else:
+            made = self.cluster.new_database()
+        if self._first is None:
+            self._first = made
+        return made
+
+    @property
+    def url(self) -> str | None:
+        """The database of the first `target()` (made now if there is none), on PostgreSQL."""
+        if self.cluster is None:
+            return None
+        if self._first is None:
+            self.target()
+        return str(self._first)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"CAMPAIGN_LEDGER_URL": self.url} if self.url else {}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def ledger_backend(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerBackend:
+    """Runs the test once on a SQLite ledger file and once on a PostgreSQL database."""
+    cluster = request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    return LedgerBackend(request.param, tmp_path, cluster)
