@@ -17,9 +17,10 @@ The rules that keep a post exactly once across machines:
   It then starts the scheduler as after a crash: every post left *publishing* is looked up
   on the platform before anything is sent (`publish.reconcile_all`), under the publish
   lock (a session advisory lock, which the old leader's session held while it posted).
-- **A leader that loses the database stops posting at once**: when a renewal fails, or its
-  connection breaks, its scheduler is stopped; it stands by, and leads again only by
-  taking the lease anew (then reconciling again).
+- **A leader that loses the database stops posting at once**: when a renewal fails, its
+  connection breaks, or a claim is refused, its scheduler is stopped; it stands by, and
+  leads again only by taking the lease anew (then reconciling and planning afresh, so
+  that the post whose claim was refused gets its job again).
 
 The lease lasts `CAMPAIGN_LEAD_SECONDS` (45 s unless set; the tests and the benchmark make
 it short): renewed every 5 s, a claim needs 30 s of it left, a standby looks every 3 s;
@@ -206,7 +207,7 @@ def run_scheduler(ledger: Ledger, make: Callable[[], R], *, install_signals: boo
             try:
                 if ledger.broken:
                     ledger.reconnect()
-                ledger.lead = lead.claim
+                ledger.lead, ledger.lead_refused = lead.claim, False
                 say(_("posting from this machine ({me})").format(me=_me()))
                 scheduler = make()
                 current[:] = [scheduler]
@@ -215,7 +216,8 @@ def run_scheduler(ledger: Ledger, make: Callable[[], R], *, install_signals: boo
                 def watch(scheduler: Runnable = scheduler,
                           interrupted: threading.Event = interrupted) -> None:
                     while not scheduler.done.wait(lead.terms.poll):
-                        if stop.is_set() or lead.lost.is_set() or ledger.broken:
+                        if stop.is_set() or lead.lost.is_set() or ledger.broken or \
+                                ledger.lead_refused:
                             interrupted.set()
                             scheduler.done.set()
                 threading.Thread(target=watch, daemon=True, name="campaign-lead-watch").start()

@@ -353,6 +353,9 @@ class Ledger:
         self.url = url
         #: Set by a leading scheduler (`lead.py`): its claims then prove the lead.
         self.lead: LeadClaim | None = None
+        #: A claim was refused for want of the lead: the scheduler must stand down and
+        #: start afresh (its jobs are rebuilt then), not carry on without that post.
+        self.lead_refused = False
 
     @property
     def shown(self) -> str:
@@ -508,6 +511,7 @@ class Ledger:
         """
         with self._transaction() as db:
             if self.lead is not None and not self._leading(db, self.lead):
+                self.lead_refused = True
                 log.error("%s: not claimed: this scheduler no longer provably holds the lead",
                           post_key(story_id, platform))
                 return False
@@ -814,7 +818,7 @@ class Ledger:
             if release:
                 db.execute("DELETE FROM lead WHERE token = ?", (token,))
 
-    def schedulers(self, seen_within: float = 60.0) -> list[Scheduler]:
+    def schedulers(self, seen_within: float = 20.0) -> list[Scheduler]:
         """The schedulers on a shared database seen lately, the leader first; [] on SQLite."""
         if not self.shared:
             return []

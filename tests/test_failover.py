@@ -277,6 +277,20 @@ def test_the_leaders_connection_cut_while_it_waits_for_a_platform(
     its connections are cut. A standby takes over, finds the post on the platform, and the
     old leader, when its answer comes, records nothing and posts nothing more."""
     start_both(week)
+    # `status` from anywhere (here a third process, with CAMPAIGN_LEDGER_URL) says who posts.
+    began = time.monotonic()
+    while time.monotonic() - began < 60:
+        with Ledger.open(week.url) as ledger:
+            if len(ledger.schedulers()) == 2:
+                break
+        time.sleep(0.1)
+    status = subprocess.run(
+        [sys.executable, "-m", "campaign", "--config", str(week.hosts[0].root / "campaign.toml"),
+         "status"], env={**os.environ, "CAMPAIGN_LEDGER_URL": week.url},
+        capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0, status.stderr
+    assert re.search(r"^posting from \S+ \(pid (\d+)\); standing by: \S+ \(pid \d+\)$",
+                     status.stdout, re.MULTILINE), status.stdout
     sandbox.add_fault(Fault(platform="x", call="create", kind="slow_response", delay=5))
     cut: list[Any] = []
 
