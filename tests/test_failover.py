@@ -309,3 +309,48 @@ def test_the_leaders_connection_cut_while_it_waits_for_a_platform(
         x = [r for r in ledger.posts() if r.platform == "x" and r.attempts]
         assert any(e.kind == "reconciled_posted" for e in ledger.events()), [
             (r.key, r.state) for r in x]
+
+
+def test_campaign_run_on_two_machines_one_posts_the_other_stands_by_and_doctor_says_who(
+        tmp_path: Path, postgres: PostgresCluster, sandbox: Sandbox) -> None:
+    """The real week's `campaign run` (not a rehearsal) with CAMPAIGN_LEDGER_URL: the first
+    leads, the second says it stands by and who posts; SIGTERM ends both cleanly and the
+    lead is free at once; `doctor` names the database without its password."""
+    url = postgres.new_database()
+    hosts = [make_host(tmp_path, name, datetime.now(UTC)) for name in ("host-a", "host-b")]
+    env = {**os.environ, **sandbox.env(), "CAMPAIGN_LEDGER_URL": url,
+           "CAMPAIGN_LEAD_SECONDS": LEAD_SECONDS, "PYTHONUNBUFFERED": "1"}
+    logs = [root / "run.log" for root in hosts]
+    first = subprocess.Popen([sys.executable, "-m", "campaign", "--config",
+                              str(hosts[0] / "campaign.toml"), "run"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=logs[0].open("w"), cwd=hosts[0])
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        week = Week(url, sandbox, [], datetime.now(UTC))
+        week.wait_for_takeover(None)
+        assert week.leader_pid() == first.pid
+        second = subprocess.Popen([sys.executable, "-m", "campaign", "--config",
+                                   str(hosts[1] / "campaign.toml"), "run"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=logs[1].open("w"),
+                                  cwd=hosts[1])
+        began = time.monotonic()
+        while "standing by: posting from" not in logs[1].read_text():
+            assert time.monotonic() - began < 60, logs[1].read_text()
+            time.sleep(0.1)
+        said = logs[1].read_text()
+        assert f"(pid {first.pid}); this machine" in said and "ledger postgresql://" in said
+        doctor = subprocess.run([sys.executable, "-m", "campaign", "--config",
+                                 str(hosts[1] / "campaign.toml"), "doctor", "--json"],
+                                env=env, capture_output=True, text=True, timeout=120)
+        [finding] = [f for f in json.loads(doctor.stdout)["findings"] if f["check"] == "ledger"]
+        assert finding["status"] == "ok" and f"(pid {first.pid})" in finding["message"]
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(60) == 0, logs[0].read_text()
+        week.wait_for_takeover(first.pid)  # released on the way out: taken at once
+        assert week.leader_pid() == second.pid
+        assert max(week.takeovers) < TAKEOVER_LIMIT
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(60)
