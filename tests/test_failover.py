@@ -356,3 +356,46 @@ def test_campaign_run_on_two_machines_one_posts_the_other_stands_by_and_doctor_s
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(60)
+
+
+def test_the_workspace_works_on_the_shared_database(
+        repo_copy: Path, postgres: PostgresCluster, sandbox: Sandbox,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`campaign serve` on any machine with CAMPAIGN_LEDGER_URL: its accounts, pause and
+    approvals are the shared database's, and no ledger file is made."""
+    import threading
+
+    import requests
+    from waitress import create_server
+
+    from campaign.accounts import add_user
+    from campaign.config import load_project
+    from campaign.workspace.app import create_app, server_options
+
+    url = postgres.new_database()
+    monkeypatch.setenv("CAMPAIGN_LEDGER_URL", url)
+    project = load_project(repo_copy / "campaign.toml")
+    with Ledger.open(project.ledger_target) as ledger:
+        add_user(ledger, "anna", "admin", "correct horse battery", datetime.now(UTC))
+    server = create_server(create_app(project, env=sandbox.env()),
+                           **server_options("127.0.0.1", 0, threads=2))
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        client = requests.Session()
+        signed_in = client.post(f"{base}/login", data={"name": "anna",
+                                                       "password": "correct horse battery"},
+                                allow_redirects=False, timeout=30)
+        assert signed_in.status_code == 302, signed_in.text
+        page = client.get(f"{base}/status", timeout=60).text
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        assert token is not None
+        paused = client.post(f"{base}/pause", data={"csrf_token": token.group(1), "paused": "1"},
+                             allow_redirects=False, timeout=30)
+        assert paused.status_code == 302
+    finally:
+        server.close()
+    with Ledger.open(url) as shared:
+        assert shared.is_paused()
+        assert [e.actor for e in shared.events() if e.kind == "paused"] == ["anna"]
+    assert not project.ledger_path.exists()
