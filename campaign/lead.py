@@ -36,11 +36,12 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 from campaign.errors import LedgerError
 from campaign.i18n import _
-from campaign.ledger import LeadClaim, Ledger
+from campaign.ledger import LeadClaim, Ledger, Scheduler
 
 log = logging.getLogger("campaign.lead")
 
@@ -124,7 +125,15 @@ class Lead:
         while not stop.is_set():
             try:
                 db = self._ledger()
-                if db.take_lead(self.token, self.terms.seconds):
+                previous: list[Scheduler] = []
+                if db.take_lead(self.token, self.terms.seconds, took_over=previous):
+                    for gone in previous:  # staff hear of it, once per takeover
+                        db.add_alert(f"takeover:{self.token}:{gone.host}:{gone.pid}", _(
+                            "{me} took over posting: {host} (pid {pid}) stopped answering "
+                            "the shared database. Posts it had under way are checked on "
+                            "their platforms before anything is sent again; see to that "
+                            "machine.").format(me=_me(), host=gone.host, pid=gone.pid),
+                            datetime.now(UTC))
                     self.lost.clear()
                     self._stop_renewing.clear()
                     self._renewing = threading.Thread(target=self._renew, daemon=True,

@@ -779,12 +779,15 @@ class Ledger:
         return Heartbeat(row[0], row[1], datetime.fromisoformat(row[2])) if row else None
 
     # -- the lead (PostgreSQL: any number of schedulers, one of them posts) ----------
-    def take_lead(self, token: str, seconds: float) -> bool:
+    def take_lead(self, token: str, seconds: float, *,
+                  took_over: list[Scheduler] | None = None) -> bool:
         """Take the lead, or renew it, for `seconds` on the database's clock: only when no
         one else holds a lease that is still running. Notes this scheduler as seen either
-        way (for `status`). True when this scheduler leads now."""
+        way (for `status`). True when this scheduler leads now; then `took_over` gets the
+        scheduler whose lease ran out, if this one took its place."""
         host, pid = os.uname().nodename, os.getpid()
         with self._transaction() as db:
+            before = db.execute("SELECT host, pid, token FROM lead WHERE id = 1").fetchone()
             db.execute("INSERT INTO schedulers VALUES (?, ?, ?, clock_timestamp()) "
                        "ON CONFLICT (token) DO UPDATE SET seen_at = excluded.seen_at",
                        (token, host, pid))
@@ -796,6 +799,8 @@ class Ledger:
                 "pid = excluded.pid, expires_at = excluded.expires_at "
                 "WHERE lead.token = excluded.token OR lead.expires_at <= clock_timestamp() "
                 "RETURNING token", (token, host, pid, float(seconds))).fetchone()
+        if row is not None and before is not None and before[2] != token and took_over is not None:
+            took_over.append(Scheduler(before[0], int(before[1]), False))
         return row is not None
 
     @staticmethod

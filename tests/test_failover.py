@@ -250,6 +250,8 @@ def test_the_leader_killed_at_random_moments_and_inside_the_publish_path(week: W
 
     week.run_until_done(restart, during)
     week.check_exactly_once()
+    with Ledger.open(week.url) as ledger:  # staff heard of the takeovers
+        assert any("took over posting" in text for _, text, _ in ledger.alerts(500))
     print(f"seed {seed}: {week.kills} kills; takeovers {len(week.takeovers)}, worst "
           f"{max(week.takeovers):.2f} s")
     assert week.kills >= 10, week.kills  # two seeds: at least 20 kills over the suite
