@@ -8,13 +8,17 @@
 #                      own browser download (`playwright install`) is never used
 #   libfribidi0        bidirectional text for Pillow's text layout (cards)
 #   fonts-dejavu-core  a system font for Chromium, so the preview renders the same everywhere
+#   postgresql         the ledger on PostgreSQL (issue 20): tests/servers/postgres_fixture.py
+#                      runs initdb and pg_ctl from /usr/lib/postgresql/*/bin in a throwaway
+#                      folder (as `nobody`, since CI runs as root); Debian's own cluster that
+#                      the package may start is not used
 #   make, g++, python3, python3-venv
 #                      the README's `make test` with its .venv, and the from-source build of
 #                      better-sqlite3 for Bluesky's PDS (install-test-servers.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(chromium libfribidi0 fonts-dejavu-core make g++ python3 python3-venv)
+PACKAGES=(chromium libfribidi0 fonts-dejavu-core postgresql make g++ python3 python3-venv)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -48,13 +48,14 @@ from campaign.i18n import (
     ngettext,
     set_language,
 )
-from campaign.ledger import Ledger, SchedulerLock, read_facts
+from campaign.lead import run_scheduler
+from campaign.ledger import Ledger, read_facts, scheduler_lock
 from campaign.models import Card, Platform
 from campaign.publish import Publishing, publish_post, read_story_bounded, withdraw_story
 from campaign.rehearsal import load_faults, rehearse
 from campaign.scheduler import RealClock, Scheduler
 from campaign.secrets import RedactingFilter, quiet_leaky_loggers
-from campaign.status import state_label, status_report
+from campaign.status import machines_line, state_label, status_report
 from campaign.stories import find_story_file, unknown_story
 
 INTERNAL_FAULT = 70
@@ -138,7 +139,7 @@ def _project(ctx: typer.Context) -> Project:
 def _week(project: Project, now: datetime) -> CheckReport:
     """The one plan (SPEC §11), with the days and withdrawals of the campaign's ledger,
     read without writing to it."""
-    return run_check(project, now, facts=read_facts(project.ledger_path))
+    return run_check(project, now, facts=read_facts(project.ledger_target))
 
 
 def _print_json(document: Any) -> None:
@@ -369,7 +370,7 @@ def _print_plan(report: CheckReport) -> None:
 # -- the ledger: post, status, approve, pause, resume, withdraw ----------------------
 
 def _ledger(project: Project) -> Ledger:
-    return Ledger.open(project.ledger_path)
+    return Ledger.open(project.ledger_target)
 
 
 #: A story file's fate (models.FateKind) as `status` shows it.
@@ -450,7 +451,7 @@ def _target(ctx: typer.Context, rehearsal: bool, real: bool, workdir: Path | Non
 
 
 def _known_to_ledger(project: Project, story: str) -> bool:
-    return story in read_facts(project.ledger_path).pinned
+    return story in read_facts(project.ledger_target).pinned
 
 
 def _actor(by: str | None) -> str:
@@ -529,6 +530,9 @@ def status(
             alive=_("alive") if scheduler["alive"] else _("NOT RUNNING"), pid=scheduler["pid"],
             heartbeat=format_moment(datetime.fromisoformat(scheduler["heartbeat"])),
             age=scheduler["heartbeat_age_seconds"]))
+    machines = machines_line(document)
+    if machines is not None:
+        typer.echo(machines)
     if document["paused"]:
         typer.echo(_("posting is PAUSED: run `campaign resume` to post again"))
     table = Table()
@@ -729,17 +733,19 @@ def run(
             else:
                 _print_rehearsal(result.summary)
             return
-        with SchedulerLock(project.ledger_path), _ledger(project) as ledger:
+        with scheduler_lock(project.ledger_target), _ledger(project) as ledger:
             env = dict(os.environ)
             publishing = Publishing(project=project, ledger=ledger, env=env)
             alerter = Alerter(project.settings.alerts, ledger, env,
                               campaign_name=project.settings.campaign.name)
             err.print(_("campaign run: {name}, ledger {ledger}; stop with Ctrl-C or SIGTERM").format(
                 name=project.settings.campaign.name,
-                ledger=project.relative(project.ledger_path)), markup=False)
+                ledger=project.ledger_shown), markup=False)
             alerter.announce()  # once: which alert channels work
-            Scheduler(project, ledger, publishing, alerter, RealClock(),
-                      until_done=until_done).run()
+            # On a shared database (two machines), it posts only while it leads (lead.py).
+            run_scheduler(ledger, lambda: Scheduler(project, ledger, publishing, alerter,
+                                                    RealClock(), until_done=until_done),
+                          say=lambda line: err.print(line, markup=False))
 
 
 @app.command()
@@ -776,7 +782,7 @@ def serve(
             from campaign.rehearsal import find_rehearsal
 
             find_rehearsal(project, workdir)  # a clear message now if there is none
-        with Ledger.open(project.ledger_path) as ledger:
+        with Ledger.open(project.ledger_target) as ledger:
             if not ledger.users():
                 err.print(_("there is no account yet: make one with "
                             "`campaign users add NAME --role admin`"), markup=False)

@@ -9,6 +9,7 @@ Secrets never live here: they come from the environment (see `secrets.py`).
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -94,8 +95,22 @@ class CampaignSettings(_Strict):
 
 class PathSettings(_Strict):
     stories: str = "stories"
+    # A file, or a shared PostgreSQL database (`postgresql://user@host/db`, two machines);
+    # CAMPAIGN_LEDGER_URL, when set, wins (load_project).
     ledger: str = "state/ledger.sqlite"
     build: str = "build"
+
+    @field_validator("ledger")
+    @classmethod
+    def _no_password_in_the_file(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        if value.startswith(("postgresql://", "postgres://")) and (
+                urlsplit(value).password is not None or "password=" in value):
+            raise CodedError(_("a password does not belong in campaign.toml: give the address "
+                               "without it, and the password in PGPASSWORD (or the whole "
+                               "address in CAMPAIGN_LEDGER_URL)"), "config.ledger_password")
+        return value
 
 
 class ThemeSettings(_Strict):
@@ -201,6 +216,27 @@ class Project:
     @property
     def ledger_path(self) -> Path:
         return self.path(self.settings.paths.ledger)
+
+    @property
+    def ledger_url(self) -> str | None:
+        """The shared PostgreSQL database the ledger is in, or None for the ledger file."""
+        value = self.settings.paths.ledger
+        return value if value.startswith(("postgresql://", "postgres://")) else None
+
+    @property
+    def ledger_target(self) -> Path | str:
+        """What `Ledger.open` and `read_facts` take: the URL, or else the file."""
+        return self.ledger_url or self.ledger_path
+
+    @property
+    def ledger_shown(self) -> str:
+        """The ledger as staff read it: the file relative to the repository, or the
+        database's address without its password."""
+        if self.ledger_url is None:
+            return self.relative(self.ledger_path)
+        from campaign.ledger_backends import shown
+
+        return shown(self.ledger_url)
 
     def relative(self, path: Path) -> str:
         """A path as the user sees it: relative to the repository root where possible.
@@ -330,6 +366,10 @@ def load_project(config_file: Path) -> Project:
             problems.append(Problem(shown, toml_line(text, loc), dotted(loc) or None, message,
                                     code=code))
         raise ConfigError(problems) from None
+    shared = os.environ.get("CAMPAIGN_LEDGER_URL")
+    if shared:  # the shared database named in the environment wins over campaign.toml
+        settings = settings.model_copy(update={
+            "paths": settings.paths.model_copy(update={"ledger": shared})})
     return Project(root=config_file.parent.resolve(), settings=settings, config_file=config_file)
 
 

@@ -578,6 +578,8 @@ def _existing_parent(path: Path) -> Path:
 
 
 def ledger_finding(project: Project) -> Finding:
+    if project.ledger_url is not None:
+        return _shared_ledger_finding(project)
     path = project.ledger_path
     shown = project.relative(path)
     if not path.exists():
@@ -610,6 +612,25 @@ def ledger_finding(project: Project) -> Finding:
                        details={"path": shown}, code="ledger.not_writable")
     return Finding("ledger", "ok", _("{path} is writable").format(path=shown),
                    details={"path": shown}, code="ledger.writable")
+
+
+def _shared_ledger_finding(project: Project) -> Finding:
+    """The ledger in a shared PostgreSQL database (two machines): it answers, and who posts."""
+    shown = project.ledger_shown
+    try:
+        with Ledger.open(project.ledger_target) as ledger:
+            leader = ledger.leader()
+    except CampaignError as exc:
+        return Finding("ledger", "error", str(exc),
+                       _("start PostgreSQL there, or correct CAMPAIGN_LEDGER_URL"),
+                       details={"path": shown}, code="ledger.shared_unreachable")
+    if leader is None:
+        text = _("the shared database {url} answers; no `campaign run` is posting now")
+    else:
+        text = _("the shared database {url} answers; posting from {host} (pid {pid})")
+    return Finding("ledger", "ok", text.format(url=shown, host=leader.host if leader else "",
+                                               pid=leader.pid if leader else ""),
+                   details={"path": shown}, code="ledger.shared")
 
 
 def disk_finding(project: Project) -> Finding:

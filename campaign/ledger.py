@@ -1,6 +1,11 @@
-"""The ledger: one SQLite file that is the single source of truth for what was posted.
+"""The ledger: the single source of truth for what was posted.
 
-Tables (schema versioned with `PRAGMA user_version`, migrated forward on open):
+One SQLite file by default; or a shared PostgreSQL database (`[paths] ledger =
+"postgresql://..."` or CAMPAIGN_LEDGER_URL), for two machines (SPEC §15). The SQL
+dialect differences are in `ledger_backends.py`; everything here is the same for both.
+
+Tables (schema versioned with `PRAGMA user_version`, or the table `schema_version` on
+PostgreSQL, migrated forward on open, one migration at a time):
 
     posts       one row per (story, platform): state, remote id and URL, attempts,
                 last error, the content hash it was published from, retry time
@@ -19,11 +24,17 @@ Tables (schema versioned with `PRAGMA user_version`, migrated forward on open):
     metrics     snapshots of each posted post's numbers (`campaign report`): one row per
                 post, fetch time and metric; a fetch that gave no numbers is one row with
                 metric '' and the reason (`status`) why. Withdrawal deletes a story's rows.
+    lead        (PostgreSQL) which `campaign run` leads: its token, host, pid and the
+                expiry of its lease, on the database's clock
+    schedulers  (PostgreSQL) every `campaign run` on the database, leading or standing by,
+                and when it was last seen
 
-Every write is its own transaction with `synchronous=FULL` in WAL mode, so a
-commit that returned is on disk before the next step (the publishing request)
-starts. Claiming a post for publishing is one conditional UPDATE, so two
-processes racing for the same post cannot both win.
+Every write is its own transaction with `synchronous=FULL` in WAL mode (PostgreSQL:
+a committed transaction is durable), so a commit that returned is on disk before the
+next step (the publishing request) starts. Claiming a post for publishing is one
+conditional UPDATE, so two processes racing for the same post cannot both win. On
+PostgreSQL, a scheduler's claim also checks, in the same transaction, that it holds
+the lead (`lead.py`): a scheduler that lost it sends nothing.
 
 Secrets never reach this file: callers pass messages that publishers already
 redacted, and `record_error` redacts again as a last line of defence.
@@ -41,10 +52,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
+from campaign import ledger_backends
 from campaign.errors import LedgerError, SchedulerLocked
 from campaign.i18n import _
+from campaign.ledger_backends import PostgresBackend, SQLiteBackend
 from campaign.models import LedgerFacts, Platform, post_key
 
 log = logging.getLogger("campaign.ledger")
@@ -195,6 +208,24 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (story_id, platform, fetched_at, metric)
     );
     """,
+    # 5: two machines (SPEC §15): the lead and the schedulers on a shared database. Times
+    # are the database's own clock (`clock_timestamp()`), never a host's; unused on SQLite.
+    """
+    CREATE TABLE lead (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        token      TEXT NOT NULL,
+        host       TEXT NOT NULL,
+        pid        INTEGER NOT NULL,
+        since      TIMESTAMP WITH TIME ZONE NOT NULL,
+        expires_at TIMESTAMP WITH TIME ZONE NOT NULL
+    );
+    CREATE TABLE schedulers (
+        token   TEXT PRIMARY KEY,
+        host    TEXT NOT NULL,
+        pid     INTEGER NOT NULL,
+        seen_at TIMESTAMP WITH TIME ZONE NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -287,30 +318,80 @@ class Heartbeat:
     at: datetime
 
 
-class Ledger:
-    """The ledger file. Open with `Ledger.open(path)`; close with `.close()` or `with`."""
+@dataclass(frozen=True)
+class Scheduler:
+    """A `campaign run` on a shared database, as `status` names it."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self._db = connection
+    host: str
+    pid: int
+    leading: bool
+
+
+@dataclass(frozen=True)
+class LeadClaim:
+    """What a leading scheduler's claims must prove: its lease token, and how many seconds
+    of the lease must be left (the longest a publishing request may still take)."""
+
+    token: str
+    margin: float
+
+
+Backend = SQLiteBackend | PostgresBackend
+
+
+class Ledger:
+    """The ledger. Open with `Ledger.open(path or URL)`; close with `.close()` or `with`.
+
+    `path` is the SQLite file (for a PostgreSQL ledger, where its file locks would be; none
+    are made there), `url` the PostgreSQL database or None, `shown` its name for messages
+    (a URL without its password).
+    """
+
+    def __init__(self, backend: Backend, path: Path, url: str | None = None) -> None:
+        self._db = backend
         self.path = path
+        self.url = url
+        #: Set by a leading scheduler (`lead.py`): its claims then prove the lead.
+        self.lead: LeadClaim | None = None
+        #: A claim was refused for want of the lead: the scheduler must stand down and
+        #: start afresh (its jobs are rebuilt then), not carry on without that post.
+        self.lead_refused = False
+
+    @property
+    def shown(self) -> str:
+        return ledger_backends.shown(self.url) if self.url else str(self.path)
+
+    @property
+    def shared(self) -> bool:
+        """A PostgreSQL ledger: any number of schedulers and commands on any hosts."""
+        return self.url is not None
+
+    @property
+    def broken(self) -> bool:
+        """The database connection is gone: nothing more can be read or written on it."""
+        return self._db.broken
 
     # -- opening -----------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path) -> Ledger:
+    def open(cls, target: Path | str) -> Ledger:
+        """A ledger file (a Path, or a str that is not a URL), or a `postgresql://` URL."""
+        if ledger_backends.is_url(target):
+            return cls._open_postgres(str(target))
+        path = Path(target)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            backend = SQLiteBackend.connect(path)
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(_(
                 "cannot open the ledger {path} ({error}): check that its folder exists and is "
                 "writable, or set paths.ledger in campaign.toml").format(
                     path=path, error=exc)) from None
-        db.row_factory = sqlite3.Row
+        db = backend.connection
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # a returned commit is on disk
             db.execute("PRAGMA foreign_keys=ON")
-            ledger = cls(db, path)
+            ledger = cls(backend, path)
             ledger._migrate()
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -320,27 +401,64 @@ class Ledger:
                     path=path, error=exc)) from None
         return ledger
 
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+    @classmethod
+    def _open_postgres(cls, url: str) -> Ledger:
+        import psycopg
+
+        try:
+            backend = PostgresBackend.connect(url)
+        except psycopg.Error as exc:
+            raise LedgerError(_(
+                "cannot reach the shared database {url} ({error}): check that PostgreSQL runs "
+                "there, and the address in CAMPAIGN_LEDGER_URL (or paths.ledger) and the "
+                "password in PGPASSWORD").format(
+                    url=ledger_backends.shown(url),
+                    error=ledger_backends.hide_password(str(exc).strip(), url))) from None
+        ledger = cls(backend, Path("shared-database"), url)
+        try:
+            ledger._migrate()
+        except psycopg.Error as exc:
+            backend.close()
+            raise LedgerError(_(
+                "the shared database {url} could not be prepared for campaign ({error}): "
+                "the account needs the right to create tables there").format(
+                    url=ledger_backends.shown(url),
+                    error=ledger_backends.hide_password(str(exc).strip(), url))) from None
+        return ledger
+
+    def reconnect(self) -> None:
+        """A new connection after the database went away (PostgreSQL), for a scheduler
+        that carries on; everything that was not committed is gone."""
+        if self.url is None:
+            return
+        self.close()
+        fresh = Ledger._open_postgres(self.url)
+        self._db = fresh._db
+
+    def _migrate(self, upto: int = SCHEMA_VERSION) -> None:
+        version = self._db.schema_version()
         if version > SCHEMA_VERSION:
             raise LedgerError(_(
                 "{path} was written by a newer campaign (schema {version}, this one knows "
                 "{known}): upgrade campaign").format(
-                    path=self.path, version=version, known=SCHEMA_VERSION))
-        while version < SCHEMA_VERSION:
+                    path=self.shown, version=version, known=SCHEMA_VERSION))
+        while version < upto:
             with self._transaction():
                 # Read again inside the write lock: another process may be migrating too.
-                version = self._db.execute("PRAGMA user_version").fetchone()[0]
-                if version >= SCHEMA_VERSION:
+                version = self._db.schema_version()
+                if version >= upto:
                     break
-                for statement in _MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {version + 1}")
+                for statement in self._db.ddl(_MIGRATIONS[version]):
+                    self._db.execute(statement)
+                self._db.set_schema_version(version + 1)
             version += 1
 
+    def schema_version(self) -> int:
+        return self._db.schema_version()
+
     def close(self) -> None:
-        self._db.close()
+        with contextlib.suppress(Exception):
+            self._db.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -349,14 +467,9 @@ class Ledger:
         self.close()
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> Iterator[Backend]:
+        with self._db.transaction() as db:
+            yield db
 
     # -- posts -------------------------------------------------------------------
     def ensure_post(self, story_id: str, platform: str, day: str, due: datetime,
@@ -397,6 +510,11 @@ class Ledger:
         pending (posted, withdrawn, ...): the caller must not publish then.
         """
         with self._transaction() as db:
+            if self.lead is not None and not self._leading(db, self.lead):
+                self.lead_refused = True
+                log.error("%s: not claimed: this scheduler no longer provably holds the lead",
+                          post_key(story_id, platform))
+                return False
             cursor = db.execute(
                 "UPDATE posts SET state = 'publishing', attempts = attempts + 1, "  # noqa: S608
                 "content_hash = ?, caption = ?, claimed_at = ?, updated_at = ?, "
@@ -466,7 +584,9 @@ class Ledger:
                           (story_id,)).fetchone():
                 return False
             db.executemany(
-                "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (story_id, platform, fetched_at, metric) DO UPDATE SET "
+                "value = excluded.value, status = excluded.status, detail = excluded.detail",
                 [(story_id, platform, _iso(fetched_at), metric, value, status,
                   redact(detail) if detail else None)
                  for metric, value, status, detail in rows])
@@ -494,7 +614,7 @@ class Ledger:
     def approve(self, story_id: str, content_hash: str, by: str, now: datetime) -> None:
         with self._transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO approvals VALUES (?, ?, ?, ?)",
+                "INSERT INTO approvals VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (story_id, content_hash, by, _iso(now)),
             )
             self._event(db, now, "approved", story_id, None, by, content_hash)
@@ -512,7 +632,7 @@ class Ledger:
 
     def withdraw(self, story_id: str, by: str | None, now: datetime) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO withdrawals VALUES (?, ?, ?)",
+            db.execute("INSERT INTO withdrawals VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                        (story_id, by, _iso(now)))
             db.execute("DELETE FROM metrics WHERE story_id = ?", (story_id,))
             self._event(db, now, "withdrawn", story_id, None, by, None)
@@ -558,7 +678,8 @@ class Ledger:
             db.execute(
                 "INSERT INTO fates VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (file) DO UPDATE "
                 "SET story_id = excluded.story_id, reason = excluded.reason, "
-                "since = CASE WHEN fates.kind = excluded.kind AND fates.day IS excluded.day "
+                "since = CASE WHEN fates.kind = excluded.kind "
+                "AND fates.day IS NOT DISTINCT FROM excluded.day "
                 "THEN fates.since ELSE excluded.since END, "
                 "kind = excluded.kind, day = excluded.day",
                 (file, story_id, kind, day, reason, _iso(now)),
@@ -573,7 +694,7 @@ class Ledger:
                  by: str | None = None) -> bool:
         """A new account; False when the name is taken."""
         with self._transaction() as db:
-            cursor = db.execute("INSERT OR IGNORE INTO users VALUES (?, ?, ?, ?)",
+            cursor = db.execute("INSERT INTO users VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                                 (name, role, password_hash, _iso(now)))
             added = cursor.rowcount == 1
             if added:
@@ -657,11 +778,76 @@ class Ledger:
         row = self._db.execute("SELECT pid, host, at FROM heartbeat WHERE id = 1").fetchone()
         return Heartbeat(row[0], row[1], datetime.fromisoformat(row[2])) if row else None
 
+    # -- the lead (PostgreSQL: any number of schedulers, one of them posts) ----------
+    def take_lead(self, token: str, seconds: float, *,
+                  took_over: list[Scheduler] | None = None) -> bool:
+        """Take the lead, or renew it, for `seconds` on the database's clock: only when no
+        one else holds a lease that is still running. Notes this scheduler as seen either
+        way (for `status`). True when this scheduler leads now; then `took_over` gets the
+        scheduler whose lease ran out, if this one took its place."""
+        host, pid = os.uname().nodename, os.getpid()
+        with self._transaction() as db:
+            before = db.execute("SELECT host, pid, token FROM lead WHERE id = 1").fetchone()
+            db.execute("INSERT INTO schedulers VALUES (?, ?, ?, clock_timestamp()) "
+                       "ON CONFLICT (token) DO UPDATE SET seen_at = excluded.seen_at",
+                       (token, host, pid))
+            row = db.execute(
+                "INSERT INTO lead VALUES (1, ?, ?, ?, clock_timestamp(), "
+                "clock_timestamp() + make_interval(secs => ?)) ON CONFLICT (id) DO UPDATE SET "
+                "since = CASE WHEN lead.token = excluded.token THEN lead.since "
+                "ELSE excluded.since END, token = excluded.token, host = excluded.host, "
+                "pid = excluded.pid, expires_at = excluded.expires_at "
+                "WHERE lead.token = excluded.token OR lead.expires_at <= clock_timestamp() "
+                "RETURNING token", (token, host, pid, float(seconds))).fetchone()
+        if row is not None and before is not None and before[2] != token and took_over is not None:
+            took_over.append(Scheduler(before[0], int(before[1]), False))
+        return row is not None
+
+    @staticmethod
+    def _leading(db: Backend, claim: LeadClaim) -> bool:
+        """In the caller's transaction: the lease is this scheduler's and has at least
+        `claim.margin` seconds left on the database's clock."""
+        row = db.execute("SELECT 1 FROM lead WHERE id = 1 AND token = ? AND expires_at > "
+                         "clock_timestamp() + make_interval(secs => ?)",
+                         (claim.token, float(claim.margin))).fetchone()
+        return row is not None
+
+    def leading(self, claim: LeadClaim) -> bool:
+        return self._leading(self._db, claim)
+
+    def leave(self, token: str, *, release: bool) -> None:
+        """A scheduler stops: it is no longer listed, and with `release` its lead (if it
+        still has it) is free at once for a standby."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM schedulers WHERE token = ?", (token,))
+            if release:
+                db.execute("DELETE FROM lead WHERE token = ?", (token,))
+
+    def schedulers(self, seen_within: float = 20.0) -> list[Scheduler]:
+        """The schedulers on a shared database seen lately, the leader first; [] on SQLite."""
+        if not self.shared:
+            return []
+        rows = self._db.execute(
+            "SELECT s.host, s.pid, (l.token IS NOT NULL AND l.expires_at > clock_timestamp()) "
+            "FROM schedulers s LEFT JOIN lead l ON l.token = s.token "
+            "WHERE s.seen_at > clock_timestamp() - make_interval(secs => ?) "
+            "ORDER BY 3 DESC, s.host, s.pid", (float(seen_within),)).fetchall()
+        return [Scheduler(r[0], int(r[1]), bool(r[2])) for r in rows]
+
+    def leader(self) -> Scheduler | None:
+        """Who holds a running lease on a shared database; None on SQLite or when no one."""
+        if not self.shared:
+            return None
+        row = self._db.execute("SELECT host, pid FROM lead WHERE id = 1 AND "
+                               "expires_at > clock_timestamp()").fetchone()
+        return Scheduler(row[0], int(row[1]), True) if row else None
+
     # -- alerts ------------------------------------------------------------------
     def add_alert(self, key: str, text: str, now: datetime) -> bool:
         """Record an alert once per key; False if it was already recorded (never repeat)."""
         with self._transaction() as db:
-            cursor = db.execute("INSERT OR IGNORE INTO alerts (key, at, text) VALUES (?, ?, ?)",
+            cursor = db.execute("INSERT INTO alerts (key, at, text) VALUES (?, ?, ?) "
+                                "ON CONFLICT DO NOTHING",
                                 (key, _iso(now), text))
             added = cursor.rowcount == 1
             if added:
@@ -708,7 +894,7 @@ class Ledger:
         return int(row[0])
 
     @staticmethod
-    def _event(db: sqlite3.Connection, now: datetime, kind: str, story_id: str | None,
+    def _event(db: Backend, now: datetime, kind: str, story_id: str | None,
                platform: str | None, actor: str | None, detail: str | None) -> None:
         db.execute(
             "INSERT INTO events (at, kind, story_id, platform, actor, detail) "
@@ -717,7 +903,7 @@ class Ledger:
         )
 
 
-def _facts(db: sqlite3.Connection) -> LedgerFacts:
+def _facts(db: Backend) -> LedgerFacts:
     withdrawn = frozenset(r[0] for r in db.execute("SELECT story_id FROM withdrawals"))
     pinned: dict[str, date] = {}
     for story_id, day in db.execute(
@@ -728,12 +914,16 @@ def _facts(db: sqlite3.Connection) -> LedgerFacts:
     return LedgerFacts(pinned=pinned, withdrawn=withdrawn)
 
 
-def read_facts(path: Path) -> LedgerFacts:
-    """`Ledger.facts` of the ledger file at `path`, read only; empty when there is none yet.
+def read_facts(path: Path | str) -> LedgerFacts:
+    """`Ledger.facts` of the ledger file at `path` (or the PostgreSQL ledger at that URL),
+    read only; empty when there is none yet.
 
     For `check`, `plan` and `preview`, which must show the week the scheduler
     runs without ever writing to its ledger.
     """
+    if ledger_backends.is_url(path):
+        return _read_shared_facts(str(path))
+    path = Path(path)
     if not path.is_file():
         return LedgerFacts()
     try:
@@ -742,7 +932,7 @@ def read_facts(path: Path) -> LedgerFacts:
         raise LedgerError(_("cannot read the ledger {path} ({error}): check its "
                             "permissions").format(path=path, error=exc)) from None
     try:
-        return _facts(db)
+        return _facts(SQLiteBackend(db))
     except sqlite3.DatabaseError as exc:
         raise LedgerError(_("{path} is not a campaign ledger ({error}): point paths.ledger "
                             "at the right file").format(path=path, error=exc)) from None
@@ -750,11 +940,31 @@ def read_facts(path: Path) -> LedgerFacts:
         db.close()
 
 
+def _read_shared_facts(url: str) -> LedgerFacts:
+    import psycopg
+
+    try:
+        backend = PostgresBackend.connect(url, read_only=True)
+    except psycopg.Error as exc:
+        raise LedgerError(_(
+            "cannot reach the shared database {url} ({error}): check that PostgreSQL runs "
+            "there, and the address in CAMPAIGN_LEDGER_URL (or paths.ledger) and the "
+            "password in PGPASSWORD").format(
+                url=ledger_backends.shown(url),
+                error=ledger_backends.hide_password(str(exc).strip(), url))) from None
+    try:
+        if backend.schema_version() == 0:
+            return LedgerFacts()
+        return _facts(backend)
+    finally:
+        backend.close()
+
+
 def _marks(values: tuple[str, ...]) -> str:
     return ", ".join("?" for _ in values)
 
 
-def _record(row: sqlite3.Row) -> PostRecord:
+def _record(row: Any) -> PostRecord:
     return PostRecord(
         story_id=row["story_id"], platform=cast(Platform, row["platform"]), day=row["day"],
         due=_time(row["due"]), state=row["state"], remote_id=row["remote_id"], url=row["url"],
@@ -836,17 +1046,49 @@ class SchedulerLock:
         self.release()
 
 
+def scheduler_lock(target: Path | str) -> contextlib.AbstractContextManager[object]:
+    """`SchedulerLock` for a ledger file. A shared (PostgreSQL) ledger has none: any number
+    of schedulers start there and one leads (`lead.py`)."""
+    if ledger_backends.is_url(target):
+        return contextlib.nullcontext()
+    return SchedulerLock(Path(target))
+
+
 @contextlib.contextmanager
-def publish_lock(ledger_path: Path, timeout: float = 180.0) -> Iterator[None]:
+def publish_lock(ledger_path: Path | Ledger, timeout: float = 180.0) -> Iterator[None]:
     """Held around deciding, claiming, sending and recording one post, by any process.
 
     Without it, a second process that finds a post in *publishing* could not tell
     a crashed publisher (reconcile it) from one still waiting for the platform's
     answer (leave it alone), and could post twice.
+
+    Given the ledger itself: on PostgreSQL, a session-level advisory lock on its
+    connection (released by the server when the process or its connection dies).
     """
+    if isinstance(ledger_path, Ledger):
+        if isinstance(ledger_path._db, PostgresBackend):
+            with _advisory_publish_lock(ledger_path._db, timeout):
+                yield
+            return
+        ledger_path = ledger_path.path
     lock = FileLock(ledger_path.with_name(ledger_path.name + ".publish.lock"))
     lock.acquire(timeout)
     try:
         yield
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def _advisory_publish_lock(db: PostgresBackend, timeout: float) -> Iterator[None]:
+    deadline = time.monotonic() + timeout
+    while not db.try_publish_lock():
+        if time.monotonic() >= deadline:
+            raise LedgerError(_(
+                "another campaign process (pid {pid}) is posting with this ledger and did "
+                "not finish in time: try again in a minute").format(pid=db.publish_lock_holder()))
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        db.publish_unlock()

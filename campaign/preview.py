@@ -253,9 +253,9 @@ def _approvals(project: Project, stories: Sequence[Story]) -> tuple[bool, dict[s
     A missing ledger is not created: the preview writes nothing but the page.
     """
     path = project.ledger_path
-    if not path.is_file():
+    if project.ledger_url is None and not path.is_file():
         return False, {s.id: False for s in stories}, set()
-    with Ledger.open(path) as ledger:
+    with Ledger.open(project.ledger_target) as ledger:
         approved = {s.id: ledger.approval(s.id, s.content_hash) is not None for s in stories}
         withdrawn = ledger.withdrawn_stories()
     return True, approved, withdrawn

@@ -179,7 +179,7 @@ def publish_post(ctx: Publishing, story_id: str, platform: Platform, now: dateti
     Holds the ledger's publish lock throughout, so that no other process decides,
     claims or sends a post at the same time.
     """
-    with publish_lock(ctx.ledger.path):
+    with publish_lock(ctx.ledger):
         if reopen_by is not None:
             ctx.ledger.set_state(story_id, platform, "planned", now, event="reopened",
                                  actor=reopen_by, expect=("failed", "missed"))
@@ -250,6 +250,8 @@ def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datet
                          "`campaign approve {story} --by NAME`")
             raise PostRefused(held.format(story=story_id))
         would_be_held = True
+    if ledger.shared:
+        _another_version(ledger, story, platform, now)
 
     caption = compose_caption(story, platform, settings)
     card = render_card(story, card_format(platform, settings), project,
@@ -299,6 +301,24 @@ def _publish_post(ctx: Publishing, story_id: str, platform: Platform, now: datet
     return Outcome(story_id, platform, "posted",
                    _("posted (would be held: not approved)") if would_be_held else _("posted"),
                    published.remote_id, url, would_be_held=would_be_held)
+
+
+def _another_version(ledger: Ledger, story: Story, platform: Platform, now: datetime) -> None:
+    """Two machines (SPEC §15) whose copies of a story file differ: the version this one is
+    about to send is not the one the ledger records as sent to the story's other platforms.
+    It still goes out only if approved (as always), but never without a word: an alert,
+    once per version."""
+    other = sorted(r.platform for r in ledger.posts(story.id)
+                   if r.platform != platform and r.content_hash
+                   and r.content_hash != story.content_hash
+                   and r.state in ("publishing", "posted", "needs_attention"))
+    if other:
+        ledger.add_alert(f"versions:{story.id}:{story.content_hash[:12]}", _(
+            "{story}: this machine ({host}) has another version of the story file "
+            "({version}) than the one already sent to {platforms}: check that every machine "
+            "has the same stories folder").format(
+                story=story.id, host=os.uname().nodename, version=story.content_hash[:12],
+                platforms=", ".join(other)), now)
 
 
 def _retry_later(ctx: Publishing, story_id: str, platform: Platform, day: date, now: datetime,
@@ -424,7 +444,7 @@ def _needs_attention(ctx: Publishing, record: PostRecord, now: datetime, why: st
 
 def reconcile_all(ctx: Publishing, now: datetime) -> list[Outcome]:
     """At start-up: every post left in *publishing* is decided before anything is sent."""
-    with publish_lock(ctx.ledger.path):
+    with publish_lock(ctx.ledger):
         return [reconcile(ctx, r, now) for r in ctx.ledger.posts() if r.state == "publishing"]
 
 
@@ -467,7 +487,7 @@ def withdraw_story(ctx: Publishing, story_id: str, by: str | None, now: datetime
     remove cached cards, and never post this story again."""
     ledger = ctx.ledger
     ledger.withdraw(story_id, by, now)  # first: no publish starts after this line
-    with publish_lock(ledger.path):
+    with publish_lock(ledger):
         report = _withdraw_posts(ctx, story_id, by, now)
     report.removed_files += remove_story_files(ctx.project, story_id, ledger, now)
     return report

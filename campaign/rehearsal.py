@@ -37,7 +37,8 @@ from campaign.check import CheckCache, CheckReport, run_check
 from campaign.config import AlertSettings, PathSettings, Project
 from campaign.errors import UserError
 from campaign.i18n import N_, _, format_clock, format_short_day, ngettext
-from campaign.ledger import FileLock, Ledger, SchedulerLock, read_facts
+from campaign.lead import run_scheduler
+from campaign.ledger import FileLock, Ledger, read_facts, scheduler_lock
 from campaign.publish import Publishing
 from campaign.sandbox import Fault, Sandbox, SandboxError
 from campaign.sandbox.demo import DEMO_FAULTS
@@ -46,6 +47,8 @@ from campaign.secrets import RedactingFilter
 from campaign.status import status_report
 
 log = logging.getLogger("campaign.rehearsal")
+#: A PostgreSQL database for rehearsing two machines (README, "Two machines").
+REHEARSAL_LEDGER_ENV = "CAMPAIGN_REHEARSAL_LEDGER_URL"
 
 @dataclass
 class RehearsalResult:
@@ -84,7 +87,9 @@ def rehearsal_project(project: Project, workdir: Path) -> Project:
     """The same campaign with its own ledger and build folder, and alerts kept local."""
     paths = PathSettings(
         stories=project.settings.paths.stories,
-        ledger=str(workdir / "ledger.sqlite"),
+        # Its own file; or, to rehearse two machines, the shared database named for
+        # rehearsals only (never the real week's CAMPAIGN_LEDGER_URL).
+        ledger=os.environ.get(REHEARSAL_LEDGER_ENV) or str(workdir / "ledger.sqlite"),
         build=str(workdir / "build"),
     )
     settings = project.settings.model_copy(update={"paths": paths, "alerts": AlertSettings(
@@ -263,7 +268,7 @@ def rehearse(
     origin = datetime.combine(settings.campaign.start, time(0), tzinfo=settings.tz).astimezone(UTC)
 
     check_cache = CheckCache()  # warm now, so the scheduler's first plan is quick
-    report = run_check(rehearsing, origin, check_cache, facts=read_facts(rehearsing.ledger_path))
+    report = run_check(rehearsing, origin, check_cache, facts=read_facts(rehearsing.ledger_target))
     if not report.ok:
         raise UserError(_("the campaign has errors, so it cannot be rehearsed: run "
                           "`campaign check`"))
@@ -311,7 +316,8 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
         for fault in faults:
             sandbox.add_fault(fault)
         env = sandbox.env()
-        with SchedulerLock(rehearsing.ledger_path), Ledger.open(rehearsing.ledger_path) as ledger:
+        with scheduler_lock(rehearsing.ledger_target), \
+                Ledger.open(rehearsing.ledger_target) as ledger:
             publishing = Publishing(
                 project=rehearsing, ledger=ledger, env=env, rehearsal=True,
                 platform_time=clock.wall, link=feed_link(workdir / "feeds"),
@@ -331,12 +337,15 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
                                         settings.tz):
                     narrate(line)
 
-            scheduler = Scheduler(rehearsing, ledger, publishing, alerter, clock,
-                                  until_done=until_done, poll_seconds=poll,
-                                  heartbeat_seconds=max(0.2, clock.day_seconds / 10),
-                                  check_cache=check_cache,
-                                  on_day_end=tell)
-            scheduler.run(install_signals=install_signals)
+            def make() -> Scheduler:
+                return Scheduler(rehearsing, ledger, publishing, alerter, clock,
+                                 until_done=until_done, poll_seconds=poll,
+                                 heartbeat_seconds=max(0.2, clock.day_seconds / 10),
+                                 check_cache=check_cache,
+                                 on_day_end=tell)
+            # On a shared database (rehearsing two machines), it posts only while it leads.
+            scheduler = run_scheduler(ledger, make, install_signals=install_signals,
+                                      say=narrate or log.info) or make()
             for day in settings.days():  # the days the run ended before their end
                 if clock.now() >= datetime.combine(day, time(0), tzinfo=settings.tz):
                     tell(day)

@@ -117,11 +117,38 @@ def status_report(project: Project, ledger: Ledger, now: datetime,
             "heartbeat": beat.at.astimezone(tz).isoformat() if beat else None,
             "heartbeat_age_seconds": round((now - beat.at).total_seconds()) if beat else None,
             "pid": beat.pid if beat else None,
+            # A shared database (two machines): which `campaign run` posts, which stand by.
+            **_machines(ledger),
         },
         "paused": ledger.is_paused(),
         "posts": posts,
         "stories": [_story_entry(f, stored.get(f.story_id), tz) for f in report.fates],
     }
+
+
+def _machines(ledger: Ledger) -> dict[str, Any]:
+    if not ledger.shared:
+        return {"leader": None, "standby": []}
+    running = ledger.schedulers()
+    leader = ledger.leader()
+    return {
+        "leader": {"host": leader.host, "pid": leader.pid} if leader else None,
+        "standby": [{"host": s.host, "pid": s.pid} for s in running
+                    if leader is None or (s.host, s.pid) != (leader.host, leader.pid)],
+    }
+
+
+def machines_line(document: dict[str, Any]) -> str | None:
+    """`status`'s line on a shared database: who posts and who stands by; None on a file."""
+    scheduler = document["scheduler"]
+    leader, standby = scheduler.get("leader"), scheduler.get("standby") or []
+    if leader is None and not standby:
+        return None
+    waiting = ", ".join(_("{host} (pid {pid})").format(**s) for s in standby) or _("none")
+    if leader is None:
+        return _("no machine is posting now; standing by: {standby}").format(standby=waiting)
+    return _("posting from {host} (pid {pid}); standing by: {standby}").format(
+        host=leader["host"], pid=leader["pid"], standby=waiting)
 
 
 _HELD = N_("this version of the story is not approved: run `campaign approve STORY --by NAME`")

@@ -15,7 +15,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 # Real servers for the integration tier (issue 7): `real_pds`, `mastodon_mock`; see tests/servers/.
-pytest_plugins = ["tests.servers.pds_fixture", "tests.servers.mastodon_mock_fixture"]
+pytest_plugins = ["tests.servers.pds_fixture", "tests.servers.mastodon_mock_fixture",
+                  "tests.servers.postgres_fixture"]
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -1,4 +1,8 @@
-"""The ledger commands in-process, against the sandbox: exit codes, output, and the alert."""
+"""The ledger commands in-process, against the sandbox: exit codes, output, and the alert.
+
+Each test runs on both ledgers: the SQLite file, and a PostgreSQL database named by
+CAMPAIGN_LEDGER_URL (as a second host would reach it: `ledger_backend`).
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,15 @@ from typer.testing import CliRunner
 from campaign.cli import app
 from campaign.sandbox import Fault, Sandbox
 from tests.conftest import make_campaign
+from tests.servers.postgres_fixture import LedgerBackend
 
 NOW = "2027-03-08T10:00:00+01:00"
 runner = CliRunner()
 
 
 @pytest.fixture
-def setup(tmp_path: Path, webhook: tuple[list[dict[str, Any]], str]) -> Iterator[Any]:
+def setup(tmp_path: Path, webhook: tuple[list[dict[str, Any]], str],
+          ledger_backend: LedgerBackend) -> Iterator[Any]:
     root = make_campaign(tmp_path / "campaign")
     for story in (Path(__file__).parent.parent / "stories").glob("*.md"):
         (root / "stories" / story.name).write_bytes(story.read_bytes())
@@ -30,7 +36,7 @@ def setup(tmp_path: Path, webhook: tuple[list[dict[str, Any]], str]) -> Iterator
         "webhook = false", "webhook = true")
     config.write_text(text, encoding="utf-8")
     with Sandbox(port=0) as sandbox:
-        env = {**sandbox.env(), "CAMPAIGN_ALERT_WEBHOOK_URL": webhook[1]}
+        env = {**sandbox.env(), "CAMPAIGN_ALERT_WEBHOOK_URL": webhook[1], **ledger_backend.env}
 
         def run(*args: str) -> Any:
             return runner.invoke(app, ["--config", str(config), "--now", NOW, *args], env=env)
@@ -122,7 +128,7 @@ def test_a_withdrawn_story_vanishes_from_plan_cards_preview_and_shows_its_end_st
 
 
 def test_control_commands_reach_a_running_rehearsal_and_never_the_real_ledger_by_accident(
-        setup: Any, tmp_path: Path) -> None:
+        setup: Any, tmp_path: Path, ledger_backend: LedgerBackend) -> None:
     from campaign.config import load_project
     from campaign.ledger import Ledger, SchedulerLock
 
@@ -146,7 +152,7 @@ def test_control_commands_reach_a_running_rehearsal_and_never_the_real_ledger_by
         assert run("resume", "--rehearsal").exit_code == 0
         assert json.loads(run("status", "--rehearsal", "--json").stdout)["paused"] is False
         assert run("pause", "--real").exit_code == 0  # said on purpose: the real one
-    with Ledger.open(project.ledger_path) as real:
+    with Ledger.open(ledger_backend.url or project.ledger_path) as real:
         assert real.is_paused()
     with Ledger.open(workdir / "ledger.sqlite") as rehearsal:
         assert not rehearsal.is_paused()

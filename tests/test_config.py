@@ -114,3 +114,26 @@ def test_instagram_directory_host_needs_its_url(tmp_path: Path) -> None:
     path = write_config(tmp_path, 'media_base_url = "https://www.example.org/campaign-media"\n', "")
     [problem] = problems_of(path)
     assert "platforms.instagram" in problem and "media_base_url" in problem
+
+
+def test_the_ledger_may_be_a_shared_database_named_without_a_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CAMPAIGN_LEDGER_URL", raising=False)
+    shared = write_config(tmp_path, 'ledger = "state/ledger.sqlite"',
+                          'ledger = "postgresql://campaign@db.example.org/campaign"')
+    project = load_project(shared)
+    assert project.ledger_target == project.ledger_url == "postgresql://campaign@db.example.org/campaign"
+    # The environment wins, and shows without its password.
+    monkeypatch.setenv("CAMPAIGN_LEDGER_URL", "postgresql://campaign:pw-7f3a@db2/campaign")
+    project = load_project(shared)
+    assert project.ledger_target == "postgresql://campaign:pw-7f3a@db2/campaign"
+    assert project.ledger_shown == "postgresql://campaign@db2/campaign"
+    # A password never belongs in the file.
+    monkeypatch.delenv("CAMPAIGN_LEDGER_URL")
+    secret = write_config(tmp_path, 'ledger = "state/ledger.sqlite"',
+                          'ledger = "postgresql://campaign:pw-7f3a@db/campaign"')
+    [problem] = problems_of(secret)
+    assert "paths.ledger" in problem and "PGPASSWORD" in problem and "pw-7f3a" not in problem
+    # The default stays the file.
+    plain = load_project(REPO / "campaign.toml")
+    assert plain.ledger_url is None and plain.ledger_target == plain.ledger_path

@@ -1,4 +1,10 @@
-"""The ledger: a real SQLite file, durable states, race-safe claims, a lock across processes."""
+"""The ledger: durable states, race-safe claims, a lock across processes.
+
+One contract suite for both backends: every test that takes `ledger` or `ledger_backend`
+runs on a real SQLite file and on a real PostgreSQL database (tests/servers/
+postgres_fixture.py). Tests marked `sqlite_only` are about the file itself (WAL, its bytes,
+its flock); the PostgreSQL lead and its fencing are tested at the end.
+"""
 
 from __future__ import annotations
 
@@ -21,17 +27,28 @@ from campaign.ledger import (
     SchedulerLock,
     sources_of,
 )
+from campaign.ledger_backends import PostgresBackend, SQLiteBackend
 from campaign.models import post_key
+from tests.servers.postgres_fixture import LedgerBackend
 
 NOW = datetime(2027, 3, 8, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def ledger(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with Ledger.open(tmp_path / "state" / "ledger.sqlite") as opened:
+def ledger(ledger_backend: LedgerBackend):  # type: ignore[no-untyped-def]
+    with Ledger.open(ledger_backend.target()) as opened:
         yield opened
 
 
+def _backend(target: Path | str) -> SQLiteBackend | PostgresBackend:
+    """A bare connection to a ledger, without migrating it."""
+    if isinstance(target, Path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return SQLiteBackend.connect(target)
+    return PostgresBackend.connect(target)
+
+
+@pytest.mark.sqlite_only
 def test_new_ledger_is_wal_and_versioned(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     Ledger.open(path).close()
@@ -42,17 +59,24 @@ def test_new_ledger_is_wal_and_versioned(tmp_path: Path) -> None:
     assert {"posts", "events", "approvals", "withdrawals", "flags", "heartbeat", "alerts"} <= tables
 
 
-def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.sqlite"
-    Ledger.open(path).close()
-    db = sqlite3.connect(path)
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    db.commit()
+def test_a_new_ledger_has_every_table_and_the_latest_schema(ledger: Ledger) -> None:
+    assert ledger.schema_version() == SCHEMA_VERSION
+    for table in ("posts", "events", "approvals", "withdrawals", "flags", "heartbeat", "alerts",
+                  "fates", "users", "sessions", "login_failures", "metrics", "lead", "schedulers"):
+        ledger._db.execute(f"SELECT count(*) FROM {table}").fetchone()
+
+
+def test_a_newer_schema_is_refused(ledger_backend: LedgerBackend) -> None:
+    target = ledger_backend.target()
+    Ledger.open(target).close()
+    db = _backend(target)
+    db.set_schema_version(SCHEMA_VERSION + 1)
     db.close()
     with pytest.raises(LedgerError, match="newer campaign"):
-        Ledger.open(path)
+        Ledger.open(target)
 
 
+@pytest.mark.sqlite_only
 def test_a_file_that_is_not_a_ledger_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     path.write_bytes(b"this is not sqlite at all" * 100)
@@ -132,6 +156,7 @@ def test_heartbeat(ledger: Ledger) -> None:
     assert beat is not None and beat.pid == 4242 and beat.at == NOW
 
 
+@pytest.mark.sqlite_only
 def test_errors_are_redacted_before_they_reach_the_file(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MASTODON_TOKEN", "sentinel-secret-7f3a9")
@@ -155,6 +180,7 @@ HOLDER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.sqlite_only
 def test_second_scheduler_is_refused_and_named_then_takes_over_after_a_crash(tmp_path: Path) -> None:
     ledger_path = tmp_path / "ledger.sqlite"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(ledger_path)],
@@ -171,12 +197,12 @@ def test_second_scheduler_is_refused_and_named_then_takes_over_after_a_crash(tmp
     lock.release()
 
 
-def test_two_processes_opening_a_new_ledger_at_once_both_get_it(tmp_path: Path) -> None:
+def test_two_processes_opening_a_new_ledger_at_once_both_get_it(ledger_backend: LedgerBackend) -> None:
     """`campaign status` started while `campaign run` creates the ledger: one migrates, the
     other waits for it and finds the schema there (seen: 'table posts already exists')."""
     import threading
 
-    path = tmp_path / "ledger.sqlite"
+    path = ledger_backend.target()
     errors: list[Exception] = []
 
     def open_it() -> None:
@@ -193,6 +219,7 @@ def test_two_processes_opening_a_new_ledger_at_once_both_get_it(tmp_path: Path) 
     assert errors == []
 
 
+@pytest.mark.sqlite_only
 def test_a_ledger_of_schema_1_gains_the_fates_table_and_keeps_its_posts(tmp_path: Path) -> None:
     from campaign.ledger import _MIGRATIONS
 
@@ -211,9 +238,30 @@ def test_a_ledger_of_schema_1_gains_the_fates_table_and_keeps_its_posts(tmp_path
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
-def _in_state(ledger: Ledger, state: str) -> None:
-    """Drive 01-marieke/x into `state` along allowed edges."""
-    ledger.ensure_post("01-marieke", "x", "2027-03-08", NOW, NOW)
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_each_migration_is_one_step_forward_from_the_schema_before(
+        ledger_backend: LedgerBackend, version: int) -> None:
+    """A ledger left at schema `version` (an older campaign's) opens at the latest one with
+    its posts and events kept, on both backends; each migration runs in its own step."""
+    target = ledger_backend.target()
+    db = _backend(target)
+    older = Ledger(db, Path("older"), None if isinstance(target, Path) else target)
+    older._migrate(upto=version)
+    assert db.schema_version() == version
+    older.ensure_post("01-a", "x", "2027-03-08", NOW, NOW)
+    assert older.claim("01-a", "x", "h", "c", NOW)
+    older.set_state("01-a", "x", "posted", NOW, remote_id="9")
+    db.close()
+    with Ledger.open(target) as ledger:
+        assert ledger.schema_version() == SCHEMA_VERSION
+        assert [(r.state, r.remote_id) for r in ledger.posts()] == [("posted", "9")]
+        assert [e.kind for e in ledger.events()] == ["attempt", "posted"]
+        assert ledger.add_metrics("01-a", "x", NOW, [("likes", 1, "ok", None)])
+
+
+def _in_state(ledger: Ledger, state: str, story: str = "01-marieke") -> None:
+    """Drive <story>/x into `state` along allowed edges."""
+    ledger.ensure_post(story, "x", "2027-03-08", NOW, NOW)
     path = {
         "planned": [], "held": ["held"], "publishing": ["claim"], "posted": ["claim", "posted"],
         "failed": ["failed"], "missed": ["missed"], "needs_attention": ["claim", "needs_attention"],
@@ -222,23 +270,23 @@ def _in_state(ledger: Ledger, state: str) -> None:
     }[state]
     for step in path:
         if step == "claim":
-            assert ledger.claim("01-marieke", "x", "hash", "caption", NOW)
+            assert ledger.claim(story, "x", "hash", "caption", NOW)
         else:
-            assert ledger.set_state("01-marieke", "x", step, NOW)  # type: ignore[arg-type]
-    record = ledger.post("01-marieke", "x")
+            assert ledger.set_state(story, "x", step, NOW)  # type: ignore[arg-type]
+    record = ledger.post(story, "x")
     assert record is not None and record.state == state
 
 
 @pytest.mark.parametrize("start", STATES)
-def test_every_state_change_follows_the_state_machine(tmp_path: Path, start: str) -> None:
+def test_every_state_change_follows_the_state_machine(ledger: Ledger, start: str) -> None:
     for target in STATES:
-        with Ledger.open(tmp_path / f"{start}-{target}.sqlite") as ledger:
-            _in_state(ledger, start)
-            moved = ledger.set_state("01-marieke", "x", target, NOW)
-            assert moved == (target in TRANSITIONS[start]), f"{start} -> {target}"  # type: ignore[index]
-            record = ledger.post("01-marieke", "x")
-            assert record is not None
-            assert record.state == (target if moved else start)
+        story = f"from-{start}-to-{target}"
+        _in_state(ledger, start, story)
+        moved = ledger.set_state(story, "x", target, NOW)
+        assert moved == (target in TRANSITIONS[start]), f"{start} -> {target}"  # type: ignore[index]
+        record = ledger.post(story, "x")
+        assert record is not None
+        assert record.state == (target if moved else start)
 
 
 def test_final_states_have_no_way_out_but_taking_down() -> None:
@@ -263,8 +311,9 @@ def test_the_post_key_is_built_in_one_place() -> None:
     assert source.count('f"{story_id}/{platform}"') == 1  # in models.post_key
 
 
-def test_metrics_snapshots_are_stored_in_order_and_go_with_a_withdrawal(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+def test_metrics_snapshots_are_stored_in_order_and_go_with_a_withdrawal(
+        ledger_backend: LedgerBackend) -> None:
+    with Ledger.open(ledger_backend.target()) as ledger:
         first = datetime(2026, 3, 8, 12, tzinfo=UTC)
         later = datetime(2026, 3, 8, 18, tzinfo=UTC)
         assert ledger.add_metrics("01-a", "x", later, [("likes", 7, "ok", None)])
@@ -282,3 +331,125 @@ def test_metrics_snapshots_are_stored_in_order_and_go_with_a_withdrawal(tmp_path
         # A withdrawn story's numbers are never stored again.
         assert not ledger.add_metrics("01-a", "x", later, [("likes", 9, "ok", None)])
         assert ledger.metrics("01-a") == []
+
+
+def test_accounts_sessions_and_sign_in_failures(ledger: Ledger) -> None:
+    later = NOW + timedelta(hours=1)
+    assert ledger.add_user("anna", "admin", "hash1", NOW)
+    assert not ledger.add_user("anna", "editor", "hash2", NOW)
+    assert ledger.user("anna") == ("anna", "admin", "hash1")
+    ledger.create_session("tok", "anna", "csrf", NOW, later)
+    assert ledger.session("tok", NOW) == ("anna", "admin", "csrf")
+    assert ledger.session("tok", later) is None  # expired
+    ledger.login_failed("piet", NOW)
+    assert ledger.login_failures("piet", NOW - timedelta(minutes=1)) == [NOW]
+    assert ledger.set_password("anna", "hash3", NOW)
+    assert ledger.session("tok", NOW) is None  # signed out everywhere
+    assert [u[0] for u in ledger.users()] == ["anna"]
+    assert ledger.remove_user("anna", NOW) and ledger.user("anna") is None
+
+
+def test_a_fate_keeps_its_since_until_kind_or_day_change(ledger: Ledger) -> None:
+    later = NOW + timedelta(hours=1)
+    ledger.set_fate("stories/a.md", "a", "spare", None, "full", NOW)
+    ledger.set_fate("stories/a.md", "a", "spare", None, "still full", later)
+    assert ledger.fates()["stories/a.md"].since == NOW
+    ledger.set_fate("stories/a.md", "a", "planned", "2027-03-09", None, later)
+    assert ledger.fates()["stories/a.md"].since == later
+    ledger.forget_fate("stories/a.md")
+    assert ledger.fates() == {}
+
+
+def test_alerts_newest_first_and_the_control_events(ledger: Ledger) -> None:
+    ledger.add_alert("a", "first", NOW)
+    ledger.add_alert("b", "second", NOW + timedelta(minutes=1))
+    assert [text for _, text, _ in ledger.alerts()] == ["second", "first"]
+    before = ledger.last_control_event_id()
+    ledger.set_paused(True, "Piet", NOW)
+    assert ledger.last_control_event_id() > before
+
+
+def test_facts_read_only_and_empty_before_there_is_a_ledger(ledger_backend: LedgerBackend) -> None:
+    from campaign.ledger import read_facts
+
+    target = ledger_backend.target()
+    assert read_facts(target).pinned == {}
+    with Ledger.open(target) as ledger:
+        ledger.ensure_post("01-a", "x", "2027-03-09", NOW, NOW)
+        ledger.withdraw("02-b", None, NOW)
+        assert ledger.facts() == read_facts(target)
+    facts = read_facts(target)
+    assert facts.pinned == {"01-a": datetime(2027, 3, 9).date()} and facts.withdrawn == {"02-b"}
+
+
+def test_the_publish_lock_is_one_at_a_time_across_connections(ledger_backend: LedgerBackend) -> None:
+    from campaign.ledger import publish_lock
+
+    target = ledger_backend.target()
+    with Ledger.open(target) as first, Ledger.open(target) as second:
+        with publish_lock(first), pytest.raises(LedgerError, match="another campaign process"), \
+                publish_lock(second, timeout=0.3):
+            pass
+        with publish_lock(second):  # free again once the first let go
+            pass
+
+
+# -- PostgreSQL: the lead and its fencing (SPEC §15) --------------------------------------
+
+@pytest.fixture
+def shared(postgres):  # type: ignore[no-untyped-def]
+    url = postgres.new_database()
+    with Ledger.open(url) as ledger:
+        yield ledger
+
+
+@pytest.mark.postgresql
+def test_one_lead_at_a_time_and_a_standby_takes_it_when_the_lease_runs_out(shared: Ledger) -> None:
+    import time
+
+    assert shared.take_lead("a", 0.5)
+    assert not shared.take_lead("b", 0.5)
+    assert shared.take_lead("a", 0.5)  # renewed by its holder
+    assert [(s.leading) for s in shared.schedulers()] == [True, False]
+    time.sleep(0.7)
+    assert shared.take_lead("b", 30)
+    assert not shared.take_lead("a", 30)  # the old holder is standing by now
+    shared.leave("b", release=True)
+    assert shared.leader() is None
+    assert shared.take_lead("a", 30)
+
+
+@pytest.mark.postgresql
+def test_a_claim_proves_the_lead_in_its_own_transaction(shared: Ledger) -> None:
+    import time
+
+    from campaign.ledger import LeadClaim
+
+    for story in ("s1", "s2", "s3", "s4"):
+        shared.ensure_post(story, "x", "2027-03-08", NOW, NOW)
+    assert shared.take_lead("mine", 1.0)
+    shared.lead = LeadClaim("mine", margin=0.2)
+    assert shared.claim("s1", "x", "h", "c", NOW)  # held, enough of it left
+    shared.lead = LeadClaim("mine", margin=5.0)
+    assert not shared.claim("s2", "x", "h", "c", NOW)  # too little of the lease left to send
+    shared.lead = LeadClaim("someone-else", margin=0.0)
+    assert not shared.claim("s3", "x", "h", "c", NOW)
+    shared.lead = LeadClaim("mine", margin=0.0)
+    time.sleep(1.1)
+    assert not shared.claim("s4", "x", "h", "c", NOW)  # the lease ran out
+    assert {r.story_id: r.state for r in shared.posts()} == {
+        "s1": "publishing", "s2": "planned", "s3": "planned", "s4": "planned"}
+
+
+@pytest.mark.postgresql
+def test_the_shared_database_is_named_without_its_password(postgres) -> None:  # type: ignore[no-untyped-def]
+    from campaign.ledger_backends import shown
+
+    url = "postgresql://campaign:s3cr3t-pw@db.example.org:5432/campaign?sslmode=require"
+    assert shown(url) == "postgresql://campaign@db.example.org:5432/campaign?sslmode=require"
+    assert "s3cr3t" not in shown("postgresql://u@h/db?password=s3cr3t&sslmode=require")
+    # A database that does not answer: the message names it, never the password.
+    dead = f"postgresql://campaign:s3cr3t-pw@/nowhere?host={postgres.socket_dir}&port=1"
+    with pytest.raises(LedgerError) as caught:
+        Ledger.open(dead)
+    assert "s3cr3t" not in str(caught.value) and "shared database" in str(caught.value)

@@ -250,3 +250,30 @@ def test_status_json_shape(project: Project, ledger: Ledger) -> None:
     assert "not approved" in first["reason"]
     assert {"file", "id", "fate", "day", "reason", "since"} <= set(document["stories"][0])
     json.dumps(document)
+
+
+@pytest.mark.postgresql
+def test_two_machines_with_different_copies_of_a_story_never_post_them_silently(
+        project: Project, sandbox: Sandbox, postgres: Any) -> None:
+    """Issue 20: what a host posts is decided by the content hash in the shared ledger; a
+    host whose copy differs posts nothing unapproved, and an approved other version is
+    posted with an alert, once."""
+    with Ledger.open(postgres.new_database()) as shared:
+        started = datetime.now(UTC)
+        ctx = Publishing(project=project, ledger=shared, env=sandbox.env(),
+                         publisher_options={"instagram": {"poll_interval": 0.01}},
+                         platform_time=lambda moment: started + (moment - NOW))
+        approve(project, shared)
+        assert publish_post(ctx, STORY, "x", NOW).state == "posted"
+        # The other host's copy of the file says something else.
+        path = project.stories_dir / f"{STORY}.md"
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "quote: ", "quote: Anders. ", 1), encoding="utf-8")
+        with pytest.raises(PostRefused, match="held"):
+            publish_post(ctx, STORY, "facebook", NOW)
+        assert shared.alerts() == []
+        approve(project, shared)  # someone approves that version too
+        assert publish_post(ctx, STORY, "facebook", NOW).state == "posted"
+        assert publish_post(ctx, STORY, "mastodon", NOW).state == "posted"
+        [(_, text, _)] = shared.alerts()
+        assert "another version of the story file" in text and "already sent to x" in text

@@ -229,7 +229,7 @@ class Workspace:
 
     @contextmanager
     def accounts(self) -> Iterator[Ledger]:
-        with Ledger.open(self.project.ledger_path) as ledger:
+        with Ledger.open(self.project.ledger_target) as ledger:
             yield ledger
 
 
@@ -377,7 +377,7 @@ def _routes(app: Flask, space: Workspace) -> None:
         from campaign.preview import build_page
 
         target = space.target()
-        with Ledger.open(target.project.ledger_path) as ledger:
+        with Ledger.open(target.project.ledger_target) as ledger:
             report = _week(target, space, ledger)
             page = build_page(report, target.now, target.project.build_dir / "workspace")
             paused = ledger.is_paused()
@@ -399,7 +399,7 @@ def _routes(app: Flask, space: Workspace) -> None:
     @app.get("/stories")
     def stories() -> Any:
         target = space.target()
-        with Ledger.open(target.project.ledger_path) as ledger:
+        with Ledger.open(target.project.ledger_target) as ledger:
             report = _week(target, space, ledger)
             approved = {s.id: ledger.approval(s.id, s.content_hash) for s in report.stories}
         return render_template("stories.html", report=report, approved=approved, target=target)
@@ -418,7 +418,7 @@ def _routes(app: Flask, space: Workspace) -> None:
     def story(story_id: str) -> Any:
         story_id = _story_id(story_id)
         target = space.target()
-        with Ledger.open(target.project.ledger_path) as ledger:
+        with Ledger.open(target.project.ledger_target) as ledger:
             report = _week(target, space, ledger)
             fate = report.fate(story_id)
             if fate is None:
@@ -460,7 +460,7 @@ def _routes(app: Flask, space: Workspace) -> None:
         if not hmac.compare_digest(shown, reading.story.content_hash):
             raise UserError(_("The story changed after you opened it: look at the new version, "
                               "then approve that one."))
-        with Ledger.open(target.project.ledger_path) as ledger:
+        with Ledger.open(target.project.ledger_target) as ledger:
             if _last_saver(ledger, story_id, shown) == g.session.user:
                 raise UserError(_("You saved this version yourself: another approver must read "
                                   "and approve it (four eyes)."))
@@ -472,7 +472,7 @@ def _routes(app: Flask, space: Workspace) -> None:
     def withdraw(story_id: str) -> Any:
         story_id = _story_id(story_id)
         target = space.target()
-        with Ledger.open(target.project.ledger_path) as ledger:
+        with Ledger.open(target.project.ledger_target) as ledger:
             if find_story_file(target.project, story_id) is None and \
                     story_id not in ledger.facts().pinned:
                 abort(404)
@@ -495,7 +495,7 @@ def _routes(app: Flask, space: Workspace) -> None:
     @_allowed("pause")
     def pause() -> Any:
         target = space.target()
-        with Ledger.open(target.project.ledger_path) as ledger:
+        with Ledger.open(target.project.ledger_target) as ledger:
             ledger.set_paused(request.form.get("paused") == "1", g.session.user, target.now)
         back = request.form.get("back", "")
         return redirect(back if back.startswith("/") and not back.startswith("//")
@@ -504,7 +504,7 @@ def _routes(app: Flask, space: Workspace) -> None:
     @app.get("/audit")
     def audit() -> Any:
         target = space.target()
-        with Ledger.open(target.project.ledger_path) as ledger:
+        with Ledger.open(target.project.ledger_target) as ledger:
             actions = [e for e in ledger.events() if e.actor or e.kind in (
                 "withdrawn", "paused", "resumed", "approved", "saved")][-300:]
         with space.accounts() as accounts:
@@ -593,7 +593,7 @@ def _send(folder: Path, name: str, pattern: re.Pattern[str], mimetype: str) -> A
 
 def _status(space: Workspace) -> dict[str, Any]:
     target = space.target()
-    with Ledger.open(target.project.ledger_path) as ledger:
+    with Ledger.open(target.project.ledger_target) as ledger:
         report = _week(target, space, ledger)
         document = status_report(target.project, ledger, target.now, report,
                                  clock=lambda: space.target().now if space.rehearsal else
@@ -613,7 +613,7 @@ def _rehearsal_state(space: Workspace) -> dict[str, Any]:
     feeds: list[dict[str, Any]] = []
     if latest is not None and (folder / latest / "ledger.sqlite").is_file():
         found = open_rehearsal(space.project, folder / latest)
-        with Ledger.open(found.project.ledger_path) as ledger:
+        with Ledger.open(found.project.ledger_target) as ledger:
             report = run_check(found.project, found.clock.now(), space.cache,
                                facts=ledger.facts())
             document = status_report(found.project, ledger, found.clock.now(), report)
@@ -681,7 +681,7 @@ def _edit(space: Workspace, story_id: str | None) -> Any:
                                saved=None, target=target), 400
     saved_id = story_id_of(result.path)
     story = result.check.reading.story if result.check else None
-    with Ledger.open(project.ledger_path) as ledger:
+    with Ledger.open(project.ledger_target) as ledger:
         ledger.record_event("saved", target.now, story_id=saved_id, actor=g.session.user,
                             detail=story.content_hash if story else None)
     return redirect(url_for("story", story_id=saved_id))
