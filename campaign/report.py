@@ -340,6 +340,7 @@ def draw_chart(report: Report, chart: Chart) -> str:
     """The chart as an SVG document, drawn with matplotlib (no date, so it is the same
     for the same numbers)."""
     import matplotlib
+    from matplotlib.dates import date2num
     from matplotlib.figure import Figure
 
     names = {p: display_name(p) for p in report.platforms}
@@ -364,14 +365,16 @@ def draw_chart(report: Report, chart: Chart) -> str:
         elif chart.name == "reactions-over-time":
             tz = report.start.tzinfo
             for platform, series in report.growth.items():
-                axes.plot([m.astimezone(tz) for m, _v in series], [v for _m, v in series],
+                axes.plot(date2num([m.astimezone(tz) for m, _v in series]),  # type: ignore[no-untyped-call]
+                          [v for _m, v in series],
                           label=names[platform], color=COLOURS[platform], linewidth=2,
                           marker="o", markersize=3)
             days = sorted({m.astimezone(tz).date() for s in report.growth.values()
                            for m, _v in s})
             step = max(1, len(days) // 7)
             ticks = [datetime.combine(d, datetime.min.time(), tzinfo=tz) for d in days][::step]
-            axes.set_xticks(ticks, [i18n.format_short_day(t.date()) for t in ticks])
+            axes.set_xticks(date2num(ticks),  # type: ignore[no-untyped-call]
+                          [i18n.format_short_day(t.date()) for t in ticks])
             axes.set_ylabel(_("Reactions"))
             axes.legend(frameon=False, fontsize=8)
             axes.grid(axis="y", alpha=0.3)

@@ -245,7 +245,7 @@ class Scheduler:
     def fetch_metrics(self, now: datetime) -> metrics.Collected | None:
         """One fetch of every posted post's numbers, stored in the ledger; never raises."""
         try:
-            with Ledger.open(self.ledger.path) as own:
+            with Ledger.open(self.ledger.url or self.ledger.path) as own:
                 publishing = dataclasses.replace(self.publishing, ledger=own,
                                                  session=requests.Session(), _publishers={})
                 done = metrics.collect(own, publishing.publisher, now,
