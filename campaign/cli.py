@@ -44,6 +44,7 @@ from campaign.i18n import (
     format_clock,
     format_day,
     format_moment,
+    format_number,
     format_short_day,
     ngettext,
     set_language,
@@ -491,6 +492,72 @@ def post(
                            url=outcome.url, message=outcome.message).rstrip())
     if outcome.state != "posted":
         raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    refresh: Annotated[bool, typer.Option(
+        "--refresh", help="Fetch every post's numbers from the platforms now, first.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Write the report as JSON.")] = False,
+    csv_file: Annotated[Path | None, typer.Option(
+        "--csv", help="Also write one row per post and number to this CSV file.")] = None,
+    rehearsal: RehearsalOption = False,
+    workdir: WorkdirOption = None,
+) -> None:
+    """What the week achieved: views, reach and reactions per story and platform.
+
+    Writes build/report/index.html (one page that works offline, printable, readable on a
+    phone) from the numbers the scheduler fetches; a number a platform does not give, or
+    may not be read, says why instead.
+
+    Example:
+
+    \b
+        campaign report
+        campaign report --refresh --csv results.csv
+        campaign report --rehearsal
+    """
+    from campaign.metrics import collect
+    from campaign.platforms import display_name
+    from campaign.report import METRIC_LABELS, make_report, report_json, write_csv, write_report
+
+    with _handled():
+        target = _target(ctx, rehearsal, False, workdir, None)
+        project = target.project
+        titles = {s.id: s.title for s in _week(project, target.now).stories}
+        with _ledger(project) as ledger:
+            now = target.now
+            if target.rehearsal:  # the rehearsal's clock runs on: its numbers' own time
+                now = ledger.last_metrics_fetch() or now
+            if refresh:
+                publishing = target.publishing(ledger)
+                done = collect(ledger, publishing.publisher, target.now,
+                               platform_now=target.platform_time(target.now))
+                now = target.now
+                err.print(ngettext("numbers fetched for {n} post", "numbers fetched for {n} posts",
+                                   done.posts).format(n=done.posts), markup=False)
+                for platform, why in done.problems.items():
+                    err.print(f"  {display_name(platform)}: {why}", markup=False)
+            result = make_report(project, ledger, now, titles)
+        page = write_report(result, project)
+        written = write_csv(result, csv_file) if csv_file is not None else None
+    if as_json:
+        _print_json(report_json(result, page, written))
+        return
+    typer.echo(_("The results: {page}").format(page=page.as_uri()))
+    if written is not None:
+        typer.echo(_("The numbers as CSV: {file}").format(file=written))
+    shown = [m for m in ("views", "reach", "likes", "reposts", "replies")
+             if result.totals[m].value is not None]
+    for metric in shown:
+        total = result.totals[metric]
+        typer.echo(f"  {_(METRIC_LABELS[metric])}: {format_number(total.value or 0)}")
+    if not result.posts:
+        typer.echo(_("Nothing has been posted yet, so there are no numbers to show."))
+    for platform, why in result.problems.items():
+        typer.echo("  " + _("{platform}: {reason}").format(platform=display_name(platform),
+                                                          reason=why))
 
 
 @app.command()

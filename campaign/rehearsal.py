@@ -22,6 +22,7 @@ import os
 import re
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -35,7 +36,7 @@ from campaign.alerts import Alerter
 from campaign.cards import render_all
 from campaign.check import CheckCache, CheckReport, run_check
 from campaign.config import AlertSettings, PathSettings, Project
-from campaign.errors import UserError
+from campaign.errors import CampaignError, UserError
 from campaign.i18n import N_, _, format_clock, format_short_day, ngettext
 from campaign.lead import run_scheduler
 from campaign.ledger import FileLock, Ledger, read_facts, scheduler_lock
@@ -213,6 +214,15 @@ class _SandboxHandle:
             raise UserError(_("--faults: the practice platforms (sandbox) refused {fault}: "
                               "{answer}").format(fault=fault.as_json(), answer=answer.text))
 
+    def set_clock(self, now: datetime, speed: float) -> None:
+        """Run the sandbox's clock (which the posts' numbers grow with) on campaign time."""
+        if self.own is not None:
+            self.own.clock.set(now=now, speed=speed)
+            return
+        with suppress(requests.RequestException):
+            requests.post(f"{self.url}/_sandbox/clock",
+                          json={"now": now.isoformat(), "speed": speed}, timeout=10)
+
     def posts(self) -> list[dict[str, Any]]:
         if self.own is not None:
             return self.own.posts()
@@ -306,6 +316,7 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
     sandbox = _SandboxHandle(sandbox_url)
     sandbox.start()
     clock = _clock(workdir, origin, day_seconds)  # after the preparation: day one starts now
+    sandbox.set_clock(clock.now(), clock.speed)  # the posts' numbers grow in campaign hours
     # So that `campaign post --rehearsal` reaches this rehearsal's sandbox. Only the
     # sandbox's own variables (its made-up credentials), never the real environment.
     target = workdir / "sandbox.json"
@@ -351,6 +362,8 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
                     tell(day)
             summary = _summary(rehearsing, ledger, sandbox, scheduler, clock.now(),
                                clock.day_seconds)
+            summary["report_url"] = _final_report(rehearsing, ledger, sandbox, scheduler,
+                                                  clock, titles)
             tz = settings.tz
 
             def campaign_time(wall: datetime) -> str:
@@ -367,6 +380,25 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
     summary["alerts"] = alerts
     summary["workdir"] = str(workdir)
     return RehearsalResult(summary=summary, alerts=alerts, workdir=workdir)
+
+
+def _final_report(project: Project, ledger: Ledger, sandbox: _SandboxHandle,
+                  scheduler: Scheduler, clock: CompressedClock,
+                  titles: dict[str, str]) -> str | None:
+    """The week's numbers as at its end, fetched once more from the practice platforms
+    (their clock moved on to the end of the week), and the report of them."""
+    from campaign.metrics import week_end
+    from campaign.report import make_report, write_report
+
+    end = max(clock.now(), week_end(project.settings))
+    sandbox.set_clock(end, 1.0)
+    scheduler.fetch_metrics(end)
+    try:
+        page = write_report(make_report(project, ledger, end, titles), project)
+    except (OSError, CampaignError) as exc:
+        log.warning("the rehearsal's report was not written: %s", exc)
+        return None
+    return page.as_uri()
 
 
 def snapshot_feeds(url: str, target: Path,
@@ -522,6 +554,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             lines.append(f"    - {first[:120]}{'…' if len(first) > 120 else ''}")
     lines.append("  " + _("The feeds, as each platform would show them: {url}").format(
         url=summary["feed_url"]))
+    if summary.get("report_url"):
+        lines.append("  " + _("The results (views, reach and reactions per story and platform): "
+                              "{url}").format(url=summary["report_url"]))
     lines.append("  " + _("Every detail: {log}").format(log=f"{summary['workdir']}/rehearsal.log"))
     return lines
 
