@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import requests
 
@@ -532,6 +533,32 @@ def remove_story_files(project: Project, story_id: str, ledger: Ledger, now: dat
     page = project.build_dir / "preview" / "index.html"
     if page.is_file():  # written again without the story; its cards go with it
         write_preview(run_check(project, now, facts=ledger.facts()), now)
+    removed += _remove_from_reports(project, story_id, ledger, now, builds)
+    return removed
+
+
+def _remove_from_reports(project: Project, story_id: str, ledger: Ledger, now: datetime,
+                         builds: list[Path]) -> int:
+    """The story's numbers left the ledger with the withdrawal: the real report is written
+    again without it (a rehearsal's report, whose ledger is another, is removed)."""
+    import shutil
+
+    from campaign.report import make_report, write_report
+
+    removed = 0
+    for build in builds:
+        folder = build / "report"
+        if not folder.is_dir():
+            continue
+        if build == project.build_dir:
+            with suppress(Exception):
+                write_report(make_report(project, ledger, now), project)
+                continue
+        if any(story_id in page.read_text(encoding="utf-8", errors="replace")
+               for page in folder.glob("*.html")) or any(
+                   p.name.startswith(f"{story_id}-") for p in (folder / "cards").glob("*")):
+            removed += sum(1 for f in folder.rglob("*") if f.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
     return removed
 
 

@@ -107,9 +107,15 @@ def test_a_withdrawn_story_vanishes_from_plan_cards_preview_and_shows_its_end_st
     assert list((build / "preview" / "cards").glob("04-henk-*.jpg"))
     assert run("approve", "04-henk", "--by", "Anna").exit_code == 0
     assert run("post", "04-henk", "--platform", "x").exit_code == 0
+    reported = json.loads(run("report", "--refresh", "--json").stdout)
+    assert [(p["story"], p["metrics"]["likes"]["status"]) for p in reported["posts"]] == [
+        ("04-henk", "ok")]
+    assert list((build / "report" / "cards").glob("04-henk-*.jpg"))
 
     assert run("withdraw", "04-henk", "--by", "Anna").exit_code == 0
     assert not list(build.rglob("04-henk-*")), "no card of it is left in the build folder"
+    report_page = (build / "report" / "index.html").read_text(encoding="utf-8")
+    assert "04-henk" not in report_page and "Henk" not in report_page  # written again
     text = page.read_text(encoding="utf-8")
     assert "04-henk" not in text and "Henk" not in text  # the preview was written again
     plan = json.loads(run("plan", "--json").stdout)

@@ -149,3 +149,100 @@ def test_the_saved_feed_fits_a_phone(browser: Any, demo: tuple[Any, Path]) -> No
             assert overflow <= 0, f"{name}.html is {overflow}px wider than a phone"
     finally:
         context.close()
+
+
+def _report_json(root: Path, *extra: str) -> dict[str, Any]:
+    answer = subprocess.run(
+        [sys.executable, "-m", "campaign", "--config", str(root / "campaign.toml"), "report",
+         "--rehearsal", "--json", *extra], capture_output=True, text=True, timeout=120,
+        check=False, cwd=root, env={**os.environ, "CAMPAIGN_LANG": "en"})
+    assert answer.returncode == 0, answer.stderr
+    document: dict[str, Any] = json.loads(answer.stdout)
+    return document
+
+
+def test_the_rehearsal_ends_with_the_report_and_every_posted_post_has_its_numbers(
+        demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    import csv
+
+    from campaign.ledger import Ledger
+    from campaign.platforms import SPECS
+
+    answer, root = demo
+    [line] = [x for x in answer.stdout.splitlines() if x.startswith("  The results (")]
+    page = Path(line.rsplit(": ", 1)[1].removeprefix("file://"))
+    assert page.is_file() and page.parent.name == "report"
+    [workdir] = (root / "state" / "rehearsals").iterdir()
+    with Ledger.open(workdir / "ledger.sqlite") as ledger:
+        posted = {(r.story_id, r.platform) for r in ledger.posts() if r.state == "posted"}
+    document = _report_json(root, "--csv", str(root / "results.csv"))
+    assert {(p["story"], p["platform"]) for p in document["posts"]} == posted
+    for post in document["posts"]:
+        offered = SPECS[post["platform"]].metrics
+        numbers = {m: n for m, n in post["metrics"].items() if n["status"] == "ok"}
+        assert set(numbers) == set(offered), post  # the sandbox gives every number it offers
+        assert post["history"], post
+        # Numbers never fall between fetches.
+        for metric in offered:
+            seen = [h["metrics"][metric] for h in post["history"] if metric in h["metrics"]]
+            assert seen == sorted(seen), (post["story"], post["platform"], metric)
+        for metric, number in post["metrics"].items():
+            if metric not in offered:
+                assert number["value"] is None and number["status"] == "not_offered"
+                assert number["reason"].endswith("does not give this number")
+    # Fetched during the week and at its end (the last day's last posts only at its end).
+    grown = [p for p in document["posts"] if len(p["history"]) >= 2]
+    assert len(grown) >= len(posted) - 6
+    assert document["posts"][0]["title"] and document["best"]
+    # The CSV has one row per post and number, and adds up to the totals.
+    with (root / "results.csv").open(encoding="utf-8") as rows:
+        table = list(csv.DictReader(rows))
+    assert len(table) == len(posted) * 10
+    for metric, total in document["totals"].items():
+        values = [int(r["value"]) for r in table if r["metric"] == metric and r["value"]]
+        assert (total["value"] if total["value"] is not None else 0) == sum(values), metric
+    for platform, totals in document["platforms"].items():
+        for metric, total in totals.items():
+            values = [int(r["value"]) for r in table
+                      if r["platform"] == platform and r["metric"] == metric and r["value"]]
+            assert (total["value"] or 0) == sum(values), (platform, metric)
+    views = [r for r in table if r["platform"] == "bluesky" and r["metric"] == "views"]
+    assert views and all(r["value"] == "" and r["status"] == "not_offered" for r in views)
+
+
+@pytest.mark.integration
+def test_the_report_works_offline_in_chromium_with_text_for_every_chart(
+        browser: Any, demo: tuple[Any, Path]) -> None:  # noqa: F811
+    _answer, root = demo
+    document = _report_json(root)
+    page_file = Path(document["report"])
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    try:
+        page.goto(page_file.as_uri(), wait_until="load")
+        assert all(url.startswith(page_file.parent.as_uri()) for url in asked), asked
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"the report is {overflow}px wider than a phone"
+        charts = page.locator("figure.chart")
+        assert charts.count() == 4
+        for i in range(charts.count()):
+            chart = charts.nth(i)
+            image = chart.locator("img")
+            assert image.evaluate("i => i.complete && i.naturalWidth > 0")
+            assert len(image.get_attribute("alt") or "") > 40
+            assert chart.locator("details table tbody tr").count() >= 1
+        # The headline on the page is the totals of the CSV and --json.
+        tiles = page.locator(".tile")
+        shown = {tiles.nth(i).locator(".label").inner_text():
+                 tiles.nth(i).locator(".value").inner_text() for i in range(tiles.count())}
+        assert shown["Views"] == f"{document['totals']['views']['value']:,}"
+        assert shown["Likes"] == f"{document['totals']['likes']['value']:,}"
+        assert page.locator("article.post img.thumb").count() == len(document["posts"])
+        assert "Bluesky does not give: Views" in page.locator("#platform-bluesky").inner_text()
+        page.emulate_media(media="print")
+        assert page.locator("details > summary").first.is_hidden()
+    finally:
+        context.close()
