@@ -330,6 +330,27 @@ def scope_finding(platform: Platform, scopes: Sequence[str] | None) -> Finding |
                    {"scopes": sorted(have), "missing": missing}, code="permissions.missing")
 
 
+def metrics_scope_finding(platform: Platform, scopes: Sequence[str] | None) -> Finding | None:
+    """Whether the token may read the posts' numbers for `campaign report`; None if the
+    platform needs no permission for it or does not say which the token has."""
+    facts = SPECS[platform]
+    if not facts.metrics_scopes or scopes is None:
+        return None
+    have = set(scopes)
+    if any(need <= have for need in facts.metrics_scopes):
+        return Finding("report_permissions", "ok", _(
+            "the {name} token may read the posts' numbers for the report").format(
+                name=facts.name), platform=platform, code="report_permissions.ok")
+    missing = sorted(min(facts.metrics_scopes, key=lambda need: len(need - have)) - have)
+    return Finding("report_permissions", "warning", _(
+        "the {name} token may not read the posts' numbers: `campaign report` will show them "
+        "as not available (it lacks {missing}); posting is not affected").format(
+            name=facts.name, missing=", ".join(missing)),
+        _("add {missing} when you next make the token: {fix}").format(
+            missing=", ".join(missing), fix=_(facts.scope_fix)),
+        platform, {"missing": missing}, code="report_permissions.missing")
+
+
 def api_version_finding(platform: Platform, pinned: ApiVersion, project: Project,
                         now: datetime) -> Finding:
     """The API version a publisher pins against its sunset and the campaign's last day."""
@@ -394,6 +415,9 @@ def report_findings(report: CredentialReport, project: Project, env: Mapping[str
     else:
         findings.append(unknown_expiry_finding(platform, project, redact(report.expiry_note, env)))
     scope = scope_finding(platform, report.scopes)
+    metrics_scope = metrics_scope_finding(platform, report.scopes)
+    if metrics_scope is not None:
+        findings.append(metrics_scope)
     if scope is not None:
         findings.append(scope)
     elif facts.posting_scopes and report.scopes is None and facts.token_expires:

@@ -201,7 +201,9 @@ SPECS: dict[Platform, PlatformSpec] = {
         optional_secrets=(),
         # OAuth 1.0a: the app's access level, as X sends it in `x-access-level`.
         posting_scopes=(frozenset({"read-write"}), frozenset({"read-write-directmessages"})),
-        metrics_scopes=(frozenset({"read"}),),
+        # Any access level reads: X's `x-access-level` is one of these words.
+        metrics_scopes=(frozenset({"read"}), frozenset({"read-write"}),
+                        frozenset({"read-write-directmessages"})),
         metrics=("views", "likes", "reposts", "replies", "quotes", "saves", "clicks",
                  "profile_clicks"),  # clicks and profile_clicks: own posts under 30 days
         scope_fix=N_("set the app's permissions to Read and Write in the X developer portal, then "
@@ -335,6 +337,13 @@ SPECS: dict[Platform, PlatformSpec] = {
 
 assert tuple(SPECS) == PLATFORMS, "one spec per platform, in models.PLATFORMS order"
 
+#: Each platform's colour in the report's charts (Okabe-Ito: told apart with colour
+#: blindness too); report.css has the same for its swatches.
+CHART_COLOURS: dict[Platform, str] = {
+    "x": "#000000", "facebook": "#0072B2", "instagram": "#CC79A7", "linkedin": "#009E73",
+    "mastodon": "#E69F00", "bluesky": "#56B4E9",
+}
+
 
 def spec(platform: Platform) -> PlatformSpec:
     """The facts about `platform`."""
@@ -362,6 +371,7 @@ def all_secrets() -> tuple[str, ...]:
 
 
 __all__ = [
+    "CHART_COLOURS",
     "SPECS",
     "BlueskySettings",
     "FacebookSettings",

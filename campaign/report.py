@@ -36,7 +36,7 @@ from campaign.config import Project
 from campaign.i18n import N_, _, format_moment, format_number
 from campaign.ledger import Ledger, MetricRow, PostRecord
 from campaign.models import PLATFORMS, Platform
-from campaign.platforms import SPECS, display_name
+from campaign.platforms import CHART_COLOURS, SPECS, display_name
 from campaign.publishers.base import METRICS
 from campaign.status import state_label
 
@@ -51,17 +51,13 @@ METRIC_LABELS: dict[str, str] = {
     "saves": N_("Saves"),
     "clicks": N_("Clicks"),
     "profile_clicks": N_("Clicks to the profile"),
-    "interactions": N_("Interactions (Instagram's count)"),
+    "interactions": N_("Interactions (the platform's own count)"),
 }
 #: What "reactions" adds up, per post: what people did with it.
 REACTIONS = ("likes", "reposts", "replies", "quotes", "saves")
 #: The numbers shown as the campaign's headline, in this order.
 HEADLINE = ("views", "reach", "likes", "reposts", "replies")
-#: One colour per platform (Okabe-Ito, told apart with colour blindness too).
-COLOURS: dict[str, str] = {
-    "x": "#000000", "facebook": "#0072B2", "instagram": "#CC79A7", "linkedin": "#009E73",
-    "mastodon": "#E69F00", "bluesky": "#56B4E9",
-}
+COLOURS = CHART_COLOURS
 
 
 @dataclass(frozen=True)

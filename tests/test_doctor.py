@@ -328,3 +328,18 @@ def test_the_placeholder_logo_fails_the_real_pre_flight(campaign: Path, sandbox:
     assert not findings(report, "api_urls")
     logo = only(report, "theme")
     assert logo["status"] == "error" and "placeholder logo" in logo["message"]
+
+
+def test_doctor_says_when_a_token_may_not_read_the_numbers_for_the_report() -> None:
+    from campaign.doctor import metrics_scope_finding
+
+    lacking = metrics_scope_finding("facebook", ["pages_manage_posts", "pages_read_engagement"])
+    assert lacking is not None and lacking.status == "warning"
+    assert lacking.code == "report_permissions.missing"
+    assert "read_insights" in lacking.message and "posting is not affected" in lacking.message
+    assert "read_insights" in lacking.fix
+    ok = metrics_scope_finding("instagram", ["instagram_business_basic",
+                                             "instagram_business_manage_insights"])
+    assert ok is not None and ok.status == "ok"
+    assert metrics_scope_finding("bluesky", []) is None  # app passwords carry no scopes
+    assert metrics_scope_finding("linkedin", None) is None  # not known: nothing claimed
