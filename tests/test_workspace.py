@@ -75,7 +75,8 @@ def workspace(repo_copy: Path) -> Iterator[Running]:
 # -- security, over real HTTP ---------------------------------------------------------------
 
 ROUTES_GET = ["/", "/status", "/status/live", "/stories", "/stories/new", "/stories/01-marieke",
-              "/stories/01-marieke/edit", "/stories/01-marieke/withdraw", "/audit", "/rehearsal",
+              "/stories/01-marieke/edit", "/stories/01-marieke/withdraw", "/audit", "/report",
+              "/rehearsal", "/report/report.css",
               "/rehearsal/live", "/accounts", "/stories/01-marieke/card/square.jpg",
               "/cards/01-marieke-square.jpg"]
 ROUTES_POST = ["/logout", "/stories/new", "/stories/01-marieke/edit", "/stories/01-marieke/approve",
@@ -335,7 +336,7 @@ def test_the_whole_workspace_in_chromium(browser: Any, workspace: Running, tmp_p
         # Every page: no console error (a CSP violation would be one) in this context; then
         # axe-core (injected, so those contexts let it past the CSP), and no overflow on a phone.
         pages = ["/", "/status", "/stories", f"/stories/{story_id}", f"/stories/{story_id}/edit",
-                 "/stories/new", "/audit", "/rehearsal", "/stories/02-joost/withdraw"]
+                 "/stories/new", "/audit", "/report", "/rehearsal", "/stories/02-joost/withdraw"]
         _sign_in(page, workspace.url, "anna")
         for path in [*pages, "/accounts"]:
             page.goto(workspace.url + path)

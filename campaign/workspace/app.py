@@ -501,6 +501,31 @@ def _routes(app: Flask, space: Workspace) -> None:
         return redirect(back if back.startswith("/") and not back.startswith("//")
                         else url_for("status"))
 
+    @app.get("/report")
+    def report() -> Any:
+        """The results report (`campaign report`), from the numbers fetched so far."""
+        from campaign.report import make_report, render_body, write_report
+
+        target = space.target()
+        with Ledger.open(target.project.ledger_target) as ledger:
+            titles = {s.id: s.title for s in _week(target, space, ledger).stories}
+            now = (ledger.last_metrics_fetch() or target.now) if space.rehearsal else target.now
+            result = make_report(target.project, ledger, now, titles)
+        write_report(result, target.project, _report_folder(target))
+        return render_template("report.html", body=render_body(result, "/report/"))
+
+    @app.get("/report/report.css")
+    def report_css() -> Any:
+        return send_file(Path(__file__).parent.parent / "templates" / "report.css",
+                         mimetype="text/css", max_age=0)
+
+    @app.get("/report/<any(charts, cards):kind>/<name>")
+    def report_file(kind: str, name: str) -> Any:
+        folder = _report_folder(space.target()) / kind
+        if kind == "charts":
+            return _send(folder, name, re.compile(r"[a-z-]+\.svg"), "image/svg+xml")
+        return _send(folder, name, re.compile(r"[A-Za-z0-9_-]+\.jpg"), "image/jpeg")
+
     @app.get("/audit")
     def audit() -> Any:
         target = space.target()
@@ -579,6 +604,11 @@ def _routes(app: Flask, space: Workspace) -> None:
             users = ledger.users()
         return render_template("accounts.html", users=users, roles=ROLES, message=message,
                                tz=space.project.settings.tz)
+
+
+def _report_folder(target: Target) -> Path:
+    """Where the workspace writes the report it shows (beside the one of `campaign report`)."""
+    return target.project.build_dir / "workspace" / "report"
 
 
 def _send(folder: Path, name: str, pattern: re.Pattern[str], mimetype: str) -> Any:
