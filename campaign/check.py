@@ -25,19 +25,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from campaign.captions import (
-    campaign_hashtag_problems,
-    caption_problems,
-    compose_alt_text,
-    compose_caption,
-)
-from campaign.cards import card_format, card_path, card_problems, theme_problems
+from campaign import checkcache
 from campaign.config import Project
 from campaign.guard import OverBudget, run_bounded
 from campaign.i18n import _, language
 from campaign.models import Fate, LedgerFacts, Plan, Post, Problem, Story
 from campaign.planner import build_plan
-from campaign.stories import IgnoredFile, StoryReading, read_story, scan_stories, story_id_of
+from campaign.storyfiles import IgnoredFile, StoryReading, scan_stories, story_id_of
 
 
 @dataclass(frozen=True)
@@ -54,6 +48,10 @@ class StoryCheck:
 
 def check_story(path: Path, project: Project) -> StoryCheck:
     """Read one story file and check its captions and cards. Runs in the story worker."""
+    from campaign.captions import caption_problems
+    from campaign.cards import card_problems
+    from campaign.stories import read_story
+
     reading = read_story(path, project)
     if reading.story is None:
         return StoryCheck(reading)
@@ -105,11 +103,43 @@ def _signature(path: Path) -> tuple[int, ...] | None:
 @dataclass
 class CheckCache:
     """Checked story files by path and settings, valid while the file and its photo are
-    unchanged (same size, times and inode)."""
+    unchanged (same size, times and inode), kept in memory and on disk.
+
+    On disk (`build/cache/check/<story>.json`, `checkcache.py`) a result outlives the
+    process, so an unchanged week checks in a stat per file (issue 19); in memory, a
+    scheduler that plans again every few seconds does not even read those notes.
+    """
 
     entries: dict[tuple[str, int, str],
                   tuple[tuple[int, ...], tuple[int, ...] | None, StoryCheck]] = \
         field(default_factory=dict)
+    contexts: dict[tuple[str, int, str], str] = field(default_factory=dict)
+
+    def _context(self, project: Project, settings_key: int) -> str:
+        key = (str(project.root), settings_key, language())
+        if key not in self.contexts:
+            self.contexts[key] = checkcache.context_key(project)
+        return self.contexts[key]
+
+    def campaign_problems(self, project: Project, settings_key: int) -> list[Problem]:
+        """What campaign.toml's captions and theme settings have wrong (lower-case campaign
+        hashtags; theme contrast and files), kept on disk like a story's check."""
+        try:
+            config_text: str | None = project.config_file.read_text(encoding="utf-8")
+        except OSError:
+            config_text = None
+        note = checkcache.note_path(project, checkcache.CAMPAIGN_NOTE)
+        context = checkcache.campaign_context(self._context(project, settings_key), config_text)
+        kept = checkcache.load_problems(note, context)
+        if kept is not None:
+            return kept
+        from campaign.captions import campaign_hashtag_problems
+        from campaign.cards import theme_problems
+
+        found = [*campaign_hashtag_problems(project.settings, config_text),
+                 *theme_problems(project)]
+        checkcache.save_problems(note, context, found)
+        return found
 
     def check(self, path: Path, project: Project, settings_key: int) -> StoryCheck:
         signature = _signature(path)
@@ -119,7 +149,15 @@ class CheckCache:
             photo = cached[2].reading.story.photo if cached[2].reading.story else None
             if photo is None or _signature(photo) == cached[1]:
                 return cached[2]
-        result = check_story_bounded(path, project)
+        disk = checkcache.note_path(project, story_id_of(path))
+        context = self._context(project, settings_key)
+        kept = checkcache.load(disk, path, context)
+        if kept is not None:
+            result = StoryCheck(*kept)
+        else:
+            result = check_story_bounded(path, project)
+            if checkcache.worth_keeping(result.reading, result.problems):
+                checkcache.save(disk, path, context, result.reading, result.problems)
         story = result.reading.story
         if signature is not None:
             photo_signature = _signature(story.photo) if story and story.photo else None
@@ -200,6 +238,8 @@ class CheckReport:
         }
 
     def post_json(self, post: Post) -> dict[str, Any]:
+        from campaign.cards import card_format, card_path
+
         tz = self.project.settings.tz
         return {
             "story": post.story_id,
@@ -215,6 +255,8 @@ class CheckReport:
 
     def caption_json(self, post: Post) -> dict[str, Any]:
         """The caption fields of a post (SPEC §10), composed as the publisher will send them."""
+        from campaign.captions import compose_alt_text, compose_caption
+
         story = self.story(post.story_id)
         if story is None:
             return {"caption": None, "caption_length": None, "caption_limit": None,
@@ -267,13 +309,7 @@ def run_check(project: Project, now: datetime, cache: CheckCache | None = None, 
     plan = build_plan(stories, project.settings, now, pinned=facts.pinned, reserved=reserved)
     # A story that the planner refused (day taken, consent) is not posted: its errors count.
     problems.extend(plan.problems)
-    # Captions: lowercase campaign hashtags; cards: theme contrast and files.
-    try:
-        config_text: str | None = project.config_file.read_text(encoding="utf-8")
-    except OSError:
-        config_text = None
-    problems.extend(campaign_hashtag_problems(project.settings, config_text))
-    problems.extend(theme_problems(project))
+    problems.extend(cache.campaign_problems(project, settings_key))
     fates = story_fates(paths, ignored, project, problems, plan, facts)
     return CheckReport(project=project, readings=readings, plan=plan, problems=tuple(problems),
                        fates=fates, facts=facts)

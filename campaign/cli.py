@@ -23,19 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from dotenv import load_dotenv
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-from campaign.alerts import Alerter
-from campaign.cards import render_all, story_formats
-from campaign.check import CheckReport, run_check
-from campaign.config import CONFIG_FILE, Project, load_project, peek_languages
-from campaign.errors import CampaignError, PostRefused
+from campaign.configfile import CONFIG_FILE, peek_languages
+from campaign.errors import CampaignError
 from campaign.i18n import (
     LANG_ENV,
     N_,
@@ -49,15 +42,18 @@ from campaign.i18n import (
     ngettext,
     set_language,
 )
-from campaign.lead import run_scheduler
-from campaign.ledger import Ledger, read_facts, scheduler_lock
 from campaign.models import Card, Platform
-from campaign.publish import Publishing, publish_post, read_story_bounded, withdraw_story
-from campaign.rehearsal import load_faults, rehearse
-from campaign.scheduler import RealClock, Scheduler
-from campaign.secrets import RedactingFilter, quiet_leaky_loggers
-from campaign.status import machines_line, state_label, status_report
-from campaign.stories import find_story_file, unknown_story
+
+# Each command imports what it needs when it runs (issue 19): `campaign --help` loads
+# typer and the messages only, and `campaign check` never loads the scheduler or the
+# platforms' clients. These names are for the type checker.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from campaign.check import CheckReport
+    from campaign.config import Project
+    from campaign.ledger import Ledger
+    from campaign.publish import Publishing
 
 INTERNAL_FAULT = 70
 
@@ -71,7 +67,26 @@ app = typer.Typer(
     # Plain click help: typer's rich help shows every flag as `--json <bool>` with click 8.2+.
     rich_markup_mode=None,
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem, one line
+
+
+class _Stderr:
+    """rich's console on standard error, made when first used (rich takes tens of
+    milliseconds to import, and most runs print nothing there)."""
+
+    def __init__(self) -> None:
+        self._console: Console | None = None
+
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+            self._console = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem, one line
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.console().print(*objects, **options)
+
+
+err = _Stderr()
 
 
 @dataclass
@@ -133,6 +148,7 @@ def _handled() -> Iterator[None]:
 
 
 def _project(ctx: typer.Context) -> Project:
+    from campaign.config import load_project
     options: Options = ctx.obj
     return load_project(options.config)
 
@@ -140,6 +156,8 @@ def _project(ctx: typer.Context) -> Project:
 def _week(project: Project, now: datetime) -> CheckReport:
     """The one plan (SPEC §11), with the days and withdrawals of the campaign's ledger,
     read without writing to it."""
+    from campaign.check import run_check
+    from campaign.ledger import read_facts
     return run_check(project, now, facts=read_facts(project.ledger_target))
 
 
@@ -295,6 +313,9 @@ def render(
         campaign render
         campaign render --force
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from campaign.cards import render_all, story_formats
     class _ToStderr(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             err.print(_("note: {message}").format(message=record.getMessage()), markup=False)
@@ -311,7 +332,7 @@ def render(
         try:
             with Progress(
                 TextColumn(_("rendering cards")), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.description}"), console=err, transient=False,
+                TextColumn("{task.description}"), console=err.console(), transient=False,
             ) as bar:
                 task = bar.add_task("", total=total)
 
@@ -342,6 +363,8 @@ _PLAN_COLUMNS = (N_("day"), N_("time"), N_("platform"), N_("story"), N_("caption
 
 
 def _print_plan(report: CheckReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
     settings = report.project.settings
     table = Table(title=f"{settings.campaign.name} ({settings.campaign.timezone})")
     for column in _PLAN_COLUMNS:
@@ -371,6 +394,7 @@ def _print_plan(report: CheckReport) -> None:
 # -- the ledger: post, status, approve, pause, resume, withdraw ----------------------
 
 def _ledger(project: Project) -> Ledger:
+    from campaign.ledger import Ledger
     return Ledger.open(project.ledger_target)
 
 
@@ -413,6 +437,7 @@ class Target:
     link: Callable[[str, str], str] | None = None  # a rehearsal's posts link to its saved feeds
 
     def publishing(self, ledger: Ledger) -> Publishing:
+        from campaign.publish import Publishing
         return Publishing(project=self.project, ledger=ledger, env=self.env,
                           rehearsal=self.rehearsal, platform_time=self.platform_time,
                           link=self.link)
@@ -452,6 +477,7 @@ def _target(ctx: typer.Context, rehearsal: bool, real: bool, workdir: Path | Non
 
 
 def _known_to_ledger(project: Project, story: str) -> bool:
+    from campaign.ledger import read_facts
     return story in read_facts(project.ledger_target).pinned
 
 
@@ -480,6 +506,8 @@ def post(
         campaign post 01-marieke --platform mastodon
         campaign post 01-marieke --platform mastodon --rehearsal
     """
+    from campaign.publish import publish_post
+    from campaign.status import state_label
     with _handled():
         target = _target(ctx, rehearsal, real, workdir, N_("post in"))
         with _ledger(target.project) as ledger:
@@ -578,7 +606,11 @@ def status(
         campaign status --json
         campaign status --rehearsal
     """
+    from rich.console import Console
+    from rich.table import Table
+
     from campaign.rehearsal import running_rehearsals
+    from campaign.status import machines_line, state_label, status_report
 
     with _handled():
         target = _target(ctx, rehearsal, False, workdir, None)
@@ -641,6 +673,8 @@ def approve(
         campaign approve 01-marieke --by "Anna de Vries"
         campaign approve 01-marieke --by "Anna de Vries" --rehearsal
     """
+    from campaign.errors import PostRefused
+    from campaign.publish import read_story_bounded
     with _handled():
         target = _target(ctx, rehearsal, real, workdir, N_("approve in"))
         reading = read_story_bounded(target.project, story)
@@ -721,6 +755,10 @@ def withdraw(
         campaign withdraw 04-henk --by "Anna de Vries"
         campaign withdraw 04-henk --rehearsal
     """
+    from campaign.alerts import Alerter
+    from campaign.errors import PostRefused
+    from campaign.publish import withdraw_story
+    from campaign.storyfiles import find_story_file, unknown_story
     with _handled():
         target = _target(ctx, rehearsal, real, workdir, N_("withdraw a story from"))
         project, now = target.project, target.now
@@ -783,6 +821,12 @@ def run(
         campaign run
         campaign run --sandbox --day-seconds 6 --until-done --faults demo
     """
+    from campaign.alerts import Alerter
+    from campaign.lead import run_scheduler
+    from campaign.ledger import scheduler_lock
+    from campaign.publish import Publishing
+    from campaign.rehearsal import load_faults, rehearse
+    from campaign.scheduler import RealClock, Scheduler
     # A rehearsal tells its week on standard output and writes the detail to its log
     # file; only errors of campaign itself reach the terminal as log lines.
     _configure_logging(quiet=as_json,
@@ -840,6 +884,7 @@ def serve(
         campaign serve --rehearsal
         campaign serve --port 8080
     """
+    from campaign.ledger import Ledger
     from campaign.workspace.app import serve as run_workspace
 
     _configure_logging()
@@ -1008,6 +1053,7 @@ def sandbox(
 
 
 def _configure_logging(quiet: bool = False, stderr_level: int = logging.INFO) -> None:
+    from campaign.secrets import RedactingFilter, quiet_leaky_loggers
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
@@ -1102,6 +1148,7 @@ def doctor(
 
 def main() -> None:
     """Console entry point: read .env, run the command, map unexpected faults to exit 70."""
+    from dotenv import load_dotenv
     env_file = Path(".env")
     if env_file.is_file():
         load_dotenv(env_file, override=False)  # variables already in the environment win

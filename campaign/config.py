@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from campaign.configfile import CONFIG_FILE
 from campaign.errors import ConfigError
 from campaign.i18n import _, normalise
 from campaign.models import PLATFORMS, Platform, Problem
@@ -31,7 +32,6 @@ from campaign.validation import CodedError, describe_with_code, dotted
 from campaign.validation import Strict as _Strict
 from campaign.validation import check_url as _check_url
 
-CONFIG_FILE = "campaign.toml"
 _HASHTAG = re.compile(r"^#?[^\W_]\w*$")
 _HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
@@ -321,18 +321,6 @@ def toml_problem(shown: str, text: str, line: int | None, error: str) -> Problem
         message = _("is not valid TOML ({error}): fix the value").format(error=error)
         code = "toml.syntax"
     return Problem(shown, line, field, message, code=code)
-
-
-def peek_languages(config_file: Path) -> tuple[str | None, str]:
-    """(`ui_language`, `language`) of campaign.toml, read before it is validated, so that
-    even its own errors are reported in the staff's language; defaults when unreadable."""
-    try:
-        section = tomllib.loads(config_file.read_text(encoding="utf-8")).get("campaign", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None, "nl"
-    ui, campaign = section.get("ui_language"), section.get("language")
-    return (ui if isinstance(ui, str) else None,
-            campaign if isinstance(campaign, str) else "nl")
 
 
 def load_project(config_file: Path) -> Project:

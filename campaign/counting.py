@@ -51,10 +51,9 @@ import importlib.resources
 import sys
 import types
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Final
 
-import emoji
 import regex
 
 from campaign.models import Platform
@@ -96,9 +95,19 @@ def _import_twitter_text() -> Any:
         del sys.modules["pkg_resources"]
 
 
-_twitter_text = _import_twitter_text()
-_has_invalid_characters = importlib.import_module(
-    "twitter_text.has_invalid_characters").has_invalid_characters
+@cache
+def _twitter() -> Any:
+    """twitter_text, imported on the first count (its regular expressions take a tenth of
+    a second to build, and most commands never count a caption)."""
+    return _import_twitter_text()
+
+
+def _has_invalid_characters(text: str) -> bool:
+    _twitter()
+    module = importlib.import_module("twitter_text.has_invalid_characters")
+    return bool(module.has_invalid_characters(text))
+
+
 # Any emoji that twitter-text's 2019 data knows as one code point: it weighs what
 # every emoji weighs on X (2), so it can stand in for a sequence it does not know.
 _KNOWN_EMOJI: Final = "\U0001f600"
@@ -111,13 +120,15 @@ _NON_BREAKING = "\u00a0\u2007\u202f"
 
 @lru_cache(maxsize=4096)
 def _x_knows(sequence: str) -> bool:
-    return int(_twitter_text.parse_tweet(sequence).weightedLength) <= 2
+    return int(_twitter().parse_tweet(sequence).weightedLength) <= 2
 
 
 def _with_known_emoji(text: str) -> str:
     """Replace emoji sequences newer than twitter-text's data by one emoji it knows."""
     if not _SEQUENCE_PART.search(text):
         return text  # no ZWJ, variation selector, skin tone, flag or keycap: nothing to do
+    import emoji  # the emoji data takes a moment to load: only when a sequence is seen
+
     found = emoji.emoji_list(text)
     if not found:
         return text
@@ -140,7 +151,7 @@ def parse_x(text: str) -> Any:
     For the conformance tests: on hostile text this is as slow as twitter-text
     itself; campaign counts with `x_weighted_length`, which is linear.
     """
-    return _twitter_text.parse_tweet(_with_known_emoji(text))
+    return _twitter().parse_tweet(_with_known_emoji(text))
 
 
 # A word of more than URL_MAX_WORD characters, or with a part between two punctuation
@@ -168,7 +179,7 @@ def _may_hold_url(word: str, protocol: bool = False) -> bool:
 @lru_cache(maxsize=8192)
 def _x_word(word: str) -> int:
     """X's weight of one word that may hold a URL, in twitter-text's units (x100)."""
-    return int(_twitter_text.parse_tweet(_with_known_emoji(word)).weightedLength)
+    return int(_twitter().parse_tweet(_with_known_emoji(word)).weightedLength)
 
 
 def _x_normal(text: str) -> str:
@@ -200,7 +211,7 @@ def x_weighted_length(text: str) -> int:
     plain.append(text[last:])
     rest = "".join(plain)
     if rest:
-        total += int(_twitter_text.parse_tweet(_with_known_emoji(rest)).weightedLength)
+        total += int(_twitter().parse_tweet(_with_known_emoji(rest)).weightedLength)
     return total
 
 
@@ -218,6 +229,14 @@ def x_weighted_length_at_least(text: str) -> int:
         if len(word) > URL_LENGTH and _may_hold_url(word):
             total -= max(graphemes(word) - URL_LENGTH, 0)
     return total
+
+
+def x_weighted_length_at_most(text: str) -> int:
+    """A quick upper bound of `x_weighted_length`, to accept short texts without parsing:
+    every code point weighs at most 2, and every word that may hold a URL adds 23."""
+    text = _x_normal(text)
+    return 2 * len(text) + URL_LENGTH * sum(
+        1 for match in _WORD.finditer(text) if _may_hold_url(match.group()))
 
 
 def x_valid(text: str) -> bool:
@@ -263,7 +282,7 @@ def urls(text: str) -> list[tuple[int, int, str]]:
 def _word_urls(word: str) -> tuple[tuple[int, int, str], ...]:
     return tuple(
         (int(entity["indices"][0]), int(entity["indices"][1]), str(entity["url"]))
-        for entity in _twitter_text.extract_urls_with_indices(word, False)
+        for entity in _twitter().extract_urls_with_indices(word, False)
     )
 
 
@@ -313,6 +332,20 @@ def caption_length_at_least(text: str, platform: Platform) -> int:
     return caption_length(text, platform)
 
 
+def caption_length_at_most(text: str, platform: Platform) -> int:
+    """An upper bound of `caption_length`, linear and cheap: a text within it fits without
+    the exact count (`fits`)."""
+    counted = SPECS[platform].counting
+    if counted == "x-weighted":
+        return x_weighted_length_at_most(text)
+    if counted == "urls-as-23":
+        if "://" not in text:
+            return len(text)
+        return len(text) + URL_LENGTH * sum(
+            1 for match in _WORD.finditer(text) if _may_hold_url(match.group(), protocol=True))
+    return caption_length(text, platform)
+
+
 def counts_urls_as_23(platform: Platform) -> bool:
     """Whether the platform counts a URL as 23 characters (so a long text needs URL finding)."""
     return SPECS[platform].counting in ("x-weighted", "urls-as-23")
@@ -324,8 +357,11 @@ def fits(text: str, platform: Platform, limit: int | None = None) -> bool:
     limit = facts.caption_limit if limit is None else limit
     if facts.caption_byte_limit is not None and utf8_bytes(text) > facts.caption_byte_limit:
         return False
-    if counts_urls_as_23(platform) and caption_length_at_least(text, platform) > limit:
-        return False  # far too long: known without counting URLs
+    if counts_urls_as_23(platform):
+        if caption_length_at_least(text, platform) > limit:
+            return False  # far too long: known without counting URLs
+        if caption_length_at_most(text, platform) <= limit:
+            return True  # short enough whatever its links and emoji weigh
     return caption_length(text, platform) <= limit
 
 
@@ -340,6 +376,7 @@ __all__ = [
     "URL_LENGTH",
     "caption_length",
     "caption_length_at_least",
+    "caption_length_at_most",
     "counts_urls_as_23",
     "fits",
     "graphemes",
@@ -352,4 +389,5 @@ __all__ = [
     "x_valid",
     "x_weighted_length",
     "x_weighted_length_at_least",
+    "x_weighted_length_at_most",
 ]

@@ -58,7 +58,8 @@ from campaign.publishers import make_publisher
 from campaign.publishers.base import DeleteByHand, Publisher, PublishRequest, RecentPost
 from campaign.secrets import redact
 from campaign.status import state_label
-from campaign.stories import StoryReading, find_story_file, read_story, unknown_story
+from campaign.stories import read_story
+from campaign.storyfiles import StoryReading, find_story_file, unknown_story
 
 # How far back a lookup looks before the claim time, for clocks that disagree.
 _LOOKUP_SLACK = timedelta(minutes=10)
@@ -511,6 +512,10 @@ def remove_story_files(project: Project, story_id: str, ledger: Ledger, now: dat
     builds += [w / "build" for w in workdirs]
     removed = 0
     for build in builds:
+        note = build / "cache" / "check" / f"{story_id}.json"  # what checking it found
+        if note.is_file():
+            note.unlink()
+            removed += 1
         for folder in (build / "cards", build / "preview" / "cards"):
             for name in names:
                 if (folder / name).is_file():

@@ -274,7 +274,9 @@ def describe_with_code(error: ErrorDetails, model: type[BaseModel],
 class Strict(BaseModel):
     """Unknown keys are errors: a misspelt key must never be silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is made when it is first used, so the settings of
+    # the platforms, the theme and the rest are built once, inside `Settings` (issue 19).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def check_url(value: str | None) -> str | None:

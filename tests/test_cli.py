@@ -212,3 +212,27 @@ def test_flags_show_as_flags_in_help() -> None:
     shown = runner.invoke(app, ["check", "--help"]).stdout
     assert "  --json   Write the report as JSON." in shown
     assert "      campaign check\n      campaign check --brief\n" in shown  # examples as lines
+
+
+def test_help_loads_only_what_it_shows() -> None:
+    """`campaign --help` (and typer's parsing) never loads the heavy parts (issue 19):
+    measured by bench/bench_startup.py; here only which modules a new process holds."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from campaign.cli import app\n"
+        "try:\n"
+        "    app(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, timeout=60)
+    loaded = set(done.stdout.strip().splitlines()[-1].split())
+    for heavy in ("twitter_text", "PIL", "pydantic", "rich.progress", "requests", "apscheduler",
+                  "campaign.check", "campaign.config", "campaign.ledger", "campaign.scheduler",
+                  "matplotlib", "emoji", "cv2"):
+        assert heavy not in loaded, heavy

@@ -147,7 +147,7 @@ def test_example_stories_are_all_valid() -> None:
 # -- issue 14: files that look like stories are never ignored without a word ---------------
 
 def test_story_file_names_people_really_save(campaign_dir) -> None:
-    from campaign.stories import scan_stories
+    from campaign.storyfiles import scan_stories
 
     root = campaign_dir()
     stories = root / "stories"

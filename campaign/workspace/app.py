@@ -67,7 +67,7 @@ from campaign.rehearsal import (
 )
 from campaign.secrets import redact
 from campaign.status import STATE_LABELS, state_label, status_report
-from campaign.stories import find_story_file, story_id_of
+from campaign.storyfiles import find_story_file, story_id_of
 from campaign.workspace.storyform import (
     PhotoRefused,
     StoryForm,

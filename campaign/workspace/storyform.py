@@ -37,7 +37,8 @@ from campaign.config import Project
 from campaign.files import MAX_PHOTO_BYTES
 from campaign.i18n import _, format_number
 from campaign.models import PLATFORMS, Problem
-from campaign.stories import MAX_PHOTO_PIXELS, PHOTO_FORMATS, story_files, story_id_of
+from campaign.stories import MAX_PHOTO_PIXELS, PHOTO_FORMATS
+from campaign.storyfiles import story_files, story_id_of
 
 #: The front matter's fields in the order people write them (SPEC §3).
 ORDER = ["title", "name", "age", "diagnosis", "quote", "photo", "photo_alt", "photo_focus", "day",
