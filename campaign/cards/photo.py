@@ -133,9 +133,12 @@ def _prepared_photo(path: Path, digest: str, size: tuple[int, int],
         upright_size, faces, digest = _faces(path, digest, story=story, cache=cache)
         focus = face_focus(faces, upright_size, size)[0]
     key = (digest, size, focus)
-    if key in photo_memory.cropped:
-        return photo_memory.crop(key, lambda: photo_memory.cropped[key]), digest
     stored = cache / crop_file_name(digest, size, focus) if cache is not None else None
+    if key in photo_memory.cropped:
+        remembered = photo_memory.crop(key, lambda: photo_memory.cropped[key])
+        if stored is not None and not stored.exists():  # another story with the same photo
+            write_cached_photo(stored, remembered)
+        return remembered, digest
     if stored is not None and (image := read_cached_photo(stored, size)) is not None:
         return photo_memory.crop(key, lambda: image), digest
     upright, drawn = _decoded(path, digest, story=story)
@@ -159,9 +162,12 @@ def _faces(path: Path, digest: str, *, story: str,
            cache: Path | None) -> tuple[tuple[int, int], tuple[Face, ...], str]:
     """(the decoded photo's size, its faces, the digest they belong to): from memory, from
     the faces file in `cache`, or found in the decoded photo (and then written there)."""
-    if digest in photo_memory.found and digest in photo_memory.sizes:
-        return photo_memory.sizes[digest], photo_memory.found[digest], digest
     stored = cache / faces_file_name(digest) if cache is not None else None
+    if digest in photo_memory.found and digest in photo_memory.sizes:
+        size, faces = photo_memory.sizes[digest], photo_memory.found[digest]
+        if stored is not None and not stored.exists():  # another story with the same photo
+            _write_faces(stored, size, faces)
+        return size, faces, digest
     if stored is not None and (known := read_cached_faces(stored)) is not None:
         photo_memory.sizes[digest] = known[0]
         return known[0], photo_memory.faces(digest, lambda: known[1]), digest
@@ -169,9 +175,7 @@ def _faces(path: Path, digest: str, *, story: str,
     faces = photo_memory.faces(digest, lambda: detect_faces(upright))
     photo_memory.sizes[digest] = upright.size
     if cache is not None:
-        record = {"version": PHOTO_CACHE_VERSION, "size": list(upright.size),
-                  "faces": [list(f) for f in faces]}
-        _write_quietly(cache / faces_file_name(digest), json.dumps(record).encode())
+        _write_faces(cache / faces_file_name(digest), upright.size, faces)
     return upright.size, faces, digest
 
 
@@ -237,6 +241,11 @@ def read_cached_faces(path: Path) -> tuple[tuple[int, int], tuple[Face, ...]] | 
     if any(len(face) != 4 for face in faces):
         return None
     return (width, height), faces  # type: ignore[return-value]
+
+
+def _write_faces(path: Path, size: tuple[int, int], faces: tuple[Face, ...]) -> None:
+    record = {"version": PHOTO_CACHE_VERSION, "size": list(size), "faces": [list(f) for f in faces]}
+    _write_quietly(path, json.dumps(record).encode())
 
 
 def _write_quietly(path: Path, data: bytes) -> None:
