@@ -305,7 +305,6 @@ def smart_quotes(text: str) -> str:
 # --------------------------------------------------------------------------- hyphenation
 
 
-_NO_DIGITS = str.maketrans("", "", "0123456789")
 _NOT_PATTERNS = ("%", "#", "LEFTHYPHENMIN", "RIGHTHYPHENMIN", "COMPOUNDLEFTHYPHENMIN",
                  "COMPOUNDRIGHTHYPHENMIN")
 
@@ -318,10 +317,16 @@ class Patterns:
     use. `positions` gives what pyphen's `Pyphen(left, right).positions` gives (the
     Dutch dictionary has none of the nonstandard `/` patterns)."""
 
-    def __init__(self, text: str) -> None:
-        lines = [line for line in text.replace("\r", "").split("\n")[1:]
+    def __init__(self, dic: bytes) -> None:
+        """From the bytes of a hyph_*.dic: its encoding on the first line, a pattern a line."""
+        first, _sep, body = dic.replace(b"\r", b"").partition(b"\n")
+        encoding = first.decode("ascii").strip()
+        encoding = "cp1251" if encoding.lower() == "microsoft-cp1251" else encoding
+        lines = [line for line in body.decode(encoding).split("\n")
                  if line and not line.startswith(_NOT_PATTERNS)]
-        keys = "\n".join(lines).translate(_NO_DIGITS).split("\n")
+        # The letters of every pattern at once (digits dropped in one pass over the bytes).
+        keys = "\n".join(lines).encode(encoding).translate(None, b"0123456789").decode(
+            encoding).split("\n")
         self._raw = dict(zip(keys, lines, strict=True))
         self._digits: dict[str, tuple[int, ...]] = {}
         self._longest = max(map(len, keys), default=0)
@@ -355,9 +360,7 @@ class Patterns:
 
 @lru_cache(maxsize=1)
 def _dictionary() -> Patterns:
-    data = pyphen.LANGUAGES["nl_NL"].read_bytes()
-    encoding = data.split(b"\n", 1)[0].decode("ascii").strip()
-    return Patterns(data.decode("cp1251" if encoding.lower() == "microsoft-cp1251" else encoding))
+    return Patterns(pyphen.LANGUAGES["nl_NL"].read_bytes())
 
 
 # Letters that link two parts of a Dutch compound: behandeling-s-plan, patiënt-en-zorg.
