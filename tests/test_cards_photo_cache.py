@@ -221,12 +221,20 @@ def test_the_cache_key_follows_the_focus_the_size_and_the_photo(
     path = tmp_path / "phone.jpg"
     phone_like_photo(path, (2400, 1800))
     story = make_story(path)
+    folder = story_cache(project, story)
+    names = []
     cards.render_card(story, "portrait", project)
+    names += [f.name for f in folder.glob("*.rgb")]
     cards.render_card(dataclasses.replace(story, photo_focus=(0.5, 0.7)), "portrait", project)
+    names += [f.name for f in folder.glob("*.rgb")]
     with Image.open(path) as source:  # other bytes: another photo
         source.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(path, quality=90)
     cards.render_card(story, "portrait", project)
-    assert len(list(story_cache(project, story).glob("*.rgb"))) == 3
+    cards.render_card(story, "square", project)
+    now = sorted(f.name for f in folder.glob("*.rgb"))
+    assert len(set(names)) == 2 and not set(names) & set(now)
+    # One crop per size stays: the earlier photo's and focus's are removed.
+    assert [n.split("-")[0] for n in now] == ["1080x400", "1080x560"]
 
 
 def test_cached_photos_carry_no_metadata(project: Project, tmp_path: Path) -> None:

@@ -145,7 +145,9 @@ def _prepared_photo(path: Path, digest: str, size: tuple[int, int],
     # When the photo changed a moment ago, `drawn` names what this crop was made from.
     cropped = photo_memory.crop((drawn, size, focus), lambda: crop_to_fill(upright, size, focus))
     if cache is not None:
-        write_cached_photo(cache / crop_file_name(drawn, size, focus), cropped)
+        name = crop_file_name(drawn, size, focus)
+        write_cached_photo(cache / name, cropped)
+        _prune(cache, f"{size[0]}x{size[1]}-*.rgb", keep=name)  # the story's earlier crop
     return cropped, drawn
 
 
@@ -176,6 +178,7 @@ def _faces(path: Path, digest: str, *, story: str,
     photo_memory.sizes[digest] = upright.size
     if cache is not None:
         _write_faces(cache / faces_file_name(digest), upright.size, faces)
+        _prune(cache, "*.faces.json", keep=faces_file_name(digest))  # an earlier photo's
     return upright.size, faces, digest
 
 
@@ -198,10 +201,11 @@ _RAW_MAGIC = b"campaign-photo 1\n"
 
 
 def crop_file_name(digest: str, size: tuple[int, int], focus: tuple[float, float] | None) -> str:
-    """The cached crop's file name: a hash of the photo's digest, the target size, the focus."""
+    """The cached crop's file name: its size, and a hash of the photo's digest, the size and
+    the focus: `1080x560-<hash>.rgb`."""
     material = json.dumps([PHOTO_CACHE_VERSION, digest, list(size),
                            list(focus) if focus is not None else None])
-    return hashlib.sha256(material.encode()).hexdigest()[:40] + ".rgb"
+    return f"{size[0]}x{size[1]}-{hashlib.sha256(material.encode()).hexdigest()[:40]}.rgb"
 
 
 def faces_file_name(digest: str) -> str:
@@ -241,6 +245,15 @@ def read_cached_faces(path: Path) -> tuple[tuple[int, int], tuple[Face, ...]] | 
     if any(len(face) != 4 for face in faces):
         return None
     return (width, height), faces  # type: ignore[return-value]
+
+
+def _prune(folder: Path, pattern: str, *, keep: str) -> None:
+    """Remove what a story's folder holds for an earlier photo or focus: one crop per size
+    and one faces file stay, so the cache does not grow with every change of focus."""
+    for stale in folder.glob(pattern):
+        if stale.name != keep:
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 def _write_faces(path: Path, size: tuple[int, int], faces: tuple[Face, ...]) -> None:
