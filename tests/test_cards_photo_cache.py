@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from campaign.config import Project, load_project
 from campaign.ledger import Ledger
 from campaign.models import Consent, Story
 from campaign.publish import remove_story_files
+from tests.conftest import REPO
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -278,3 +281,30 @@ def test_withdrawing_a_story_removes_its_cached_photos(project: Project, tmp_pat
     assert not mine.exists()
     assert removed >= 2 + 4  # two crops, two cards and their two notes
     assert len(list(theirs.iterdir())) == 2  # another story's stay
+
+
+def test_a_new_process_reads_the_crop_from_disk(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    first = cards.render_card(make_story(path), "portrait", project)
+    script = f"""
+import dataclasses, sys
+from pathlib import Path
+sys.path.insert(0, {str(REPO)!r})
+from campaign import cards
+from campaign.cards import photo
+from campaign.config import load_project
+from tests.test_cards_photo_cache import make_story
+
+def refuse(*args, **kwargs):
+    raise SystemExit("decoded the photo")
+
+photo._decode_photo = refuse
+project = load_project(Path({str(project.root / "campaign.toml")!r}))
+card = cards.render_card(make_story(Path({str(path)!r})), "portrait", project, force=True)
+print(card.bytes)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == first.bytes
