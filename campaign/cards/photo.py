@@ -98,7 +98,9 @@ class _PhotoMemory:
     def faces(self, digest: str, find: Callable[[], tuple[Face, ...]]) -> tuple[Face, ...]:
         if digest not in self.found:
             if len(self.found) >= self._limits[1]:
-                self.found.pop(next(iter(self.found)))
+                oldest = next(iter(self.found))
+                self.found.pop(oldest)
+                self.sizes.pop(oldest, None)
             self.found[digest] = find()
         return self.found[digest]
 
