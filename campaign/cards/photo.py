@@ -220,12 +220,10 @@ def read_cached_photo(path: Path, size: tuple[int, int]) -> Image.Image | None:
         data = path.read_bytes()
     except OSError:
         return None
-    header, _sep, rest = data.partition(b"\n")
-    dims, _sep, pixels = rest.partition(b"\n")
-    if header + b"\n" != _RAW_MAGIC or dims != f"{size[0]} {size[1]}".encode() \
-            or len(pixels) != size[0] * size[1] * 3:
+    header = _RAW_MAGIC + f"{size[0]} {size[1]}\n".encode()
+    if not data.startswith(header) or len(data) != len(header) + size[0] * size[1] * 3:
         return None
-    return Image.frombytes("RGB", size, pixels)
+    return Image.frombytes("RGB", size, memoryview(data)[len(header):])  # no 1.8 MB copy
 
 
 def write_cached_photo(path: Path, image: Image.Image) -> None:
