@@ -38,7 +38,7 @@ from pathlib import Path
 import requests
 
 from campaign.captions import compose_alt_text, compose_caption
-from campaign.cards import card_format, render_card
+from campaign.cards import card_format, photo_cache_dir, render_card
 from campaign.config import Project
 from campaign.errors import (
     CampaignError,
@@ -497,8 +497,9 @@ def withdraw_story(ctx: Publishing, story_id: str, by: str | None, now: datetime
 
 def remove_story_files(project: Project, story_id: str, ledger: Ledger, now: datetime) -> int:
     """A withdrawn story vanishes from every card folder and page (SPEC, patient data):
-    its cards (and their cache notes) in the build folder and in every rehearsal's, the
-    preview written again without it, and the saved feeds of rehearsals that showed it.
+    its cards (and their cache notes) and cropped photos in the build folder and in every
+    rehearsal's, the preview written again without it, and the saved feeds of rehearsals
+    that showed it.
     Returns how many files went."""
     import shutil
 
@@ -521,6 +522,10 @@ def remove_story_files(project: Project, story_id: str, ledger: Ledger, now: dat
                 if (folder / name).is_file():
                     (folder / name).unlink()
                     removed += 1
+        photos = photo_cache_dir(build, story_id)  # its cropped photos and the faces in them
+        if photos.is_dir():
+            removed += sum(1 for f in photos.rglob("*") if f.is_file())
+            shutil.rmtree(photos, ignore_errors=True)
     title = None
     path = find_story_file(project, story_id)
     if path is not None:

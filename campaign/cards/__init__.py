@@ -14,11 +14,12 @@ A package by job; each module imports only those above it in this list:
                  measuring, wrapping, and fitting texts to a box (fit_blocks)
     logo.py      the theme's logo, read and sized for a layout's footer
     plan.py      CardPlan, plan_card: the story's texts fitted to a format, no pixels
-    photo.py     photos: read, decoded upright in sRGB, cropped around the focus or
-                 the faces (detect_faces), remembered in photo_memory
+    photo.py     photos: read, decoded upright in sRGB at the draft scale the boxes
+                 allow (draft_scale), cropped around the focus or the faces
+                 (detect_faces), remembered in photo_memory and on disk
     draw.py      draw_card (the pixels of a plan) and encode_jpeg (within a size limit)
     cache.py     formats and size limits per platform, build/cards/, the cache key,
-                 render_card and render_all
+                 build/cache/photos/<story>/ (photo_cache_dir), render_card and render_all
     problems.py  what `campaign check` reports: card_problems, photo_problems,
                  theme_problems, contrast_ratio, uses_placeholder_logo
 
@@ -33,6 +34,7 @@ from campaign.cards.cache import (
     card_format,
     card_path,
     cards_dir,
+    photo_cache_dir,
     render_all,
     render_card,
     story_formats,
@@ -41,16 +43,20 @@ from campaign.cards.draw import JPEG_QUALITY_STEP, MIN_JPEG_QUALITY, draw_card, 
 from campaign.cards.layout import Box, Layout, layout_for
 from campaign.cards.photo import (
     MAX_PHOTO_PIXELS,
+    RESAMPLING,
     Face,
     crop_box,
+    crop_file_name,
     crop_to_fill,
     detect_faces,
+    draft_scale,
     face_focus,
     faces_cut,
     load_photo,
     photo_faces,
     photo_from_bytes,
     photo_memory,
+    read_cached_photo,
 )
 from campaign.cards.plan import CardPlan, name_line, plan_card, quoted
 from campaign.cards.problems import (
@@ -91,6 +97,7 @@ __all__ = [
     "PLATFORM_BYTE_LIMITS",
     "QUOTE_WORDS",
     "RENDERER_VERSION",
+    "RESAMPLING",
     "WCAG_AA",
     "Block",
     "Box",
@@ -115,8 +122,10 @@ __all__ = [
     "compound_breaks",
     "contrast_ratio",
     "crop_box",
+    "crop_file_name",
     "crop_to_fill",
     "detect_faces",
+    "draft_scale",
     "draw_card",
     "encode_jpeg",
     "face_focus",
@@ -127,12 +136,14 @@ __all__ = [
     "layout_for",
     "load_photo",
     "name_line",
+    "photo_cache_dir",
     "photo_faces",
     "photo_from_bytes",
     "photo_memory",
     "photo_problems",
     "plan_card",
     "quoted",
+    "read_cached_photo",
     "render_all",
     "render_card",
     "segment",

@@ -24,6 +24,15 @@ def _digest(path: Path) -> str:
     return _file_digest(path, stat.st_mtime_ns, stat.st_size)
 
 
+def _stamp_or_none(path: Path) -> tuple[int, int] | None:
+    """(size, mtime in ns) of a file: what a card's key holds of its fonts and logo."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
 def _digest_or_none(path: Path) -> str | None:
     try:
         return _digest(path)

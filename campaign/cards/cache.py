@@ -3,7 +3,13 @@ where cards are written (build/cards/), and `render_card`/`render_all`.
 
 A card is cached by a hash of everything it is drawn from (the story's card
 fields, the photo's bytes, the theme and its files, the size limit and
-`RENDERER_VERSION`): an unchanged story is not drawn again.
+`RENDERER_VERSION`): an unchanged story is not drawn again. The theme's files
+(fonts, logo) enter the key by their size and modification time, not their
+bytes: hashing the 11 MB emoji font would cost a new process more than drawing
+the card. The photo enters by its sha256 (remembered per size and mtime).
+
+A story's cropped photos are kept in build/cache/photos/<story>/ (`photo_cache_dir`),
+so a text-only edit does not decode the photo again; withdrawing the story removes them.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from campaign.captions import default_alt_text
-from campaign.cards.assets import _digest, _digest_or_none, _resolved
+from campaign.cards.assets import _digest, _resolved, _stamp_or_none
 from campaign.cards.draw import draw_card, encode_jpeg
 from campaign.cards.photo import _prepared_photo
 from campaign.cards.plan import plan_card
@@ -28,7 +34,7 @@ from campaign.planner import story_platforms
 from campaign.platforms import SPECS
 
 # Bump whenever a change in this package changes the pixels: every cached card is drawn again.
-RENDERER_VERSION = "2"  # 2: crops keep the faces in the photo
+RENDERER_VERSION = "3"  # 2: crops keep the faces in the photo; 3: BILINEAR crops
 
 # Largest card file each platform takes (platforms.py, shared/platform-apis.md).
 PLATFORM_BYTE_LIMITS: dict[Platform, int] = {p: f.image_byte_limit for p, f in SPECS.items()}
@@ -64,6 +70,11 @@ def cards_dir(project: Project) -> Path:
     return _resolved(project.root, project.settings.paths.build) / "cards"
 
 
+def photo_cache_dir(build: Path, story_id: str) -> Path:
+    """Where a story's cropped photos are kept in a build folder: cache/photos/<story>/."""
+    return build / "cache" / "photos" / story_id
+
+
 def card_path(story_id: str, fmt: CardFormat, project: Project) -> Path:
     """Where the card of a story and format is written: build/cards/<story>-<format>.jpg."""
     return cards_dir(project) / f"{story_id}-{fmt}.jpg"
@@ -81,7 +92,7 @@ def cache_key(story: Story, fmt: CardFormat, project: Project, photo_digest: str
                   list(story.photo_focus) if story.photo_focus else None],
         "photo": photo_digest,
         "theme": theme.model_dump(),
-        "files": [_digest_or_none(_resolved(project.root, f)) if f else None for f in files],
+        "files": [_stamp_or_none(_resolved(project.root, f)) if f else None for f in files],
         "campaign": settings.campaign.name,
         "limit": byte_limit(fmt, settings),
     }
@@ -153,8 +164,10 @@ def render_card(story: Story, fmt: CardFormat, project: Project, *, force: bool 
     photo = None
     if story.photo is not None and digest is not None:
         box = plan.layout.photo
+        build = _resolved(project.root, project.settings.paths.build)
         photo, drawn = _prepared_photo(story.photo, digest, (box.width, box.height),
-                                       story.photo_focus, story=story.file)
+                                       story.photo_focus, story=story.file,
+                                       cache=photo_cache_dir(build, story.id))
         if drawn != digest:  # the photo changed a moment ago: file the card under what was drawn
             key = cache_key(story, fmt, project, drawn)
     image = draw_card(plan, project, photo)

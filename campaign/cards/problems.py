@@ -7,8 +7,8 @@ import math
 
 from PIL import features
 
-from campaign.cards.assets import _digest_or_none
-from campaign.cards.cache import story_formats
+from campaign.cards.assets import _digest_or_none, _resolved
+from campaign.cards.cache import photo_cache_dir, story_formats
 from campaign.cards.layout import layout_for
 from campaign.cards.photo import face_focus, faces_cut, photo_faces
 from campaign.cards.plan import plan_card
@@ -39,7 +39,9 @@ def photo_problems(story: Story, project: Project) -> list[Problem]:
         return []
     line = story.lines.get("photo")
     try:
-        size, faces = photo_faces(story.photo, story=story.file)
+        build = _resolved(project.root, project.settings.paths.build)
+        size, faces = photo_faces(story.photo, story=story.file,
+                                  cache=photo_cache_dir(build, story.id))
     except CardError as exc:
         return [Problem(story.file, line, "photo", str(exc).split("photo: ", 1)[-1],
                         code="photo.unusable")]

@@ -1,0 +1,310 @@
+"""The photo path of a card (issue 19): the JPEG draft scale, the resampling against a
+full-decode LANCZOS reference, and the cropped photos cached in build/cache/photos/<story>/.
+
+Real Pillow images, checked by their pixels; no timings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
+
+from campaign import cards
+from campaign.cards import photo as photo_module
+from campaign.config import Project, load_project
+from campaign.ledger import Ledger
+from campaign.models import Consent, Story
+from campaign.publish import remove_story_files
+from tests.conftest import REPO
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def project(repo_copy: Path) -> Project:
+    return load_project(repo_copy / "campaign.toml")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memory() -> None:
+    cards.photo_memory.clear()
+
+
+def phone_like_photo(path: Path, size: tuple[int, int], **save: object) -> None:
+    """A JPEG with soft shapes and sensor-like noise, as bench/bench_cards.py makes, smaller."""
+    rng = random.Random(7)
+    small = Image.new("RGB", (size[0] // 8, size[1] // 8))
+    draw = ImageDraw.Draw(small)
+    for _ in range(300):
+        x, y, r = rng.randint(0, small.width), rng.randint(0, small.height), rng.randint(3, 40)
+        colour = (rng.randint(40, 230), rng.randint(60, 230), rng.randint(40, 220))
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+    picture = small.resize(size, Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(3))
+    noise = Image.effect_noise(size, 24).convert("RGB")
+    Image.blend(picture, noise, 0.08).save(path, quality=90, **save)  # type: ignore[arg-type]
+
+
+def make_story(photo: Path, **changes: object) -> Story:
+    story = Story(
+        id="photo-story", file="stories/photo-story.md", title="Twee jaar zoeken",
+        name="Marieke", quote="Vraag door.", body="", age=47, diagnosis="GIST", photo=photo,
+        photo_alt="Marieke op een bankje", photo_focus=(0.5, 0.4),
+        consent=Consent(signed=date(2026, 10, 30), reference="B-1", platforms=None, expires=None),
+    )
+    return dataclasses.replace(story, **changes)  # type: ignore[arg-type]
+
+
+def story_cache(project: Project, story: Story) -> Path:
+    return cards.photo_cache_dir(project.build_dir, story.id)
+
+
+class DecodeSpy:
+    """Stands in for the photo decoder and counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.real = photo_module._decode_photo
+
+    def __call__(self, data: bytes, *, story: str, name: str) -> Image.Image:
+        self.calls += 1
+        return self.real(data, story=story, name=name)
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> DecodeSpy:
+    spy = DecodeSpy()
+    monkeypatch.setattr(photo_module, "_decode_photo", spy)
+    return spy
+
+
+# --------------------------------------------------------------------------- the draft scale
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "scale"),
+    [
+        ((4032, 3024), (1080, 628), 2),  # a phone photo on every format: 1/4 is 1008 wide
+        ((4032, 3024), (600, 628), 4),  # landscape's box only: 1/4 is 1008x756
+        ((4032, 3024), (500, 378), 8),  # 1/8 is exactly 504x378
+        ((4032, 3024), (505, 378), 4),  # one pixel too few at 1/8
+        ((8064, 6048), (1080, 628), 4),
+        ((2000, 1500), (1080, 628), 1),  # 1/2 would be 1000 wide: decoded whole
+        ((1080, 560), (1080, 560), 1),
+        ((800, 600), (1080, 628), 1),  # too small already: never smaller still
+        ((4033, 3025), (2017, 1513), 2),  # libjpeg rounds up: 2017x1513 at 1/2
+        ((3024, 4032), (628, 1080), 2),  # sideways: the caller swaps the target
+    ],
+)
+def test_the_draft_scale_is_the_cheapest_that_still_covers_the_target(
+        source: tuple[int, int], target: tuple[int, int], scale: int) -> None:
+    assert cards.draft_scale(source, target) == scale
+
+
+def test_the_draft_crop_stays_within_one_level_of_a_full_decode_lanczos_crop(tmp_path: Path) -> None:
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    size, focus = (1080, 560), (0.5, 0.4)
+    ours = cards.load_photo(path, size, focus, story="s")
+    [decoded] = cards.photo_memory.decoded.values()
+    assert decoded.size == (1200, 900)  # decoded at 1/2: enough for every format's box
+    with Image.open(path) as source:
+        full = source.convert("RGB")
+    reference = full.resize(size, Image.Resampling.LANCZOS, box=cards.crop_box(full.size, size, focus))
+    mean = sum(ImageStat.Stat(ImageChops.difference(ours, reference)).mean) / 3
+    assert mean < 1.0, mean
+
+
+# --------------------------------------------------------------------------- the disk cache
+
+
+def test_a_text_only_edit_in_a_fresh_process_does_not_decode_the_photo(
+        project: Project, tmp_path: Path, decodes: DecodeSpy) -> None:
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    story = make_story(path)
+    first = cards.render_card(story, "portrait", project)
+    assert decodes.calls == 1
+    assert len(list(story_cache(project, story).glob("*.rgb"))) == 1
+    cards.photo_memory.clear()  # as a new process: nothing decoded in memory
+    again = cards.render_card(story, "portrait", project, force=True)
+    assert decodes.calls == 1  # not decoded again
+    assert again.path.read_bytes() == first.path.read_bytes()  # the very same pixels
+    cards.photo_memory.clear()
+    edited = cards.render_card(dataclasses.replace(story, quote="Een nieuw citaat."), "portrait",
+                               project)
+    assert not edited.cached and decodes.calls == 1
+
+
+def test_the_cached_crop_has_the_pixels_of_the_crop_it_replaces(
+        project: Project, tmp_path: Path, decodes: DecodeSpy) -> None:
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    digest = cards.assets._digest(path)
+    folder = tmp_path / "cache"
+    made, _ = photo_module._prepared_photo(path, digest, (1080, 400), (0.3, 0.6), story="s",
+                                           cache=folder)
+    cards.photo_memory.clear()
+    read, _ = photo_module._prepared_photo(path, digest, (1080, 400), (0.3, 0.6), story="s",
+                                           cache=folder)
+    assert decodes.calls == 1
+    assert read.size == made.size and read.tobytes() == made.tobytes()
+
+
+def test_faces_are_kept_beside_the_crops_so_an_edit_does_not_look_for_them_again(
+        project: Project, tmp_path: Path, decodes: DecodeSpy, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    story = make_story(path, photo_focus=None)
+    looked = []
+
+    def no_faces(image: Image.Image) -> tuple[cards.Face, ...]:
+        looked.append(image.size)
+        return ((0.1, 0.2, 0.3, 0.5),)
+
+    monkeypatch.setattr(photo_module, "detect_faces", no_faces)
+    first = cards.render_card(story, "square", project)
+    assert looked == [(1200, 900)] and decodes.calls == 1
+    assert len(list(story_cache(project, story).glob("*.faces.json"))) == 1
+    cards.photo_memory.clear()
+    again = cards.render_card(story, "square", project, force=True)
+    assert looked == [(1200, 900)] and decodes.calls == 1
+    assert again.path.read_bytes() == first.path.read_bytes()
+    cards.photo_memory.clear()  # check's warnings read the same faces file
+    assert cards.photo_faces(path, story=story.file, cache=story_cache(project, story)) == \
+        ((1200, 900), ((0.1, 0.2, 0.3, 0.5),))
+    assert decodes.calls == 1
+
+
+@pytest.mark.parametrize("damage", [b"", b"campaign-photo 1\n1080 560\nshort", b"\x00" * 4096,
+                                    b"campaign-photo 1\n99 99\n" + b"\x00" * 99 * 99 * 3])
+def test_a_damaged_cache_file_is_made_again_not_an_error(
+        project: Project, tmp_path: Path, decodes: DecodeSpy, damage: bytes) -> None:
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    story = make_story(path)
+    first = cards.render_card(story, "portrait", project)
+    [stored] = story_cache(project, story).glob("*.rgb")
+    stored.write_bytes(damage)
+    cards.photo_memory.clear()
+    again = cards.render_card(story, "portrait", project, force=True)
+    assert decodes.calls == 2  # decoded again, and the file written again
+    assert again.path.read_bytes() == first.path.read_bytes()
+    assert cards.read_cached_photo(stored, (1080, 560)) is not None
+
+
+def test_a_damaged_faces_file_is_made_again(project: Project, tmp_path: Path,
+                                            decodes: DecodeSpy) -> None:
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    story = make_story(path, photo_focus=None)
+    cards.render_card(story, "square", project)
+    [faces] = story_cache(project, story).glob("*.faces.json")
+    faces.write_text('{"version": "1", "size": [1, "x"]', encoding="utf-8")
+    cards.photo_memory.clear()
+    cards.render_card(story, "square", project, force=True)
+    assert decodes.calls == 2
+    assert photo_module.read_cached_faces(faces) is not None
+
+
+def test_the_cache_key_follows_the_focus_the_size_and_the_photo(
+        project: Project, tmp_path: Path) -> None:
+    name = cards.crop_file_name
+    base = name("a" * 64, (1080, 560), (0.5, 0.4))
+    assert base == name("a" * 64, (1080, 560), (0.5, 0.4))
+    assert len({base, name("a" * 64, (1080, 560), (0.5, 0.5)), name("a" * 64, (1080, 400), (0.5, 0.4)),
+                name("b" * 64, (1080, 560), (0.5, 0.4)), name("a" * 64, (1080, 560), None)}) == 5
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    story = make_story(path)
+    folder = story_cache(project, story)
+    names = []
+    cards.render_card(story, "portrait", project)
+    names += [f.name for f in folder.glob("*.rgb")]
+    cards.render_card(dataclasses.replace(story, photo_focus=(0.5, 0.7)), "portrait", project)
+    names += [f.name for f in folder.glob("*.rgb")]
+    with Image.open(path) as source:  # other bytes: another photo
+        source.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(path, quality=90)
+    cards.render_card(story, "portrait", project)
+    cards.render_card(story, "square", project)
+    now = sorted(f.name for f in folder.glob("*.rgb"))
+    assert len(set(names)) == 2 and not set(names) & set(now)
+    # One crop per size stays: the earlier photo's and focus's are removed.
+    assert [n.split("-")[0] for n in now] == ["1080x400", "1080x560"]
+
+
+def test_cached_photos_carry_no_metadata(project: Project, tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", (52.0, 5.0, 0.0), "E", (4.0, 53.0, 0.0)
+    path = tmp_path / "IMG_PatientName.jpg"
+    phone_like_photo(path, (1600, 1200), exif=exif)
+    story = make_story(path, photo_focus=None)
+    for fmt in ("portrait", "square", "landscape"):
+        cards.render_card(story, fmt, project)  # type: ignore[arg-type]
+    stored = sorted(story_cache(project, story).iterdir())
+    assert len(stored) == 4  # three crops and the faces
+    for file in stored:
+        data = file.read_bytes()
+        # Long needles only: three random bytes of pixels may well spell "GPS".
+        for needle in (b"Exif\x00\x00", b"CameraMaker", b"PatientName", b"ICC_PROFILE"):
+            assert needle not in data, (file.name, needle)
+        if file.suffix == ".rgb":  # a header and the pixels, and not one byte more
+            header, dims, _pixels = data.split(b"\n", 2)
+            width, height = (int(v) for v in dims.split())
+            assert header == b"campaign-photo 1"
+            assert len(data) == len(header) + len(dims) + 2 + width * height * 3
+        else:
+            assert set(json.loads(data)) == {"version", "size", "faces"}
+
+
+def test_withdrawing_a_story_removes_its_cached_photos(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (1600, 1200))
+    story = make_story(path)
+    other = make_story(path, id="other-story")
+    for each in (story, other):
+        cards.render_card(each, "portrait", project)
+        cards.render_card(each, "square", project)
+    mine, theirs = story_cache(project, story), story_cache(project, other)
+    assert len(list(mine.iterdir())) == 2
+    with Ledger.open(project.ledger_path) as ledger:
+        removed = remove_story_files(project, story.id, ledger, NOW)
+    assert not mine.exists()
+    assert removed >= 2 + 4  # two crops, two cards and their two notes
+    assert len(list(theirs.iterdir())) == 2  # another story's stay
+
+
+def test_a_new_process_reads_the_crop_from_disk(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    first = cards.render_card(make_story(path), "portrait", project)
+    script = f"""
+import dataclasses, sys
+from pathlib import Path
+sys.path.insert(0, {str(REPO)!r})
+from campaign import cards
+from campaign.cards import photo
+from campaign.config import load_project
+from tests.test_cards_photo_cache import make_story
+
+def refuse(*args, **kwargs):
+    raise SystemExit("decoded the photo")
+
+photo._decode_photo = refuse
+project = load_project(Path({str(project.root / "campaign.toml")!r}))
+card = cards.render_card(make_story(Path({str(path)!r})), "portrait", project, force=True)
+print(card.bytes)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == first.bytes
