@@ -37,17 +37,20 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 import regex
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 
 from campaign import counting
 from campaign.config import CONFIG_FILE, Settings, toml_line
 from campaign.i18n import N_, _
 from campaign.models import Caption, CardFormat, Platform, Problem, Story
 from campaign.platforms import SPECS
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 PLATFORM_NAMES: dict[Platform, str] = {p: f.name for p, f in SPECS.items()}
 ELLIPSIS = "…"
@@ -78,16 +81,21 @@ _SENTENCE_END = regex.compile(r"[.!?…][\"'”’»)\]]*$")
 _TRAILING_PUNCTUATION = ",;:"
 
 
-class _Parser(MarkdownIt):
-    """CommonMark with HTML recognised (to drop it) and every link target kept (to judge it)."""
+@cache
+def _markdown() -> MarkdownIt:
+    """The Markdown parser, made on first use (markdown-it takes a moment to import)."""
+    from markdown_it import MarkdownIt
 
-    def validateLink(self, url: str) -> bool:
-        # markdown-it leaves a link it rejects as literal "[text](javascript:...)";
-        # accepting all lets `_inline_text` keep the text and drop an unsafe target.
-        return True
+    class _Parser(MarkdownIt):
+        """CommonMark with HTML recognised (to drop it) and every link target kept (to judge
+        it)."""
 
+        def validateLink(self, url: str) -> bool:
+            # markdown-it leaves a link it rejects as literal "[text](javascript:...)";
+            # accepting all lets `_inline_text` keep the text and drop an unsafe target.
+            return True
 
-_MD = _Parser("commonmark", {"html": True}).enable("strikethrough")
+    return _Parser("commonmark", {"html": True}).enable("strikethrough")
 
 
 # ---------------------------------------------------------------- Markdown to text
@@ -119,7 +127,7 @@ def markdown_to_text(markdown: str) -> str:
         blocks.append((separator if blocks else "") + text)
         last_in_list = depth > 0
 
-    for token in _MD.parse(markdown):
+    for token in _markdown().parse(markdown):
         kind = token.type
         if kind in ("bullet_list_open", "ordered_list_open") and not lists:
             last_in_list = False  # a new list starts after a blank line
@@ -194,7 +202,7 @@ def _is_safe(href: str) -> bool:
 
 def _shown_url(href: str) -> str:
     """The link target as a reader would write it (IDN and UTF-8 decoded) when that is safe."""
-    shown = _MD.normalizeLinkText(href)
+    shown = _markdown().normalizeLinkText(href)
     if any(c.isspace() or c in '<>"' for c in shown):
         return href
     return shown

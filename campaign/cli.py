@@ -83,6 +83,11 @@ class _Stderr:
         return self._console
 
     def print(self, *objects: Any, **options: Any) -> None:
+        if options == {"markup": False} and all(isinstance(o, str) for o in objects):
+            # Plain text, as rich would print it (no markup, no highlighting, no wrapping).
+            sys.stderr.write(" ".join(objects) + "\n")
+            sys.stderr.flush()
+            return
         self.console().print(*objects, **options)
 
 
@@ -313,9 +318,8 @@ def render(
         campaign render
         campaign render --force
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from campaign.cards import render_all, story_formats
+
     class _ToStderr(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             err.print(_("note: {message}").format(message=record.getMessage()), markup=False)
@@ -324,23 +328,28 @@ def render(
         project = _project(ctx)
         report = _week(project, ctx.obj.clock())
         stories = report.stories
-        total = sum(len(story_formats(s, project.settings)) for s in stories)
         handler = _ToStderr(logging.WARNING)
         cards_log = logging.getLogger("campaign.cards")
         cards_log.addHandler(handler)
         cards: list[Card] = []
         try:
-            with Progress(
-                TextColumn(_("rendering cards")), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.description}"), console=err.console(), transient=False,
-            ) as bar:
-                task = bar.add_task("", total=total)
+            if not sys.stderr.isatty():  # a log or a pipe: the summary below says it all
+                cards = render_all(stories, project, force=force)
+            else:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-                def advance(card: Card) -> None:
-                    cards.append(card)
-                    bar.update(task, advance=1, description=f"{card.story_id} {card.format}")
+                total = sum(len(story_formats(s, project.settings)) for s in stories)
+                with Progress(
+                    TextColumn(_("rendering cards")), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.description}"), console=err.console(), transient=False,
+                ) as bar:
+                    task = bar.add_task("", total=total)
 
-                render_all(stories, project, force=force, progress=advance)
+                    def advance(card: Card) -> None:
+                        cards.append(card)
+                        bar.update(task, advance=1, description=f"{card.story_id} {card.format}")
+
+                    render_all(stories, project, force=force, progress=advance)
         finally:
             cards_log.removeHandler(handler)
     cached = sum(1 for c in cards if c.cached)

@@ -26,68 +26,151 @@ A package by job; each module imports only those above it in this list:
 A card's alt text is composed by the captions (`captions.default_alt_text`).
 """
 
-from campaign.cards.cache import (
-    PLATFORM_BYTE_LIMITS,
-    RENDERER_VERSION,
-    byte_limit,
-    cache_key,
-    card_format,
-    card_path,
-    cards_dir,
-    photo_cache_dir,
-    render_all,
-    render_card,
-    story_formats,
-)
-from campaign.cards.draw import JPEG_QUALITY_STEP, MIN_JPEG_QUALITY, draw_card, encode_jpeg
-from campaign.cards.layout import Box, Layout, layout_for
-from campaign.cards.photo import (
-    MAX_PHOTO_PIXELS,
-    RESAMPLING,
-    Face,
-    crop_box,
-    crop_file_name,
-    crop_to_fill,
-    detect_faces,
-    draft_scale,
-    face_focus,
-    faces_cut,
-    load_photo,
-    photo_faces,
-    photo_from_bytes,
-    photo_memory,
-    read_cached_photo,
-)
-from campaign.cards.plan import CardPlan, name_line, plan_card, quoted
-from campaign.cards.problems import (
-    PLACEHOLDER_LOGO_SHA256,
-    QUOTE_WORDS,
-    WCAG_AA,
-    card_problems,
-    contrast_ratio,
-    photo_problems,
-    theme_problems,
-    uses_placeholder_logo,
-)
-from campaign.cards.text import (
-    Block,
-    CardTextError,
-    FitResult,
-    FontPaths,
-    Measure,
-    Role,
-    Run,
-    RunKind,
-    SetBlock,
-    SetLine,
-    compound_breaks,
-    fit_blocks,
-    font_paths,
-    hyphenations,
-    segment,
-    smart_quotes,
-    wrap,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Each name is imported from its module when first used (issue 19): a command that finds
+# every card up to date never loads Pillow's drawing, the fonts or the photo code.
+if TYPE_CHECKING:
+    from campaign.cards.cache import (
+        PLATFORM_BYTE_LIMITS,
+        RENDERER_VERSION,
+        byte_limit,
+        cache_key,
+        card_format,
+        card_path,
+        cards_dir,
+        photo_cache_dir,
+        render_all,
+        render_card,
+        story_formats,
+    )
+    from campaign.cards.draw import JPEG_QUALITY_STEP, MIN_JPEG_QUALITY, draw_card, encode_jpeg
+    from campaign.cards.layout import Box, Layout, layout_for
+    from campaign.cards.photo import (
+        MAX_PHOTO_PIXELS,
+        RESAMPLING,
+        Face,
+        crop_box,
+        crop_file_name,
+        crop_to_fill,
+        detect_faces,
+        draft_scale,
+        face_focus,
+        faces_cut,
+        load_photo,
+        photo_faces,
+        photo_from_bytes,
+        photo_memory,
+        read_cached_photo,
+    )
+    from campaign.cards.plan import CardPlan, name_line, plan_card, quoted
+    from campaign.cards.problems import (
+        PLACEHOLDER_LOGO_SHA256,
+        QUOTE_WORDS,
+        WCAG_AA,
+        card_problems,
+        contrast_ratio,
+        photo_problems,
+        theme_problems,
+        uses_placeholder_logo,
+    )
+    from campaign.cards.text import (
+        Block,
+        CardTextError,
+        FitResult,
+        FontPaths,
+        Measure,
+        Role,
+        Run,
+        RunKind,
+        SetBlock,
+        SetLine,
+        compound_breaks,
+        fit_blocks,
+        font_paths,
+        hyphenations,
+        segment,
+        smart_quotes,
+        wrap,
+    )
+
+_WHERE: dict[str, str] = {
+    "Block": "text",
+    "Box": "layout",
+    "CardPlan": "plan",
+    "CardTextError": "text",
+    "Face": "photo",
+    "FitResult": "text",
+    "FontPaths": "text",
+    "JPEG_QUALITY_STEP": "draw",
+    "Layout": "layout",
+    "MAX_PHOTO_PIXELS": "photo",
+    "MIN_JPEG_QUALITY": "draw",
+    "Measure": "text",
+    "PLACEHOLDER_LOGO_SHA256": "problems",
+    "PLATFORM_BYTE_LIMITS": "cache",
+    "QUOTE_WORDS": "problems",
+    "RENDERER_VERSION": "cache",
+    "RESAMPLING": "photo",
+    "Role": "text",
+    "Run": "text",
+    "RunKind": "text",
+    "SetBlock": "text",
+    "SetLine": "text",
+    "WCAG_AA": "problems",
+    "byte_limit": "cache",
+    "cache_key": "cache",
+    "card_format": "cache",
+    "card_path": "cache",
+    "card_problems": "problems",
+    "cards_dir": "cache",
+    "compound_breaks": "text",
+    "contrast_ratio": "problems",
+    "crop_box": "photo",
+    "crop_file_name": "photo",
+    "crop_to_fill": "photo",
+    "detect_faces": "photo",
+    "draft_scale": "photo",
+    "draw_card": "draw",
+    "encode_jpeg": "draw",
+    "face_focus": "photo",
+    "faces_cut": "photo",
+    "fit_blocks": "text",
+    "font_paths": "text",
+    "hyphenations": "text",
+    "layout_for": "layout",
+    "load_photo": "photo",
+    "name_line": "plan",
+    "photo_cache_dir": "cache",
+    "photo_faces": "photo",
+    "photo_from_bytes": "photo",
+    "photo_memory": "photo",
+    "photo_problems": "problems",
+    "plan_card": "plan",
+    "quoted": "plan",
+    "read_cached_photo": "photo",
+    "render_all": "cache",
+    "render_card": "cache",
+    "segment": "text",
+    "smart_quotes": "text",
+    "story_formats": "cache",
+    "theme_problems": "problems",
+    "uses_placeholder_logo": "problems",
+    "wrap": "text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'campaign.cards' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"campaign.cards.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "JPEG_QUALITY_STEP",

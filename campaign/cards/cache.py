@@ -22,11 +22,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from campaign.captions import default_alt_text
 from campaign.cards.assets import _digest, _resolved, _stamp_or_none
-from campaign.cards.draw import draw_card, encode_jpeg
-from campaign.cards.photo import _prepared_photo
-from campaign.cards.plan import plan_card
 from campaign.config import Project, Settings
 from campaign.errors import CardError
 from campaign.models import CARD_SIZES, Card, CardFormat, Platform, Story
@@ -146,6 +142,8 @@ def render_card(story: Story, fmt: CardFormat, project: Project, *, force: bool 
     caption composer's (`captions.default_alt_text`): the shortest of the
     platforms that use this format.
     """
+    from campaign.captions import default_alt_text
+
     path = card_path(story.id, fmt, project)
     text = alt_text if alt_text is not None else default_alt_text(story, fmt, project.settings)
     width, height = CARD_SIZES[fmt]
@@ -160,6 +158,11 @@ def render_card(story: Story, fmt: CardFormat, project: Project, *, force: bool 
     if not force and (manifest := _cached(path, key)) is not None:
         return Card(story.id, fmt, path, width, height, int(str(manifest["bytes"])), text,
                     cached=True)
+    # Drawing is imported only now: a week of cards that are all up to date never loads it.
+    from campaign.cards.draw import draw_card, encode_jpeg
+    from campaign.cards.photo import _prepared_photo
+    from campaign.cards.plan import plan_card
+
     plan = plan_card(story, fmt, project)
     photo = None
     if story.photo is not None and digest is not None:
