@@ -48,7 +48,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -58,7 +58,7 @@ from campaign import ledger_backends
 from campaign.errors import LedgerError, SchedulerLocked
 from campaign.i18n import _
 from campaign.ledger_backends import PostgresBackend, SQLiteBackend
-from campaign.models import LedgerFacts, Platform, post_key
+from campaign.models import PLATFORMS, LedgerFacts, Platform, post_key
 
 log = logging.getLogger("campaign.ledger")
 
@@ -486,6 +486,21 @@ class Ledger:
         record = self.post(story_id, platform)
         assert record is not None
         return record
+
+    def ensure_posts(self, wanted: list[tuple[str, str, str, datetime]],
+                     now: datetime) -> dict[str, PostRecord]:
+        """`ensure_post` for many posts (story, platform, day, due) in one transaction:
+        one commit for the whole plan, so that a rebuild of a long campaign stays quick.
+        Returns every post of the ledger by key."""
+        rows: list[Sequence[Any]] = [(story, platform, day, _iso(due), _iso(now))
+                                     for story, platform, day, due in wanted]
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO posts (story_id, platform, day, due, state, updated_at) "
+                "VALUES (?, ?, ?, ?, 'planned', ?) ON CONFLICT (story_id, platform) DO UPDATE "
+                "SET day = excluded.day, due = excluded.due "
+                "WHERE posts.state IN ('planned', 'held') AND posts.attempts = 0", rows)
+        return {record.key: record for record in self.posts()}
 
     def post(self, story_id: str, platform: str) -> PostRecord | None:
         row = self._db.execute(
@@ -1055,23 +1070,42 @@ def scheduler_lock(target: Path | str) -> contextlib.AbstractContextManager[obje
 
 
 @contextlib.contextmanager
-def publish_lock(ledger_path: Path | Ledger, timeout: float = 180.0) -> Iterator[None]:
+def publish_lock(ledger_path: Path | Ledger, timeout: float = 180.0, *,
+                 platform: str | None = None) -> Iterator[None]:
     """Held around deciding, claiming, sending and recording one post, by any process.
 
     Without it, a second process that finds a post in *publishing* could not tell
     a crashed publisher (reconcile it) from one still waiting for the platform's
     answer (leave it alone), and could post twice.
 
-    Given the ledger itself: on PostgreSQL, a session-level advisory lock on its
+    There is one lock per platform: with `platform`, only that platform's (a post of
+    another platform may go out at the same time, as the scheduler's posts of one moment
+    do); without, every platform's, taken in one order (start-up reconciliation and
+    withdrawal, which touch every platform).
+
+    Given the ledger itself: on PostgreSQL, session-level advisory locks on its
     connection (released by the server when the process or its connection dies).
     """
+    names = [platform] if platform is not None else sorted(PLATFORMS)
+    deadline = time.monotonic() + timeout
+    with contextlib.ExitStack() as held:
+        for name in names:
+            left = max(0.0, deadline - time.monotonic())
+            held.enter_context(_platform_publish_lock(ledger_path, name, left))
+        yield
+
+
+@contextlib.contextmanager
+def _platform_publish_lock(ledger_path: Path | Ledger, platform: str,
+                           timeout: float) -> Iterator[None]:
     if isinstance(ledger_path, Ledger):
         if isinstance(ledger_path._db, PostgresBackend):
-            with _advisory_publish_lock(ledger_path._db, timeout):
+            key = ledger_backends.PUBLISH_LOCK + PLATFORMS.index(cast(Platform, platform))
+            with _advisory_publish_lock(ledger_path._db, key, timeout):
                 yield
             return
         ledger_path = ledger_path.path
-    lock = FileLock(ledger_path.with_name(ledger_path.name + ".publish.lock"))
+    lock = FileLock(ledger_path.with_name(f"{ledger_path.name}.publish.{platform}.lock"))
     lock.acquire(timeout)
     try:
         yield
@@ -1080,15 +1114,16 @@ def publish_lock(ledger_path: Path | Ledger, timeout: float = 180.0) -> Iterator
 
 
 @contextlib.contextmanager
-def _advisory_publish_lock(db: PostgresBackend, timeout: float) -> Iterator[None]:
+def _advisory_publish_lock(db: PostgresBackend, key: int, timeout: float) -> Iterator[None]:
     deadline = time.monotonic() + timeout
-    while not db.try_publish_lock():
+    while not db.try_publish_lock(key):
         if time.monotonic() >= deadline:
             raise LedgerError(_(
                 "another campaign process (pid {pid}) is posting with this ledger and did "
-                "not finish in time: try again in a minute").format(pid=db.publish_lock_holder()))
+                "not finish in time: try again in a minute").format(
+                    pid=db.publish_lock_holder(key)))
         time.sleep(0.05)
     try:
         yield
     finally:
-        db.publish_unlock()
+        db.publish_unlock(key)

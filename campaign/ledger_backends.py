@@ -31,7 +31,8 @@ SCHEMES = ("postgresql://", "postgres://")
 #: The advisory lock keys (one namespace for campaign, then the lock).
 LOCK_SPACE = 0x63616D70  # "camp"
 WRITE_LOCK = 1  # transaction level: every write transaction
-PUBLISH_LOCK = 2  # session level: the publish path (ledger.publish_lock)
+PUBLISH_LOCK = 2  # session level: the publish path (ledger.publish_lock), plus the platform's
+#: index in `models.PLATFORMS`: one lock per platform, so two platforms post at once.
 
 
 class Cursor(Protocol):
@@ -222,22 +223,22 @@ class PostgresBackend:
         self.connection.close()
 
     # -- the publish lock: a session-level advisory lock ------------------------------------
-    def try_publish_lock(self) -> bool:
+    def try_publish_lock(self, key: int = PUBLISH_LOCK) -> bool:
         row = self.connection.execute("SELECT pg_try_advisory_lock(%s, %s)",
-                                      (LOCK_SPACE, PUBLISH_LOCK)).fetchone()
+                                      (LOCK_SPACE, key)).fetchone()
         return bool(row[0])
 
-    def publish_lock_holder(self) -> str:
+    def publish_lock_holder(self, key: int = PUBLISH_LOCK) -> str:
         row = self.connection.execute(
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
             "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.granted "
             "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            (LOCK_SPACE, PUBLISH_LOCK)).fetchone()
+            (LOCK_SPACE, key)).fetchone()
         if not row:
             return "unknown"
         host, _, pid = str(row[0]).removeprefix("campaign ").rpartition(" pid ")
         return f"{pid} on {host}" if host else str(row[0])
 
-    def publish_unlock(self) -> None:
+    def publish_unlock(self, key: int = PUBLISH_LOCK) -> None:
         if not self.broken:
-            self.connection.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, PUBLISH_LOCK))
+            self.connection.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_SPACE, key))

@@ -178,10 +178,10 @@ def publish_post(ctx: Publishing, story_id: str, platform: Platform, now: dateti
     (`campaign post`); such a post is known not to exist on the platform. The
     scheduler never reopens a post by itself.
 
-    Holds the ledger's publish lock throughout, so that no other process decides,
-    claims or sends a post at the same time.
+    Holds the ledger's publish lock of the platform throughout, so that no other process
+    (or thread) decides, claims or sends a post to that platform at the same time.
     """
-    with publish_lock(ctx.ledger):
+    with publish_lock(ctx.ledger, platform=platform):
         if reopen_by is not None:
             ctx.ledger.set_state(story_id, platform, "planned", now, event="reopened",
                                  actor=reopen_by, expect=("failed", "missed"))

@@ -241,17 +241,26 @@ class _SandboxHandle:
 
 def _clock(workdir: Path, origin: datetime, day_seconds: float) -> CompressedClock:
     """The rehearsal's clock; a rehearsal resumed from its workdir keeps its timeline,
-    so the time it was down passes in campaign time too."""
+    so the time it was down passes in campaign time too. A new one is saved (and its
+    timeline fixed) by `_start_clock`, once everything is ready."""
     saved = workdir / "rehearsal.json"
     if saved.is_file():
         data = json.loads(saved.read_text(encoding="utf-8"))
         return CompressedClock(origin=datetime.fromisoformat(data["origin"]),
                                day_seconds=float(data["day_seconds"]),
                                wall_origin=datetime.fromisoformat(data["wall_origin"]))
-    clock = CompressedClock(origin=origin, day_seconds=day_seconds)
-    saved.write_text(json.dumps({"origin": origin.isoformat(), "day_seconds": day_seconds,
+    return CompressedClock(origin=origin, day_seconds=day_seconds)
+
+
+def _start_clock(workdir: Path, clock: CompressedClock) -> None:
+    """Day one starts now (a resumed rehearsal's clock runs on from where it was)."""
+    saved = workdir / "rehearsal.json"
+    if saved.is_file():
+        return
+    clock.start()
+    saved.write_text(json.dumps({"origin": clock.origin.isoformat(),
+                                 "day_seconds": clock.day_seconds,
                                  "wall_origin": clock.wall_origin.isoformat()}), encoding="utf-8")
-    return clock
 
 
 def rehearse(
@@ -315,8 +324,9 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
     told: set[date] = set()
     sandbox = _SandboxHandle(sandbox_url)
     sandbox.start()
-    clock = _clock(workdir, origin, day_seconds)  # after the preparation: day one starts now
-    sandbox.set_clock(clock.now(), clock.speed)  # the posts' numbers grow in campaign hours
+    # Day one starts only once everything is ready (`_start_clock` in `make` below): the
+    # check, the cards, the sandbox, and the scheduler's sessions and publishers.
+    clock = _clock(workdir, origin, day_seconds)
     # So that `campaign post --rehearsal` reaches this rehearsal's sandbox. Only the
     # sandbox's own variables (its made-up credentials), never the real environment.
     target = workdir / "sandbox.json"
@@ -349,11 +359,15 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
                     narrate(line)
 
             def make() -> Scheduler:
-                return Scheduler(rehearsing, ledger, publishing, alerter, clock,
+                made = Scheduler(rehearsing, ledger, publishing, alerter, clock,
                                  until_done=until_done, poll_seconds=poll,
                                  heartbeat_seconds=max(0.2, clock.day_seconds / 10),
                                  check_cache=check_cache,
                                  on_day_end=tell)
+                made.prepare()
+                _start_clock(workdir, clock)
+                sandbox.set_clock(clock.now(), clock.speed)  # numbers grow in campaign hours
+                return made
             # On a shared database (rehearsing two machines), it posts only while it leads.
             scheduler = run_scheduler(ledger, make, install_signals=install_signals,
                                       say=narrate or log.info) or make()

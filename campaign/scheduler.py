@@ -7,9 +7,21 @@ change. A watch job polls for those changes every few seconds (well within the
 minute SPEC §7 asks for, with no extra dependency, and it sees approvals,
 pauses and withdrawals made by other `campaign` commands in the ledger too).
 
-All jobs run on one worker thread, one after another: the ledger connection and
-the publishers are never used by two threads at once, and a post never races a
-rebuild.
+All jobs run on one worker thread, one after another, so a post never races a
+rebuild or a sweep. When a post's time comes, that job sends every post due by
+then: each platform's posts one after another on a thread of the posting pool,
+the platforms in parallel (posts of one moment are on their platforms at once,
+not one after another). Each platform has its own ledger connection, HTTP
+session and publishers, and `publish_post` holds that platform's publish lock,
+so no platform ever has two posts in flight; the outcomes are recorded and
+alerted on the worker thread, with the scheduler's own connection.
+
+The post jobs are indexed by post (`_jobs`: key -> job id and time), so that
+scheduling or unscheduling one post never walks every job. A post keeps its entry
+until the job that sends it runs: the sweep never takes a post whose time came
+but that still waits for the worker for missed (the cause of the missed posts of
+issue 19: a long first rebuild let the watch tick run between posts that were
+already due, and it swept them as missed).
 
 Nothing is lost without a word (SPEC §11): the week comes from `run_check`
 with the ledger's facts, the same plan `check` and `status` show; every change
@@ -36,12 +48,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor as Threads
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 import requests
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from campaign import metrics
@@ -51,7 +65,7 @@ from campaign.config import Project, load_project
 from campaign.errors import CampaignError, ConfigError, PostRefused
 from campaign.i18n import _, format_day, format_moment, format_number
 from campaign.ledger import Ledger, PostRecord, StoredFate
-from campaign.models import Fate, Post
+from campaign.models import PLATFORMS, Fate, Platform, Post
 from campaign.publish import Outcome, Publishing, end_of_day, publish_post, reconcile_all
 from campaign.status import state_count
 
@@ -112,6 +126,12 @@ class CompressedClock:
     def wall_seconds(self, campaign: timedelta) -> float:
         return campaign.total_seconds() / self.speed
 
+    def start(self) -> None:
+        """Campaign time `origin` is now: a rehearsal calls this once everything is ready
+        (sandbox, renders, sessions, publishers), so that its day one starts with nothing
+        left to do."""
+        self.wall_origin = self._real()
+
 
 class Scheduler:
     """Runs the campaign until stopped (SIGTERM, SIGINT) or, with `until_done`, until every
@@ -156,6 +176,13 @@ class Scheduler:
         self._check_cache = check_cache if check_cache is not None else CheckCache()
         self.report: CheckReport | None = None  # the week as last planned
         self._attempt = 0  # numbers the job ids of post attempts
+        # The post jobs by post: (job id, campaign time). APScheduler only lists all its
+        # jobs; with this index one post is (un)scheduled in O(log n), not O(n).
+        self._jobs: dict[str, tuple[str, datetime]] = {}
+        # The posts of one moment go out in parallel, one thread per platform at a time;
+        # each platform has its own ledger connection, session and publishers.
+        self._posting = Threads(max_workers=len(PLATFORMS), thread_name_prefix="post")
+        self._contexts: dict[str, Publishing] = {}
         self.on_day_end = on_day_end  # the rehearsal tells the story of each day as it ends
         # The posts' numbers for `campaign report`: fetched on a thread of their own, with
         # their own ledger connection and publishers, so posting never waits for them.
@@ -173,7 +200,18 @@ class Scheduler:
         )
 
     # -- life cycle --------------------------------------------------------------
+    def prepare(self) -> None:
+        """What a first post needs, made before it is due (a rehearsal calls this before its
+        clock starts): per enabled platform a ledger connection, a session and the
+        publisher, whose library is imported then. A publisher that cannot be made (a
+        missing secret) says so when its post is due."""
+        for platform in self.project.settings.enabled_platforms():
+            ctx = self._context(platform)
+            with suppress(CampaignError):
+                ctx.publisher(platform)
+
     def start(self) -> None:
+        self.prepare()
         now = self.clock.now()
         self.ledger.beat(now)
         self._metrics_last = self.ledger.last_metrics_fetch()
@@ -194,6 +232,11 @@ class Scheduler:
             if self._scheduler.running:
                 self._scheduler.shutdown(wait=False)
         self._metrics_threads.shutdown(wait=True)  # a fetch in flight stores what it got
+        self._posting.shutdown(wait=True)
+        for ctx in self._contexts.values():
+            ctx.session.close()
+            ctx.ledger.close()
+        self._contexts.clear()
 
     def _job(self, work: Callable[..., None], *args: Any) -> None:
         """Every job runs through here: one at a time, and never once stopping began."""
@@ -280,10 +323,11 @@ class Scheduler:
         self.report = report
         self._note_fates(report, now)
         self.posts = {p.key: p for p in report.plan.posts}
+        records = self.ledger.ensure_posts(
+            [(p.story_id, p.platform, p.day.isoformat(), p.due) for p in self.posts.values()], now)
         wanted: set[str] = set()
         for key, post in self.posts.items():
-            record = self.ledger.ensure_post(post.story_id, post.platform, post.day.isoformat(),
-                                             post.due, now)
+            record = records[key]
             if record.final or record.state == "publishing":
                 continue
             when = record.next_attempt or post.due
@@ -294,11 +338,12 @@ class Scheduler:
                     self._missed(post, now, late)
                     continue
             self._warn_unapproved(post, now, report)
-            self._schedule(key, max(when, now))
             wanted.add(key)
-        for job in self._scheduler.get_jobs():
-            if job.id.startswith("post:") and _job_key(job.id) not in wanted:
-                job.remove()
+            moment = max(when, now)
+            if key not in self._jobs or self._jobs[key][1] != moment:
+                self._schedule(key, moment)
+        for key in [key for key in self._jobs if key not in wanted]:
+            self._unschedule(key)
         self._schedule_summaries(now)
         self._schedule_day_ends(now)
 
@@ -313,49 +358,108 @@ class Scheduler:
         if fresh.settings != self.project.settings and not self.publishing.rehearsal:
             self.project = fresh
             self.publishing.use(fresh)
+            for ctx in self._contexts.values():
+                ctx.use(fresh)
 
     def _schedule(self, key: str, moment: datetime) -> None:
         """One job for the post's next attempt, with an id of its own: a retry added while
         the attempt before it still runs is a different job, so APScheduler never skips it."""
-        for job in self._scheduler.get_jobs():
-            if job.id.startswith("post:") and _job_key(job.id) == key:
-                job.remove()
+        self._unschedule(key)
         self._attempt += 1
+        job_id = f"post:{key}#{self._attempt}"
+        self._jobs[key] = (job_id, moment)
         self._scheduled.add(key)
         self._scheduler.add_job(self._job, "date", run_date=self.clock.wall(moment),
-                                args=[self._fire, key], id=f"post:{key}#{self._attempt}")
+                                args=[self._fire, key, job_id], id=job_id)
+
+    def _unschedule(self, key: str) -> None:
+        entry = self._jobs.pop(key, None)
+        if entry is not None:
+            with suppress(JobLookupError):  # it has fired already
+                self._scheduler.remove_job(entry[0])
 
     def _post_jobs(self) -> set[str]:
-        return {_job_key(job.id) for job in self._scheduler.get_jobs() if job.id.startswith("post:")}
+        """The posts that have a job, including one whose time came and that waits for the
+        worker thread."""
+        return set(self._jobs)
 
-    def _fire(self, key: str) -> None:
-        post = self.posts.get(key)
-        if post is None:
-            return
+    def _fire(self, key: str, job_id: str) -> None:
+        """A post's time came: it goes out with every other post due by now, each platform's
+        posts one after another, the platforms in parallel; then their outcomes are recorded
+        here, on the worker thread."""
+        if key not in self._jobs or self._jobs[key][0] != job_id:
+            return  # sent with an earlier job's posts, or scheduled again since
         now = self.clock.now()
+        due = {key, *(other for other, (_, moment) in self._jobs.items() if moment <= now)}
+        keys = sorted(due, key=lambda k: (self._jobs[k][1], k))
+        for other in keys:
+            self._unschedule(other)
+        posts = [self.posts[k] for k in keys if k in self.posts]
+        if not posts:
+            return
         if self.ledger.is_paused():
-            log.info("paused: %s waits", key)
-            self._scheduled.discard(key)  # on resume, the catch-up grace decides
+            for post in posts:
+                log.info("paused: %s waits", post.key)
+                self._scheduled.discard(post.key)  # on resume, the catch-up grace decides
             return
-        try:
-            outcome = publish_post(self.publishing, post.story_id, post.platform, now, post=post)
-        except PostRefused as exc:
-            log.info("not posted: %s", exc)
-            return
-        except CampaignError as exc:
-            self.ledger.set_state(post.story_id, post.platform, "failed", now, error=str(exc),
+        by_platform: dict[Platform, list[Post]] = {}
+        for post in posts:
+            by_platform.setdefault(post.platform, []).append(post)
+        rounds = [self._posting.submit(self._post_each, platform, batch)
+                  for platform, batch in by_platform.items()]
+        for done in rounds:
+            for post, result in done.result():
+                self._record(post, result)
+
+    def _post_each(self, platform: Platform,
+                   posts: list[Post]) -> list[tuple[Post, Outcome | Exception]]:
+        """On a posting thread: one platform's posts, one after another, with the platform's
+        own ledger connection and publishers. Errors are handed back, not handled here."""
+        ctx = self._context(platform)
+        results: list[tuple[Post, Outcome | Exception]] = []
+        for post in posts:
+            if self._stopping:
+                break  # still planned: the next start sends it
+            ctx.ledger.lead = self.ledger.lead
+            try:
+                results.append((post, publish_post(ctx, post.story_id, post.platform,
+                                                   self.clock.now(), post=post)))
+            except Exception as exc:
+                results.append((post, exc))
+            if ctx.ledger.lead_refused:
+                self.ledger.lead_refused = True  # the lead watch stands the scheduler down
+        return results
+
+    def _context(self, platform: str) -> Publishing:
+        """The platform's publish path: its own ledger connection (an SQLite connection is
+        not for two threads at once), session and publishers."""
+        ctx = self._contexts.get(platform)
+        if ctx is None:
+            own = Ledger.open(self.ledger.url or self.ledger.path)
+            ctx = dataclasses.replace(self.publishing, ledger=own, session=requests.Session(),
+                                      _publishers={})
+            self._contexts[platform] = ctx
+        elif ctx.ledger.broken:
+            ctx.ledger.reconnect()
+        return ctx
+
+    def _record(self, post: Post, result: Outcome | Exception) -> None:
+        key, now = post.key, self.clock.now()
+        if isinstance(result, Outcome):
+            self._after(result)
+        elif isinstance(result, PostRefused):
+            log.info("not posted: %s", result)
+        elif isinstance(result, CampaignError):
+            self.ledger.set_state(post.story_id, post.platform, "failed", now, error=str(result),
                                   expect=("planned", "held"))
             self._alert(f"failed:{key}", _("{post} was not posted: {error}").format(
-                post=key, error=exc), now)
-            return
-        except Exception as exc:
-            log.exception("posting %s failed unexpectedly", key)
+                post=key, error=result), now)
+        else:
+            log.error("posting %s failed unexpectedly", key, exc_info=result)
             self._alert(f"error:{key}", _(
                 "{post}: internal error while posting ({error}): campaign checks on the "
                 "platform whether it went out before it tries again").format(
-                    post=key, error=type(exc).__name__), now)
-            return
-        self._after(outcome)
+                    post=key, error=type(result).__name__), now)
 
     def _after(self, outcome: Outcome) -> None:
         if outcome.retry_at is not None:
@@ -387,27 +491,24 @@ class Scheduler:
                 if over:
                     not_posted.setdefault(record.story_id, []).append(record)
                 continue
-            # A retry whose time came has no job while it waits for the worker thread: it
-            # is lost only when it is still waiting well after its time.
-            waiting = record.next_attempt is not None and record.key not in jobs
+            # A post that has a job is never missed here, even after the end of its day: its
+            # time came while the scheduler ran, and it waits for the worker thread (after a
+            # long rebuild, say); its job sends it. A retry the ledger expects that has no
+            # job is lost when it is still without one well after its time.
+            scheduled = record.key in jobs
+            waiting = record.next_attempt is not None and not scheduled
             lost = waiting and record.next_attempt is not None and \
                 self.clock.wall_seconds(now - record.next_attempt) > LOST_RETRY_SECONDS
             if over:
                 if lost:
                     self._lost_retry(record, now, over=True)
-                elif not waiting:
+                elif not waiting and not scheduled:
                     self._missed(post, now, now - post.due)
-                    self._unschedule(record.key)
             elif lost and not paused:
                 self._lost_retry(record, now, over=False)
                 self._schedule(record.key, now)
         for story_id, records in not_posted.items():
             self._not_planned_missed(story_id, records, now)
-
-    def _unschedule(self, key: str) -> None:
-        for job in self._scheduler.get_jobs():
-            if job.id.startswith("post:") and _job_key(job.id) == key:
-                job.remove()
 
     def _lost_retry(self, record: PostRecord, now: datetime, *, over: bool) -> None:
         log.error("%s: a retry was due at %s but had no job", record.key, record.next_attempt)
@@ -548,11 +649,6 @@ class Scheduler:
             day=format_day(day), counts=", ".join(
                 state_count(s, n) for s, n in sorted(counts.items(), key=lambda i: -i[1])))
         self.alerter.alert(f"summary:{day}", text, self.clock.now(), routine=True)
-
-
-def _job_key(job_id: str) -> str:
-    """'post:01-a/x#3' -> '01-a/x'."""
-    return job_id.removeprefix("post:").split("#", 1)[0]
 
 
 def _day(day: str | date | None) -> str:

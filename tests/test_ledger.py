@@ -394,6 +394,25 @@ def test_the_publish_lock_is_one_at_a_time_across_connections(ledger_backend: Le
             pass
 
 
+def test_the_publish_lock_is_per_platform_and_the_whole_lock_waits_for_each(
+        ledger_backend: LedgerBackend) -> None:
+    from campaign.ledger import publish_lock
+
+    target = ledger_backend.target()
+    with Ledger.open(target) as first, Ledger.open(target) as second:
+        with publish_lock(first, platform="x"):
+            with publish_lock(second, platform="mastodon", timeout=0.3):  # another platform
+                pass
+            with pytest.raises(LedgerError, match="another campaign process"), \
+                    publish_lock(second, platform="x", timeout=0.3):
+                pass
+            with pytest.raises(LedgerError, match="another campaign process"), \
+                    publish_lock(second, timeout=0.3):  # every platform: x is held
+                pass
+        with publish_lock(second, platform="mastodon"):  # the whole lock let go of all
+            pass
+
+
 # -- PostgreSQL: the lead and its fencing (SPEC §15) --------------------------------------
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -447,3 +447,148 @@ def test_the_rehearsal_summary_accounts_for_every_post_of_a_story_broken_mid_wee
     assert len(summary["posts"]) == summary["states"]["posted"] + len(theirs)
     [fate] = [s for s in summary["stories"] if s["id"] == "03-fatima"]
     assert fate["fate"] == "invalid" and "title: is required" in fate["reason"]
+
+
+# -- issue 19: the schedule index, posts of one moment in parallel, no false missed ----------
+
+def _idle_scheduler(project: Project, ledger: Ledger, clock: CompressedClock) -> Scheduler:
+    """A Scheduler that is never started: its jobs stay APScheduler's pending jobs."""
+    publishing = Publishing(project=project, ledger=ledger, env={}, rehearsal=True)
+    alerter = Alerter(project.settings.alerts.model_copy(update={"email_to": []}), ledger, {})
+    return Scheduler(project, ledger, publishing, alerter, clock, collect_metrics=False)
+
+
+def _apscheduler_posts(scheduler: Scheduler) -> dict[str, str]:
+    """Post key -> job id, as APScheduler itself lists its jobs."""
+    jobs = [job for job in scheduler._scheduler.get_jobs() if job.id.startswith("post:")]
+    found = {job.id.removeprefix("post:").split("#", 1)[0]: job.id for job in jobs}
+    assert len(found) == len(jobs), "two jobs for one post"
+    return found
+
+
+def test_the_schedule_index_stays_right_after_add_remove_and_rebuild(tmp_path: Path) -> None:
+    project = campaign_copy(tmp_path)
+    clock = CompressedClock(origin=local(0), day_seconds=600)
+    with Ledger.open(project.ledger_path) as ledger:
+        scheduler = _idle_scheduler(project, ledger, clock)
+        moment = local(9).astimezone(UTC)
+        keys = [f"{i:04d}-story/x" for i in range(2000)]
+        for i, key in enumerate(keys):
+            scheduler._schedule(key, moment + timedelta(minutes=i))
+        for key in keys[::3]:  # a retry: the same post again, a new job
+            scheduler._schedule(key, moment + timedelta(hours=30))
+        for key in keys[1::3]:
+            scheduler._unschedule(key)
+        scheduler._unschedule("never-scheduled/x")  # harmless
+        left = {k for i, k in enumerate(keys) if i % 3 != 1}
+        assert set(scheduler._jobs) == left
+        assert {k: job_id for k, (job_id, _) in scheduler._jobs.items()} == \
+            _apscheduler_posts(scheduler)
+        assert scheduler._jobs[keys[0]][1] == moment + timedelta(hours=30)
+
+        # A rebuild makes the index the plan's pending posts, and APScheduler agrees.
+        scheduler.rebuild(clock.now())
+        planned = {p.key for p in run_check(project, clock.now(), facts=ledger.facts()).plan.posts}
+        assert set(scheduler._jobs) == planned
+        assert {k: job_id for k, (job_id, _) in scheduler._jobs.items()} == \
+            _apscheduler_posts(scheduler)
+        # A story file removed: its posts leave the index and APScheduler at the next rebuild.
+        (project.stories_dir / "03-fatima.md").unlink()
+        scheduler.rebuild(clock.now())
+        assert not any(k.startswith("03-fatima/") for k in scheduler._jobs)
+        assert set(scheduler._jobs) == set(_apscheduler_posts(scheduler))
+        assert set(scheduler._jobs) == set(scheduler.posts)
+
+
+def test_a_due_post_waiting_for_the_worker_is_not_swept_as_missed(tmp_path: Path) -> None:
+    """Issue 19's missed posts: a long first rebuild left many posts due at once, and the
+    watch tick, queued on the worker between their jobs, swept those still waiting as
+    missed once their day was over. A post that has a job is its job's to send."""
+    project = campaign_copy(tmp_path, stories=["01-marieke"])
+    clock = CompressedClock(origin=local(0), day_seconds=600)
+    with Ledger.open(project.ledger_path) as ledger:
+        scheduler = _idle_scheduler(project, ledger, clock)
+        scheduler.rebuild(local(0).astimezone(UTC))
+        assert scheduler._post_jobs() == set(scheduler.posts) != set()
+        # The jobs' times came and went, the worker was busy: the day is over.
+        after_the_day = local(0).astimezone(UTC) + timedelta(days=1, minutes=5)
+        scheduler._sweep(after_the_day)
+        assert {r.state for r in ledger.posts()} == {"planned"}
+        # A post that has no job (it was held, say, and its job has run) is missed then.
+        key = sorted(scheduler.posts)[0]
+        scheduler._unschedule(key)
+        scheduler._sweep(after_the_day)
+        states = {r.key: r.state for r in ledger.posts()}
+        assert states.pop(key) == "missed" and set(states.values()) == {"planned"}
+
+
+class _Timed(Publisher):
+    """The real publisher, made slow, recording when each of its posts was being sent."""
+
+    calls: ClassVar[list[tuple[str, float, float]]] = []
+
+    def __init__(self, real: Publisher) -> None:
+        self.real = real
+        self.platform = real.platform  # type: ignore[misc]
+
+    def publish(self, request: PublishRequest) -> Published:
+        start = time.monotonic()
+        time.sleep(0.3)  # a slow platform: long enough for every overlap to show
+        try:
+            return self.real.publish(request)
+        finally:
+            _Timed.calls.append((self.platform, start, time.monotonic()))
+
+    def recent_posts(self, since: datetime | None = None, limit: int = 20) -> list[RecentPost]:
+        return self.real.recent_posts(since, limit)
+
+    def delete(self, remote_id: str, *, story: str | None = None) -> None:
+        self.real.delete(remote_id, story=story)
+
+    def check_credentials(self) -> CredentialReport:
+        return self.real.check_credentials()
+
+
+def test_posts_of_one_moment_go_out_in_parallel_one_per_platform_exactly_once(
+        tmp_path: Path, sandbox: Sandbox) -> None:
+    # Two days of posts due at once (as after a long rebuild): planned on day one at
+    # midnight, sent when the first post's job runs on day two at 13:00, after every post
+    # time of both days. Two posts per platform, so each platform has one to wait for.
+    project = campaign_copy(tmp_path, stories=["01-marieke", "02-joost"])
+    _Timed.calls = []
+
+    def make(platform: str, *args: Any, **kwargs: Any) -> Publisher:
+        return _Timed(make_publisher(platform, *args, **kwargs))  # type: ignore[arg-type]
+
+    clock = CompressedClock(origin=local(13) + timedelta(days=1), day_seconds=86400)
+    with Ledger.open(project.ledger_path) as ledger:
+        publishing = Publishing(project=project, ledger=ledger, env=sandbox.env(), rehearsal=True,
+                                make=make, publisher_options={"instagram": {"poll_interval": 0.01}},
+                                platform_time=clock.wall)
+        alerter = Alerter(project.settings.alerts.model_copy(update={"email_to": []}), ledger,
+                          sandbox.env())
+        scheduler = Scheduler(project, ledger, publishing, alerter, clock, collect_metrics=False)
+        try:
+            scheduler.rebuild(local(0).astimezone(UTC))
+            assert len(scheduler._jobs) == 2 * len(SUPPORTED)
+            first = min(scheduler._jobs, key=lambda k: scheduler._jobs[k][1])
+            scheduler._fire(first, scheduler._jobs[first][0])  # as APScheduler calls it
+            assert scheduler._jobs == {}  # every due post went with it
+        finally:
+            scheduler.stop()
+        records = ledger.posts()
+    assert {r.state for r in records} == {"posted"}, [(r.key, r.state, r.last_error)
+                                                      for r in records]
+    assert all(r.attempts == 1 for r in records)
+    # Exactly once: one sandbox post per ledger post.
+    on_sandbox = Counter(p["platform"] for p in sandbox.posts())
+    assert on_sandbox == Counter(r.platform for r in records)
+    # Never two posts to one platform at once ...
+    for platform in SUPPORTED:
+        spans = sorted((start, end) for p, start, end in _Timed.calls if p == platform)
+        assert len(spans) == 2
+        assert spans[0][1] <= spans[1][0], f"two posts to {platform} at once"
+    # ... but the platforms at once: posts to other platforms were being sent meanwhile.
+    overlapping = sum(1 for p, s, e in _Timed.calls for q, s2, e2 in _Timed.calls
+                      if p < q and s < e2 and s2 < e)
+    assert overlapping >= len(SUPPORTED) - 1
