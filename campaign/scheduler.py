@@ -40,10 +40,12 @@ only when it hands a run time to APScheduler.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import hashlib
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -72,6 +74,39 @@ from campaign.status import state_count
 log = logging.getLogger("campaign.scheduler")
 #: Wall-clock seconds after its time that a retry without a job counts as lost.
 LOST_RETRY_SECONDS = 10.0
+
+
+# -- memory (issue 19) ----------------------------------------------------------------
+# glibc gives each thread that allocates its own malloc arena (up to 8 per core) and keeps
+# the memory freed in each: the scheduler's threads (APScheduler's worker, one poster per
+# platform, the numbers' thread) then hold tens of MiB they no longer use. Two arenas, and
+# handing back what is free after each round of posts, keep it near its working size
+# (bench/bench_scheduler.py, line 4). Elsewhere than glibc both do nothing.
+_M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+
+
+def _libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+
+def fewer_malloc_arenas() -> None:
+    """At most two malloc arenas for this process's threads; call before they start."""
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(_M_ARENA_MAX, 2)
+
+
+def give_back_free_memory() -> None:
+    """Return the heap's free pages to the system (a millisecond or so)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def digest(text: str) -> str:
@@ -152,6 +187,7 @@ class Scheduler:
         on_day_end: Callable[[date], None] | None = None,
         collect_metrics: bool = True,
     ) -> None:
+        fewer_malloc_arenas()
         self.project = project
         self.ledger = ledger
         self.publishing = publishing
@@ -410,6 +446,7 @@ class Scheduler:
         for done in rounds:
             for post, result in done.result():
                 self._record(post, result)
+        give_back_free_memory()
 
     def _post_each(self, platform: Platform,
                    posts: list[Post]) -> list[tuple[Post, Outcome | Exception]]:
