@@ -96,14 +96,14 @@ def _import_twitter_text() -> Any:
 
 
 @cache
-def _twitter() -> Any:
+def _twitter_text() -> Any:
     """twitter_text, imported on the first count (its regular expressions take a tenth of
     a second to build, and most commands never count a caption)."""
     return _import_twitter_text()
 
 
 def _has_invalid_characters(text: str) -> bool:
-    _twitter()
+    _twitter_text()
     module = importlib.import_module("twitter_text.has_invalid_characters")
     return bool(module.has_invalid_characters(text))
 
@@ -120,7 +120,7 @@ _NON_BREAKING = "\u00a0\u2007\u202f"
 
 @lru_cache(maxsize=4096)
 def _x_knows(sequence: str) -> bool:
-    return int(_twitter().parse_tweet(sequence).weightedLength) <= 2
+    return int(_twitter_text().parse_tweet(sequence).weightedLength) <= 2
 
 
 def _with_known_emoji(text: str) -> str:
@@ -151,7 +151,7 @@ def parse_x(text: str) -> Any:
     For the conformance tests: on hostile text this is as slow as twitter-text
     itself; campaign counts with `x_weighted_length`, which is linear.
     """
-    return _twitter().parse_tweet(_with_known_emoji(text))
+    return _twitter_text().parse_tweet(_with_known_emoji(text))
 
 
 # A word of more than URL_MAX_WORD characters, or with a part between two punctuation
@@ -179,7 +179,7 @@ def _may_hold_url(word: str, protocol: bool = False) -> bool:
 @lru_cache(maxsize=8192)
 def _x_word(word: str) -> int:
     """X's weight of one word that may hold a URL, in twitter-text's units (x100)."""
-    return int(_twitter().parse_tweet(_with_known_emoji(word)).weightedLength)
+    return int(_twitter_text().parse_tweet(_with_known_emoji(word)).weightedLength)
 
 
 def _x_normal(text: str) -> str:
@@ -211,7 +211,7 @@ def x_weighted_length(text: str) -> int:
     plain.append(text[last:])
     rest = "".join(plain)
     if rest:
-        total += int(_twitter().parse_tweet(_with_known_emoji(rest)).weightedLength)
+        total += int(_twitter_text().parse_tweet(_with_known_emoji(rest)).weightedLength)
     return total
 
 
@@ -282,7 +282,7 @@ def urls(text: str) -> list[tuple[int, int, str]]:
 def _word_urls(word: str) -> tuple[tuple[int, int, str], ...]:
     return tuple(
         (int(entity["indices"][0]), int(entity["indices"][1]), str(entity["url"]))
-        for entity in _twitter().extract_urls_with_indices(word, False)
+        for entity in _twitter_text().extract_urls_with_indices(word, False)
     )
 
 
