@@ -155,6 +155,20 @@ def _story(project: Project, story_id: str) -> Story:
     return reading.story
 
 
+def warm_up() -> None:
+    """Load now what the first post would otherwise load when it is due: commands import
+    these on first use (issue 19), but a scheduler must not spend a post's moment on
+    twitter-text's regular expressions, markdown-it, the emoji data or Pillow's drawing."""
+    import emoji  # noqa: F401  (the data behind counting emoji sequences)
+
+    from campaign import counting
+    from campaign.captions import markdown_to_text
+    from campaign.cards import draw, photo, plan  # noqa: F401
+
+    counting.caption_length("warm", "x")
+    markdown_to_text("warm")
+
+
 def read_story_bounded(project: Project, story_id: str) -> StoryReading:
     """The latest version of a story, read within the story budget (`guard.py`), so that
     a file swapped for something hostile just before its post cannot stop the scheduler.

@@ -68,7 +68,14 @@ from campaign.errors import CampaignError, ConfigError, PostRefused
 from campaign.i18n import _, format_day, format_moment, format_number
 from campaign.ledger import Ledger, PostRecord, StoredFate
 from campaign.models import PLATFORMS, Fate, Platform, Post
-from campaign.publish import Outcome, Publishing, end_of_day, publish_post, reconcile_all
+from campaign.publish import (
+    Outcome,
+    Publishing,
+    end_of_day,
+    publish_post,
+    reconcile_all,
+    warm_up,
+)
 from campaign.status import state_count
 
 log = logging.getLogger("campaign.scheduler")
@@ -241,6 +248,7 @@ class Scheduler:
         clock starts): per enabled platform a ledger connection, a session and the
         publisher, whose library is imported then. A publisher that cannot be made (a
         missing secret) says so when its post is due."""
+        warm_up()
         for platform in self.project.settings.enabled_platforms():
             ctx = self._context(platform)
             with suppress(CampaignError):
