@@ -592,3 +592,36 @@ def test_posts_of_one_moment_go_out_in_parallel_one_per_platform_exactly_once(
     overlapping = sum(1 for p, s, e in _Timed.calls for q, s2, e2 in _Timed.calls
                       if p < q and s < e2 and s2 < e)
     assert overlapping >= len(SUPPORTED) - 1
+
+
+def test_prepare_loads_what_the_first_post_needs(tmp_path: Path) -> None:
+    """Commands load twitter-text, markdown-it, the emoji data and the drawing when first
+    used; a scheduler loads them in `prepare`, before the first post is due (lateness)."""
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from pathlib import Path\n"
+        "from campaign.alerts import Alerter\n"
+        "from campaign.config import load_project\n"
+        "from campaign.ledger import Ledger\n"
+        "from campaign.publish import Publishing\n"
+        "from campaign.scheduler import CompressedClock, Scheduler\n"
+        f"project = load_project(Path({str(campaign_copy(tmp_path).config_file)!r}))\n"
+        "heavy = ('twitter_text', 'markdown_it', 'emoji', 'campaign.cards.draw')\n"
+        "assert not [m for m in heavy if m in sys.modules], 'loaded too early'\n"
+        "with Ledger.open(project.ledger_path) as ledger:\n"
+        "    clock = CompressedClock(origin=datetime(2027, 3, 8, tzinfo=UTC), day_seconds=6)\n"
+        "    publishing = Publishing(project=project, ledger=ledger, env={}, rehearsal=True)\n"
+        "    alerter = Alerter(project.settings.alerts.model_copy(update={'email_to': []}),\n"
+        "                      ledger, {})\n"
+        "    Scheduler(project, ledger, publishing, alerter, clock,\n"
+        "              collect_metrics=False).prepare()\n"
+        "print([m for m in heavy if m not in sys.modules])\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
