@@ -833,7 +833,7 @@ def run(
     from campaign.alerts import Alerter
     from campaign.lead import run_scheduler
     from campaign.ledger import scheduler_lock
-    from campaign.publish import Publishing
+    from campaign.publish import Publishing, warm_up
     from campaign.rehearsal import load_faults, rehearse
     from campaign.scheduler import RealClock, Scheduler
     # A rehearsal tells its week on standard output and writes the detail to its log
@@ -862,7 +862,9 @@ def run(
                 name=project.settings.campaign.name,
                 ledger=project.ledger_shown), markup=False)
             alerter.announce()  # once: which alert channels work
-            # On a shared database (two machines), it posts only while it leads (lead.py).
+            # On a shared database (two machines), it posts only while it leads (lead.py);
+            # a standby loads what posting needs while it waits, not once it leads.
+            warm_up()
             run_scheduler(ledger, lambda: Scheduler(project, ledger, publishing, alerter,
                                                     RealClock(), until_done=until_done),
                           say=lambda line: err.print(line, markup=False))

@@ -102,6 +102,12 @@ def _twitter_text() -> Any:
     return _import_twitter_text()
 
 
+def load() -> None:
+    """Load twitter-text now rather than at the first count (a scheduler, before its first
+    post is due: `publish.warm_up`)."""
+    _twitter_text()
+
+
 def _has_invalid_characters(text: str) -> bool:
     _twitter_text()
     module = importlib.import_module("twitter_text.has_invalid_characters")

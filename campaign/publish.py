@@ -165,7 +165,7 @@ def warm_up() -> None:
     from campaign.captions import markdown_to_text
     from campaign.cards import draw, photo, plan  # noqa: F401
 
-    counting.caption_length("warm", "x")
+    counting.load()
     markdown_to_text("warm")
 
 

@@ -40,7 +40,7 @@ from campaign.errors import CampaignError, UserError
 from campaign.i18n import N_, _, format_clock, format_short_day, ngettext
 from campaign.lead import run_scheduler
 from campaign.ledger import FileLock, Ledger, read_facts, scheduler_lock
-from campaign.publish import Publishing
+from campaign.publish import Publishing, warm_up
 from campaign.sandbox import Fault, Sandbox, SandboxError
 from campaign.sandbox.demo import DEMO_FAULTS
 from campaign.scheduler import CompressedClock, Scheduler
@@ -368,7 +368,9 @@ def _rehearse(rehearsing: Project, report: CheckReport, check_cache: CheckCache,
                 _start_clock(workdir, clock)
                 sandbox.set_clock(clock.now(), clock.speed)  # numbers grow in campaign hours
                 return made
-            # On a shared database (rehearsing two machines), it posts only while it leads.
+            # On a shared database (rehearsing two machines), it posts only while it leads;
+            # a standby loads what posting needs while it waits, not once it leads.
+            warm_up()
             scheduler = run_scheduler(ledger, make, install_signals=install_signals,
                                       say=narrate or log.info) or make()
             for day in settings.days():  # the days the run ended before their end
