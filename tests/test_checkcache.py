@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,13 @@ from campaign.i18n import set_language
 from campaign.ledger import Ledger
 from campaign.publish import remove_story_files
 
-REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
 STORY = "01-marieke"
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
-    root = tmp_path / "campaign"
-    root.mkdir()
-    shutil.copy2(REPO / "campaign.toml", root / "campaign.toml")
-    shutil.copytree(REPO / "stories", root / "stories")
-    shutil.copytree(REPO / "assets", root / "assets")
-    return load_project(root / "campaign.toml")
+def project(repo_copy: Path) -> Project:
+    return load_project(repo_copy / "campaign.toml")
 
 
 def _checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:

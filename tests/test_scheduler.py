@@ -337,18 +337,14 @@ def test_hostile_files_dropped_in_mid_week_never_stop_the_others(tmp_path: Path,
         assert not [r for r in ledger.posts() if r.story_id.startswith(("09-", "10-", "11-", "12-"))]
 
 
-class _RetryOnce(Publisher):
-    """The real publisher, but its first post answers "try again" (issue 14's lost retry)."""
+class _Wrapped(Publisher):
+    """The real publisher, passed through; a test's wrapper changes `publish`."""
 
     def __init__(self, real: Publisher) -> None:
         self.real = real
         self.platform = real.platform  # type: ignore[misc]
-        self.calls = 0
 
     def publish(self, request: PublishRequest) -> Published:
-        self.calls += 1
-        if self.calls == 1:
-            raise PostRetryable(self.platform, "busy, try again", story=request.story_id)
         return self.real.publish(request)
 
     def recent_posts(self, since: datetime | None = None, limit: int = 20) -> list[RecentPost]:
@@ -359,6 +355,20 @@ class _RetryOnce(Publisher):
 
     def check_credentials(self) -> CredentialReport:
         return self.real.check_credentials()
+
+
+class _RetryOnce(_Wrapped):
+    """The real publisher, but its first post answers "try again" (issue 14's lost retry)."""
+
+    def __init__(self, real: Publisher) -> None:
+        super().__init__(real)
+        self.calls = 0
+
+    def publish(self, request: PublishRequest) -> Published:
+        self.calls += 1
+        if self.calls == 1:
+            raise PostRetryable(self.platform, "busy, try again", story=request.story_id)
+        return self.real.publish(request)
 
 
 class _SlowAfterRetry(logging.Handler):
@@ -522,14 +532,10 @@ def test_a_due_post_waiting_for_the_worker_is_not_swept_as_missed(tmp_path: Path
         assert states.pop(key) == "missed" and set(states.values()) == {"planned"}
 
 
-class _Timed(Publisher):
+class _Timed(_Wrapped):
     """The real publisher, made slow, recording when each of its posts was being sent."""
 
     calls: ClassVar[list[tuple[str, float, float]]] = []
-
-    def __init__(self, real: Publisher) -> None:
-        self.real = real
-        self.platform = real.platform  # type: ignore[misc]
 
     def publish(self, request: PublishRequest) -> Published:
         start = time.monotonic()
@@ -538,15 +544,6 @@ class _Timed(Publisher):
             return self.real.publish(request)
         finally:
             _Timed.calls.append((self.platform, start, time.monotonic()))
-
-    def recent_posts(self, since: datetime | None = None, limit: int = 20) -> list[RecentPost]:
-        return self.real.recent_posts(since, limit)
-
-    def delete(self, remote_id: str, *, story: str | None = None) -> None:
-        self.real.delete(remote_id, story=story)
-
-    def check_credentials(self) -> CredentialReport:
-        return self.real.check_credentials()
 
 
 def test_posts_of_one_moment_go_out_in_parallel_one_per_platform_exactly_once(
