@@ -40,8 +40,6 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
-import regex
-
 from campaign import counting
 from campaign.config import CONFIG_FILE, Settings, toml_line
 from campaign.i18n import N_, _
@@ -72,12 +70,13 @@ _TAG = re.compile(
 _RAW_TEXT_OPEN = re.compile(r"^<(script|style)\b[^>]*?(?<!/)>$", re.IGNORECASE)
 # A hashtag as the platforms see one: '#' at the start or after a space, then
 # letters, marks, digits or '_', with at least one letter.
-HASHTAG = regex.compile(r"(?<!\S)[#＃]([\p{L}\p{M}\p{N}_]*\p{L}[\p{L}\p{M}\p{N}_]*)")
+HASHTAG = counting.LazyPattern(r"(?<!\S)[#＃]([\p{L}\p{M}\p{N}_]*\p{L}[\p{L}\p{M}\p{N}_]*)")
 # Soft hyphens (a hyphenation hint that shows up as a stray '-' or breaks a hashtag),
 # and the characters twitter-text calls invalid (X refuses a post holding one).
 _NEVER_IN_A_CAPTION = re.compile("[\u00ad\ufeff\ufffe\uffff]")
 _DOUBLE_SPACE = re.compile(r"(?<=\S)[ \t]{2,}")
-_SENTENCE_END = regex.compile(r"[.!?…][\"'”’»)\]]*$")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
+_GRAPHEME = counting.LazyPattern(r"\X")
 _TRAILING_PUNCTUATION = ",;:"
 
 
@@ -588,7 +587,7 @@ def _cut_words(text: str, limit: int) -> str:
     )
     if cut <= 0:  # one word longer than the limit: cut between graphemes
         kept = ""
-        for grapheme in regex.findall(r"\X", text):
+        for grapheme in _GRAPHEME.findall(text):
             if len(kept) + len(grapheme) > room:
                 break
             kept += grapheme

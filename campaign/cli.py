@@ -15,10 +15,9 @@ exit 2. rich draws the tables and progress bars.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,16 +56,21 @@ if TYPE_CHECKING:
 
 INTERNAL_FAULT = 70
 
-app = typer.Typer(
-    name="campaign",
-    help="Run an awareness-week social media campaign of patient stories.\n\n"
-    "Example:\n\n\b\n    campaign check",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Plain click help: typer's rich help shows every flag as `--json <bool>` with click 8.2+.
-    rich_markup_mode=None,
-)
+
+def _typer_app() -> typer.Typer:
+    return typer.Typer(
+        name="campaign",
+        help="Run an awareness-week social media campaign of patient stories.\n\n"
+        "Example:\n\n\b\n    campaign check",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        # Plain click help: typer's rich help shows every flag as `--json <bool>` with click 8.2+.
+        rich_markup_mode=None,
+    )
+
+
+app = _typer_app()
 
 
 class _Stderr:
@@ -318,6 +322,8 @@ def render(
         campaign render
         campaign render --force
     """
+    import logging
+
     from campaign.cards import render_all, story_formats
 
     class _ToStderr(logging.Handler):
@@ -838,8 +844,7 @@ def run(
     from campaign.scheduler import RealClock, Scheduler
     # A rehearsal tells its week on standard output and writes the detail to its log
     # file; only errors of campaign itself reach the terminal as log lines.
-    _configure_logging(quiet=as_json,
-                       stderr_level=logging.ERROR if sandbox and not as_json else logging.INFO)
+    _configure_logging(quiet=as_json, only_errors=sandbox and not as_json)
     if not sandbox and (day_seconds is not None or faults or as_json or workdir):
         raise typer.BadParameter("--day-seconds, --faults, --workdir and --json need --sandbox")
     with _handled():
@@ -1063,12 +1068,14 @@ def sandbox(
             server.stop()
 
 
-def _configure_logging(quiet: bool = False, stderr_level: int = logging.INFO) -> None:
+def _configure_logging(quiet: bool = False, only_errors: bool = False) -> None:
+    import logging
+
     from campaign.secrets import RedactingFilter, quiet_leaky_loggers
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
-    handler.setLevel(stderr_level)
+    handler.setLevel(logging.ERROR if only_errors else logging.INFO)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if quiet else logging.INFO)
@@ -1157,14 +1164,46 @@ def doctor(
         raise typer.Exit(1)
 
 
+# The main options that take a value: the word after them is not the command's name.
+_VALUE_OPTIONS = frozenset({"--config", "-c", "--now", "--lang"})
+
+
+def _app_for(argv: Sequence[str]) -> typer.Typer:
+    """`app` with only the command `argv` names (and the main options): typer builds every
+    command it holds before it runs one, about 10 ms for all of them. `app` itself for
+    `--help`, for a group such as `users`, and for a word that is not a command (its
+    message lists them all)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--help":  # the main help lists every command
+            return app
+        if word in _VALUE_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            break
+    else:
+        return app
+    for info in app.registered_commands:
+        if info.callback is not None and word == (
+                info.name or typer.main.get_command_name(info.callback.__name__)):
+            only = _typer_app()
+            only.registered_callback = app.registered_callback
+            only.registered_commands = [info]
+            return only
+    return app
+
+
 def main() -> None:
     """Console entry point: read .env, run the command, map unexpected faults to exit 70."""
-    from dotenv import load_dotenv
+    # campaign uses no pydantic plugins; looking for them reads the metadata of every
+    # installed package at the first validation (about 10 ms of every command).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     env_file = Path(".env")
     if env_file.is_file():
+        from dotenv import load_dotenv
         load_dotenv(env_file, override=False)  # variables already in the environment win
     try:
-        app()
+        _app_for(sys.argv[1:])()
     except CampaignError as exc:  # raised outside a command's own handling
         err.print(str(exc), markup=False)
         sys.exit(exc.exit_code)

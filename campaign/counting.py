@@ -54,8 +54,6 @@ import unicodedata
 from functools import cache, lru_cache
 from typing import Any, Final
 
-import regex
-
 from campaign.models import Platform
 from campaign.platforms import SPECS
 
@@ -114,13 +112,31 @@ def _has_invalid_characters(text: str) -> bool:
     return bool(module.has_invalid_characters(text))
 
 
+class LazyPattern:
+    """A pattern of the `regex` module, compiled when first used: importing `regex` takes
+    a few milliseconds that a week whose checks and cards are all kept never needs."""
+
+    __slots__ = ("_compiled", "_source")
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._compiled: Any = None
+
+    def __getattr__(self, name: str) -> Any:  # finditer, search, findall, split, sub ...
+        if self._compiled is None:
+            import regex
+
+            self._compiled = regex.compile(self._source)
+        return getattr(self._compiled, name)
+
+
 # Any emoji that twitter-text's 2019 data knows as one code point: it weighs what
 # every emoji weighs on X (2), so it can stand in for a sequence it does not know.
 _KNOWN_EMOJI: Final = "\U0001f600"
-_GRAPHEME = regex.compile(r"\X")
+_GRAPHEME = LazyPattern(r"\X")
 # Every multi-code-point emoji sequence holds a code point from U+200D up (a ZWJ, a
 # variation selector, a keycap, a skin tone, a regional indicator or a tag).
-_SEQUENCE_PART = regex.compile("[\u200d-\U0010ffff]")
+_SEQUENCE_PART = LazyPattern("[\u200d-\U0010ffff]")
 _NON_BREAKING = "\u00a0\u2007\u202f"
 
 
@@ -166,10 +182,10 @@ def parse_x(text: str) -> Any:
 URL_MAX_WORD: Final = 1000
 URL_MAX_RUN: Final = 253  # the longest a domain name can be
 URL_MAX_LABELS: Final = 10
-_WORD = regex.compile(r"\S+")
+_WORD = LazyPattern(r"\S+")
 # Where a domain-like run ends: white space or ASCII punctuation other than . - _
-_RUN_END = regex.compile(r"[\s!-,/:-@\[-\^`{-~]")
-_LINE_ENDS = regex.compile(r"\r\n|\r")
+_RUN_END = LazyPattern(r"[\s!-,/:-@\[-\^`{-~]")
+_LINE_ENDS = LazyPattern(r"\r\n|\r")
 
 
 def _may_hold_url(word: str, protocol: bool = False) -> bool:

@@ -21,17 +21,18 @@ this process, bounded only by construction.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
-from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from campaign import i18n
 from campaign.i18n import _
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 T = TypeVar("T")
 
@@ -53,6 +54,8 @@ class OverBudget(Exception):
 
 
 def _context() -> Any:
+    import multiprocessing  # only when a story is checked: an unchanged week never is
+
     if sys.platform == "win32" or not hasattr(os, "fork"):
         return None
     if threading.active_count() == 1:
@@ -152,6 +155,8 @@ class Worker:
     def call(self, function: Callable[..., T], *args: Any, seconds: float = STORY_SECONDS) -> T:
         """`function(*args)` in the worker; OverBudget if it takes longer than `seconds`,
         runs out of memory, or the worker dies. An exception it raises is raised here."""
+        import multiprocessing
+
         context = _context()
         if context is None or multiprocessing.current_process().daemon:
             return function(*args)

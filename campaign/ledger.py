@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import os
 import sqlite3
 import time
@@ -60,7 +59,12 @@ from campaign.i18n import _
 from campaign.ledger_backends import PostgresBackend, SQLiteBackend
 from campaign.models import PLATFORMS, LedgerFacts, Platform, post_key
 
-log = logging.getLogger("campaign.ledger")
+
+def _log_error(message: str, *args: object) -> None:
+    """A line in the log; logging is imported only then (`campaign check` never writes one)."""
+    import logging
+
+    logging.getLogger("campaign.ledger").error(message, *args)
 
 State = Literal[
     "planned", "held", "publishing", "posted", "failed", "missed",
@@ -527,7 +531,7 @@ class Ledger:
         with self._transaction() as db:
             if self.lead is not None and not self._leading(db, self.lead):
                 self.lead_refused = True
-                log.error("%s: not claimed: this scheduler no longer provably holds the lead",
+                _log_error("%s: not claimed: this scheduler no longer provably holds the lead",
                           post_key(story_id, platform))
                 return False
             cursor = db.execute(
@@ -580,7 +584,7 @@ class Ledger:
         if not changed and expect is None:
             record = self.post(story_id, platform)
             if record is not None:
-                log.error("%s: not moved from %s to %s, which ledger.TRANSITIONS does not allow",
+                _log_error("%s: not moved from %s to %s, which ledger.TRANSITIONS does not allow",
                           record.key, record.state, state)
         return changed
 

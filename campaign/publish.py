@@ -51,7 +51,7 @@ from campaign.errors import (
 from campaign.guard import run_bounded
 from campaign.i18n import _, format_day, format_moment, ngettext
 from campaign.ledger import Ledger, PostRecord, publish_lock
-from campaign.models import CARD_SIZES, Platform, Post, Story, post_key
+from campaign.models import CARD_SIZES, PLATFORMS, Platform, Post, Story, post_key
 from campaign.planner import story_platforms
 from campaign.platforms import SPECS
 from campaign.publishers import make_publisher
@@ -159,14 +159,22 @@ def warm_up() -> None:
     """Load now what the first post would otherwise load when it is due: commands import
     these on first use (issue 19), but a scheduler must not spend a post's moment on
     twitter-text's regular expressions, markdown-it, the emoji data or Pillow's drawing."""
-    import emoji  # noqa: F401  (the data behind counting emoji sequences)
-
-    from campaign import counting
-    from campaign.captions import markdown_to_text
+    from campaign import counting, i18n
+    from campaign.captions import hashtags_in, markdown_to_text
     from campaign.cards import draw, photo, plan  # noqa: F401
 
     counting.load()
     markdown_to_text("warm")
+    # First uses that build something kept for good (emoji's search tree, the counting
+    # patterns, babel's dates and numbers of the messages' language): a few milliseconds
+    # each, better spent here than at the first post's moment.
+    sample = "warm 🙂 #up https://example.org/x"
+    hashtags_in(sample)
+    for platform in PLATFORMS:
+        counting.caption_length(sample, platform)
+    i18n.format_moment(datetime.now(UTC))
+    i18n.format_short_day(datetime.now(UTC).date())
+    i18n.format_number(1234.5)
 
 
 def read_story_bounded(project: Project, story_id: str) -> StoryReading:

@@ -214,6 +214,56 @@ def test_flags_show_as_flags_in_help() -> None:
     assert "      campaign check\n      campaign check --brief\n" in shown  # examples as lines
 
 
+def test_the_command_line_builds_only_the_command_it_runs() -> None:
+    """typer builds every command an app holds before it runs one: `main` hands it an app
+    with only the named command (issue 19). Help, groups and unknown words get the whole app."""
+    from campaign.cli import _app_for
+
+    def names(argv: list[str]) -> list[str | None]:
+        return [info.name or info.callback.__name__ for info in _app_for(argv).registered_commands
+                if info.callback is not None]
+
+    assert names(["check"]) == ["check"]
+    assert names(["--config", "other.toml", "--lang", "nl", "render", "--force"]) == ["render"]
+    assert names(["-c", "check", "status"]) == ["status"]  # "check" is -c's value here
+    assert _app_for(["--help"]) is app
+    assert _app_for(["--help", "check"]) is app
+    assert names(["check", "--help"]) == ["check"]
+    assert _app_for([]) is app
+    assert _app_for(["users", "list"]) is app
+    assert _app_for(["chek"]) is app  # click's "No such command ... Did you mean" needs them all
+    assert _app_for(["check"]).registered_callback is app.registered_callback
+
+
+def test_an_unchanged_week_loads_only_what_it_needs(repo_copy: Path) -> None:
+    """`campaign check` and `campaign render` on a week whose notes and cards are all kept
+    never load what only a changed story needs (issue 19; measured by bench_startup.py)."""
+    script = (
+        "import sys\n"
+        "from campaign.cli import main\n"
+        "sys.argv = ['campaign', sys.argv[1]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stdout.flush()\n"
+        "print('MODULES ' + ' '.join(sorted(sys.modules)))\n"
+    )
+    for command in ("check", "render"):
+        subprocess.run([sys.executable, "-m", "campaign", command], cwd=repo_copy,
+                       capture_output=True, check=True, timeout=120)
+    for command in ("check", "render"):
+        done = subprocess.run([sys.executable, "-c", script, command], cwd=repo_copy,
+                              capture_output=True, text=True, check=True, timeout=120)
+        line = next(x for x in done.stdout.splitlines() if x.startswith("MODULES "))
+        loaded = set(line.split()[1:])
+        for heavy in ("multiprocessing", "regex", "dotenv", "twitter_text", "PIL", "cv2",
+                      "markdown_it", "rich.progress", "campaign.cards.draw",
+                      "campaign.stories", "requests"):
+            assert heavy not in loaded, (command, heavy)
+        assert "logging" not in loaded or command == "render", command
+
+
 def test_help_loads_only_what_it_shows() -> None:
     """`campaign --help` (and typer's parsing) never loads the heavy parts (issue 19):
     measured by bench/bench_startup.py; here only which modules a new process holds."""

@@ -592,8 +592,9 @@ def test_posts_of_one_moment_go_out_in_parallel_one_per_platform_exactly_once(
 
 
 def test_prepare_loads_what_the_first_post_needs(tmp_path: Path) -> None:
-    """Commands load twitter-text, markdown-it, the emoji data and the drawing when first
-    used; a scheduler loads them in `prepare`, before the first post is due (lateness)."""
+    """Commands load twitter-text, markdown-it, the emoji data, the drawing, the `regex`
+    patterns and babel's dates when first used; a scheduler loads them in `prepare`,
+    before the first post is due (lateness, and memory that stays together)."""
     script = (
         "import sys\n"
         "from datetime import UTC, datetime\n"
@@ -604,7 +605,8 @@ def test_prepare_loads_what_the_first_post_needs(tmp_path: Path) -> None:
         "from campaign.publish import Publishing\n"
         "from campaign.scheduler import CompressedClock, Scheduler\n"
         f"project = load_project(Path({str(campaign_copy(tmp_path).config_file)!r}))\n"
-        "heavy = ('twitter_text', 'markdown_it', 'emoji', 'campaign.cards.draw')\n"
+        "heavy = ('twitter_text', 'markdown_it', 'emoji', 'campaign.cards.draw', 'regex',\n"
+        "         'babel.dates', 'babel.numbers')\n"
         "assert not [m for m in heavy if m in sys.modules], 'loaded too early'\n"
         "with Ledger.open(project.ledger_path) as ledger:\n"
         "    clock = CompressedClock(origin=datetime(2027, 3, 8, tzinfo=UTC), day_seconds=6)\n"
@@ -613,7 +615,10 @@ def test_prepare_loads_what_the_first_post_needs(tmp_path: Path) -> None:
         "                      ledger, {})\n"
         "    Scheduler(project, ledger, publishing, alerter, clock,\n"
         "              collect_metrics=False).prepare()\n"
-        "print([m for m in heavy if m not in sys.modules])\n"
+        "from campaign import captions, counting\n"
+        "built = {'patterns': counting._WORD._compiled is not None\n"
+        "                     and captions.HASHTAG._compiled is not None}\n"
+        "print([m for m in heavy if m not in sys.modules] + [k for k, v in built.items() if not v])\n"
     )
     import subprocess
     import sys
