@@ -205,7 +205,7 @@ def _x_word(word: str) -> int:
 
 
 def _x_normal(text: str) -> str:
-    return _LINE_ENDS.sub("\n", unicodedata.normalize("NFC", text))
+    return str(_LINE_ENDS.sub("\n", unicodedata.normalize("NFC", text)))
 
 
 def x_weighted_length(text: str) -> int:
