@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 import requests
@@ -155,10 +156,13 @@ def _story(project: Project, story_id: str) -> Story:
     return reading.story
 
 
+@cache
 def warm_up() -> None:
     """Load now what the first post would otherwise load when it is due: commands import
     these on first use (issue 19), but a scheduler must not spend a post's moment on
-    twitter-text's regular expressions, markdown-it, the emoji data or Pillow's drawing."""
+    twitter-text's regular expressions, markdown-it, the emoji data or Pillow's drawing.
+    Once per process: `run` and the rehearsal call it before a standby waits for the lead,
+    and `Scheduler.prepare` again for a scheduler made without them."""
     from campaign import counting, i18n
     from campaign.captions import hashtags_in, markdown_to_text
     from campaign.cards import draw, photo, plan  # noqa: F401

@@ -235,13 +235,12 @@ def test_the_command_line_builds_only_the_command_it_runs() -> None:
     assert _app_for(["check"]).registered_callback is app.registered_callback
 
 
-def test_an_unchanged_week_loads_only_what_it_needs(repo_copy: Path) -> None:
-    """`campaign check` and `campaign render` on a week whose notes and cards are all kept
-    never load what only a changed story needs (issue 19; measured by bench_startup.py)."""
+def _modules_after(argv: list[str], cwd: Path | None = None) -> set[str]:
+    """The modules a new process holds after `campaign <argv>` (its `main`)."""
     script = (
         "import sys\n"
         "from campaign.cli import main\n"
-        "sys.argv = ['campaign', sys.argv[1]]\n"
+        "sys.argv = ['campaign', *sys.argv[1:]]\n"
         "try:\n"
         "    main()\n"
         "except SystemExit:\n"
@@ -249,14 +248,20 @@ def test_an_unchanged_week_loads_only_what_it_needs(repo_copy: Path) -> None:
         "sys.stdout.flush()\n"
         "print('MODULES ' + ' '.join(sorted(sys.modules)))\n"
     )
+    done = subprocess.run([sys.executable, "-c", script, *argv], cwd=cwd, capture_output=True,
+                          text=True, check=True, timeout=120)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("MODULES "))
+    return set(line.split()[1:])
+
+
+def test_an_unchanged_week_loads_only_what_it_needs(repo_copy: Path) -> None:
+    """`campaign check` and `campaign render` on a week whose notes and cards are all kept
+    never load what only a changed story needs (issue 19; measured by bench_startup.py)."""
     for command in ("check", "render"):
         subprocess.run([sys.executable, "-m", "campaign", command], cwd=repo_copy,
                        capture_output=True, check=True, timeout=120)
     for command in ("check", "render"):
-        done = subprocess.run([sys.executable, "-c", script, command], cwd=repo_copy,
-                              capture_output=True, text=True, check=True, timeout=120)
-        line = next(x for x in done.stdout.splitlines() if x.startswith("MODULES "))
-        loaded = set(line.split()[1:])
+        loaded = _modules_after([command], repo_copy)
         for heavy in ("multiprocessing", "regex", "dotenv", "twitter_text", "PIL", "cv2",
                       "markdown_it", "rich.progress", "campaign.cards.draw",
                       "campaign.stories", "requests"):
@@ -267,21 +272,7 @@ def test_an_unchanged_week_loads_only_what_it_needs(repo_copy: Path) -> None:
 def test_help_loads_only_what_it_shows() -> None:
     """`campaign --help` (and typer's parsing) never loads the heavy parts (issue 19):
     measured by bench/bench_startup.py; here only which modules a new process holds."""
-    import subprocess
-    import sys
-
-    script = (
-        "import sys\n"
-        "from campaign.cli import app\n"
-        "try:\n"
-        "    app(['--help'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(' '.join(sorted(sys.modules)))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=True, timeout=60)
-    loaded = set(done.stdout.strip().splitlines()[-1].split())
+    loaded = _modules_after(["--help"])
     for heavy in ("twitter_text", "PIL", "pydantic", "rich.progress", "requests", "apscheduler",
                   "campaign.check", "campaign.config", "campaign.ledger", "campaign.scheduler",
                   "matplotlib", "emoji", "cv2"):
