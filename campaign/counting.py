@@ -25,10 +25,11 @@ twitter-text conformance cases (tests/test_counting.py runs them all), but
    other code mistakes it for the real thing;
 2. its emoji data is from 2019, so a newer sequence such as 🧑‍⚕️ (health
    worker), ❤️‍🩹 or 🏳️‍⚧️ counts as its parts (5 or 7) instead of once (2).
-   `x_weighted_length` finds emoji with the maintained `emoji` package and
-   replaces each multi-code-point sequence that twitter-text does not know
-   by a single emoji that it does know; X counts any emoji as 2, so the
-   weighted length is then what X computes.
+   `x_weighted_length` finds each grapheme cluster that twitter-text does
+   not weigh as one emoji, looks its sequences up in the maintained `emoji`
+   package, and replaces each multi-code-point sequence that twitter-text
+   does not know by a single emoji that it does know; X counts any emoji as
+   2, so the weighted length is then what X computes.
 3. its URL extractor is one large regular expression that backtracks
    catastrophically on some "words" (`a.a.a.…`, `a\u200b` repeated, long
    runs of emoji after a full stop): 50 s for 4,000 characters. A story file
@@ -51,6 +52,7 @@ import importlib.resources
 import sys
 import types
 import unicodedata
+from collections.abc import Iterable
 from functools import cache, lru_cache
 from typing import Any, Final
 
@@ -134,9 +136,14 @@ class LazyPattern:
 # every emoji weighs on X (2), so it can stand in for a sequence it does not know.
 _KNOWN_EMOJI: Final = "\U0001f600"
 _GRAPHEME = LazyPattern(r"\X")
-# Every multi-code-point emoji sequence holds a code point from U+200D up (a ZWJ, a
-# variation selector, a keycap, a skin tone, a regional indicator or a tag).
-_SEQUENCE_PART = LazyPattern("[\u200d-\U0010ffff]")
+# What joins or changes emoji into a sequence of several code points: the zero-width
+# joiner, the variation selectors, the keycap, the skin tones, the regional indicators
+# of flags and the tags of subdivision flags. Every multi-code-point emoji holds one.
+_SEQUENCE_PART = LazyPattern("[\u200d\ufe0e\ufe0f\u20e3\U0001f1e6-\U0001f1ff"
+                             "\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]")
+# The longest emoji sequence has 10 code points (a kiss with two skin tones); a longer
+# grapheme cluster is never one emoji, and is not handed to twitter-text whole.
+_LONGEST_SEQUENCE: Final = 10
 _NON_BREAKING = "\u00a0\u2007\u202f"
 
 
@@ -146,25 +153,56 @@ def _x_knows(sequence: str) -> bool:
 
 
 def _with_known_emoji(text: str) -> str:
-    """Replace emoji sequences newer than twitter-text's data by one emoji it knows."""
-    if not _SEQUENCE_PART.search(text):
-        return text  # no ZWJ, variation selector, skin tone, flag or keycap: nothing to do
-    import emoji  # the emoji data takes a moment to load: only when a sequence is seen
+    """Replace emoji sequences newer than twitter-text's data by one emoji it knows.
 
-    found = emoji.emoji_list(text)
-    if not found:
-        return text
+    An emoji sequence is always one grapheme cluster. Only a cluster that holds a
+    sequence part and that twitter-text does not weigh as one emoji is looked up in the
+    `emoji` package's list, so its data (about 5 MiB) is loaded only for a text that
+    has such a sequence."""
+    if not _SEQUENCE_PART.search(text):
+        return text  # no ZWJ, variation selector, skin tone, flag, keycap or tag
     parts: list[str] = []
     last = 0
-    for match in found:
-        start, end = int(match["match_start"]), int(match["match_end"])
-        sequence = text[start:end]
-        if end - start > 1 and not _x_knows(sequence):
-            parts.append(text[last:start])
-            parts.append(_KNOWN_EMOJI)
-            last = end
+    for match in _GRAPHEME.finditer(text):
+        cluster = match.group()
+        if len(cluster) == 1 or not _SEQUENCE_PART.search(cluster):
+            continue
+        if len(cluster) <= _LONGEST_SEQUENCE and _x_knows(cluster):
+            continue
+        known = _newer_sequences_replaced(cluster)
+        if known != cluster:
+            parts.append(text[last:match.start()])
+            parts.append(known)
+            last = match.end()
+    if not parts:
+        return text
     parts.append(text[last:])
     return "".join(parts)
+
+
+def _newer_sequences_replaced(cluster: str) -> str:
+    """`cluster` with each emoji sequence of the `emoji` package's list that twitter-text
+    does not know replaced by `_KNOWN_EMOJI`."""
+    import emoji  # its data takes a moment and memory to load: only when a cluster needs it
+
+    parts: list[str] = []
+    last = 0
+    for found in emoji.emoji_list(cluster):
+        start, end = int(found["match_start"]), int(found["match_end"])
+        if end - start > 1 and not _x_knows(cluster[start:end]):
+            parts.append(cluster[last:start])
+            parts.append(_KNOWN_EMOJI)
+            last = end
+    parts.append(cluster[last:])
+    return "".join(parts)
+
+
+def prepare_for(texts: Iterable[str]) -> None:
+    """Load now what counting `texts` will need (the `emoji` data when one of them has
+    a sequence newer than twitter-text's): a scheduler, when it plans, so that the
+    first post with such an emoji does not spend its moment loading it."""
+    for text in texts:
+        _with_known_emoji(unicodedata.normalize("NFC", text))
 
 
 def parse_x(text: str) -> Any:

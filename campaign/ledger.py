@@ -521,6 +521,13 @@ class Ledger:
             ).fetchall()
         return [_record(r) for r in rows]
 
+    def final_by_key(self) -> dict[str, tuple[str, bool]]:
+        """Each post's key, with its story and whether it is final: what a scheduler asks
+        at every tick, without reading whole records."""
+        rows = self._db.execute("SELECT story_id, platform, state FROM posts").fetchall()
+        return {post_key(story, platform): (story, state in FINAL_STATES)
+                for story, platform, state in rows}
+
     def claim(self, story_id: str, platform: str, content_hash: str, caption: str,
               now: datetime) -> bool:
         """Move a pending post to `publishing`, durably, before any request is sent.

@@ -160,7 +160,8 @@ def _story(project: Project, story_id: str) -> Story:
 def warm_up() -> None:
     """Load now what the first post would otherwise load when it is due: commands import
     these on first use (issue 19), but a scheduler must not spend a post's moment on
-    twitter-text's regular expressions, markdown-it, the emoji data or Pillow's drawing.
+    twitter-text's regular expressions, markdown-it or Pillow's drawing (the emoji data
+    is loaded when the plan has a story that needs it: `counting.prepare_for`).
     Once per process: `run` and the rehearsal call it before a standby waits for the lead,
     and `Scheduler.prepare` again for a scheduler made without them."""
     from campaign import counting, i18n
@@ -169,8 +170,8 @@ def warm_up() -> None:
 
     counting.load()
     markdown_to_text("warm")
-    # First uses that build something kept for good (emoji's search tree, the counting
-    # patterns, babel's dates and numbers of the messages' language): a few milliseconds
+    # First uses that build something kept for good (the counting patterns, babel's
+    # dates and numbers of the messages' language): a few milliseconds
     # each, better spent here than at the first post's moment.
     sample = "warm 🙂 #up https://example.org/x"
     hashtags_in(sample)

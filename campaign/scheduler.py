@@ -60,7 +60,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from campaign import metrics
+from campaign import counting, metrics
 from campaign.alerts import Alerter
 from campaign.check import CheckCache, CheckReport, run_check
 from campaign.config import Project, load_project
@@ -86,9 +86,11 @@ LOST_RETRY_SECONDS = 10.0
 # -- memory (issue 19) ----------------------------------------------------------------
 # glibc gives each thread that allocates its own malloc arena (up to 8 per core) and keeps
 # the memory freed in each: the scheduler's threads (APScheduler's worker, one poster per
-# platform, the numbers' thread) then hold tens of MiB they no longer use. Two arenas, and
-# handing back what is free after each round of posts, keep it near its working size
-# (bench/bench_scheduler.py, line 4). Elsewhere than glibc both do nothing.
+# platform, the numbers' thread) then hold tens of MiB they no longer use. One arena for
+# all of them, and handing back what is free after each round of posts, keep it near its
+# working size (bench/bench_scheduler.py, line 4: two arenas held 3-4 MiB more than one).
+# The threads hold Python's lock for nearly every allocation anyway, so sharing one arena
+# costs them no measurable time. Elsewhere than glibc both do nothing.
 _M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 
 
@@ -103,10 +105,10 @@ def _libc() -> Any:
 
 
 def fewer_malloc_arenas() -> None:
-    """At most two malloc arenas for this process's threads; call before they start."""
+    """One malloc arena for all of this process's threads; call before they start."""
     libc = _libc()
     if libc is not None:
-        libc.mallopt(_M_ARENA_MAX, 2)
+        libc.mallopt(_M_ARENA_MAX, 1)
 
 
 def give_back_free_memory() -> None:
@@ -366,6 +368,7 @@ class Scheduler:
         report = run_check(self.project, now, self._check_cache, facts=self.ledger.facts())
         self.report = report
         self._note_fates(report, now)
+        counting.prepare_for(_story_texts(report))
         self.posts = {p.key: p for p in report.plan.posts}
         records = self.ledger.ensure_posts(
             [(p.story_id, p.platform, p.day.isoformat(), p.due) for p in self.posts.values()], now)
@@ -657,10 +660,10 @@ class Scheduler:
         """Every post of the week is final: the plan's, and those of stories that left it
         (they end as missed at the end of their day). One query per tick."""
         withdrawn = self.ledger.withdrawn_stories()
-        records = {r.key: r for r in self.ledger.posts()}
-        if any(key not in records or not records[key].final for key in self.posts):
+        records = self.ledger.final_by_key()
+        if any(not records.get(key, ("", False))[1] for key in self.posts):
             return False
-        return all(r.final or r.story_id in withdrawn for r in records.values())
+        return all(final or story in withdrawn for story, final in records.values())
 
     def _schedule_summaries(self, now: datetime) -> None:
         at = self.project.settings.alerts.daily_summary_time
@@ -729,3 +732,12 @@ def _fate_alert(fate: Fate, before: StoredFate | None, first: bool) -> str | Non
         return _("{file} is not read, so it will not be posted: {reason}").format(
             file=fate.file, reason=fate.reason)
     return None
+
+
+def _story_texts(report: CheckReport) -> list[str]:
+    """The texts of the planned stories that go into their captions."""
+    texts: list[str] = []
+    for story in report.stories:
+        texts += [story.title, story.name, story.quote, story.body, story.photo_alt or "",
+                  story.diagnosis or "", *story.overrides.values()]
+    return texts

@@ -165,3 +165,60 @@ def test_no_break_space_is_not_a_cut_point() -> None:
 )
 def test_x_lower_bound_never_exceeds_the_real_count(text: str) -> None:
     assert counting.x_weighted_length_at_least(text) <= counting.x_weighted_length(text)
+
+
+def _replaced_in_the_whole_text(text: str) -> str:
+    """The reference: every multi-code-point sequence of the emoji package's list in the
+    whole text that twitter-text does not weigh as one emoji, replaced (as before the
+    emoji data was loaded only for the clusters that need it)."""
+    import emoji
+
+    parts, last = [], 0
+    for found in emoji.emoji_list(text):
+        start, end = int(found["match_start"]), int(found["match_end"])
+        if end - start > 1 and not counting._x_knows(text[start:end]):
+            parts += [text[last:start], counting._KNOWN_EMOJI]
+            last = end
+    return "".join([*parts, text[last:]])
+
+
+def _emoji_sequences() -> list[str]:
+    import emoji
+
+    return sorted(e for e in emoji.EMOJI_DATA if len(e) > 1)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_emoji_sequences()),
+            st.sampled_from(["a", " ", "’", "–", "\u200d", "\ufe0f", "\u20e3", "🏽", "🇳",
+                             "🇱", "1", "e\u0301", "日", "🙂", "🎗", "\U000e0067"]),
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_newer_emoji_are_found_cluster_by_cluster_as_in_the_whole_text(text: str) -> None:
+    assert counting._with_known_emoji(text) == _replaced_in_the_whole_text(text)
+
+
+def test_the_emoji_data_loads_only_for_a_sequence_twitter_text_does_not_know() -> None:
+    """5 MiB a scheduler holds only when a story needs it: curly quotes, dashes, single
+    emoji and the sequences of twitter-text's own data count without it."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from campaign import counting
+        for text in ["Vraag door’ – 🙂 🎗️ 👩🏽‍🦰 🇳🇱 1️⃣ e\\u0301", "a" * 300 + "\\u200d"]:
+            counting.x_weighted_length(text)
+        counting.prepare_for(["Zo’n week 🎗️"])
+        print("emoji" in sys.modules, end=" ")
+        counting.prepare_for(["Dank 🫶🏽"])
+        print("emoji" in sys.modules, counting.x_weighted_length("Dank 🫶🏽"))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "True", "7"]

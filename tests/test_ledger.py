@@ -84,6 +84,27 @@ def test_a_file_that_is_not_a_ledger_is_refused(tmp_path: Path) -> None:
         Ledger.open(path)
 
 
+@pytest.mark.sqlite_only
+def test_a_connection_keeps_a_small_page_cache(tmp_path: Path) -> None:
+    """A scheduler holds a connection per platform: each keeps 128 KiB of pages, not
+    SQLite's default 2,000 KiB (issue 19's memory row)."""
+    with Ledger.open(tmp_path / "ledger.sqlite") as opened:
+        assert opened._db.execute("PRAGMA cache_size").fetchone()[0] == -128
+
+
+def test_final_by_key_matches_the_records(ledger: Ledger) -> None:
+    ledger.ensure_post("a", "x", "2027-03-08", NOW, NOW)
+    ledger.ensure_post("a", "bluesky", "2027-03-08", NOW, NOW)
+    ledger.ensure_post("b", "x", "2027-03-09", NOW, NOW)
+    ledger.claim("a", "x", "h", "c", NOW)
+    ledger.set_state("a", "x", "posted", NOW, remote_id="1", url="https://x.com/a/status/1")
+    ledger.set_state("b", "x", "missed", NOW)
+    assert ledger.final_by_key() == {r.key: (r.story_id, r.final) for r in ledger.posts()}
+    assert ledger.final_by_key() == {post_key("a", "x"): ("a", True),
+                                     post_key("a", "bluesky"): ("a", False),
+                                     post_key("b", "x"): ("b", True)}
+
+
 def test_claim_is_won_once(ledger: Ledger) -> None:
     ledger.ensure_post("01-marieke", "x", "2027-03-08", NOW, NOW)
     assert ledger.claim("01-marieke", "x", "hash", "caption", NOW) is True
