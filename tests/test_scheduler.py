@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -629,3 +630,33 @@ def test_prepare_loads_what_the_first_post_needs(tmp_path: Path) -> None:
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_planning_loads_the_emoji_data_for_a_story_that_needs_it(tmp_path: Path) -> None:
+    """The emoji data (5 MiB) is loaded only for an emoji sequence twitter-text does not
+    know, and then when the scheduler plans, not at the moment of the post."""
+    project = campaign_copy(tmp_path, stories=["01-marieke"])
+    story = project.root / "stories" / "01-marieke.md"
+    story.write_text(story.read_text(encoding="utf-8").replace(
+        "quote: Vraag door.", "quote: Vraag door 🫶🏽."), encoding="utf-8")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from datetime import UTC
+        from pathlib import Path
+        from campaign.config import load_project
+        from campaign.ledger import Ledger
+        from campaign.scheduler import CompressedClock
+        from tests.test_scheduler import _idle_scheduler, local
+        project = load_project(Path({str(project.config_file)!r}))
+        before = "emoji" in sys.modules
+        with Ledger.open(project.ledger_path) as ledger:
+            clock = CompressedClock(origin=local(0), day_seconds=600)
+            _idle_scheduler(project, ledger, clock).rebuild(local(0).astimezone(UTC))
+        print(before, "emoji" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=REPO, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["False", "True"]
