@@ -395,6 +395,7 @@ class Ledger:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # a returned commit is on disk
             db.execute("PRAGMA foreign_keys=ON")
+            db.execute(f"PRAGMA cache_size=-{ledger_backends.PAGE_CACHE_KIB}")
             ledger = cls(backend, path)
             ledger._migrate()
         except sqlite3.DatabaseError as exc:

@@ -79,6 +79,7 @@ def hide_password(text: str, url: str) -> str:
 #: holds one connection per platform; with the default, each grew with the ledger file
 #: and together they held about 3 MiB more over a week of 1,000 posts (issue 19's memory
 #: row, bench/bench_scheduler.py). The operating system keeps the file's pages anyway.
+#: Set by `Ledger.open`, where a file that is not a database is told apart.
 PAGE_CACHE_KIB = 128
 
 
@@ -92,7 +93,6 @@ class SQLiteBackend:
     def connect(cls, path: Path) -> SQLiteBackend:
         db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         db.row_factory = sqlite3.Row
-        db.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         return cls(db)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
