@@ -662,7 +662,7 @@ class Scheduler:
         (they end as missed at the end of their day). One query per tick."""
         withdrawn = self.ledger.withdrawn_stories()
         records = self.ledger.final_by_key()
-        if any(not records.get(key, ("", False))[1] for key in self.posts):
+        if any(key not in records or not records[key][1] for key in self.posts):
             return False
         return all(final or story in withdrawn for story, final in records.values())
 
@@ -736,7 +736,8 @@ def _fate_alert(fate: Fate, before: StoredFate | None, first: bool) -> str | Non
 
 
 def _story_texts(report: CheckReport) -> list[str]:
-    """The texts of the planned stories that go into their captions."""
+    """The texts that go into the captions of every valid story (a reserve story may be
+    planned at the next rebuild)."""
     texts: list[str] = []
     for story in report.stories:
         texts += [story.title, story.name, story.quote, story.body, story.photo_alt or "",
