@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,12 @@ def assert_same_shape(en: dict[str, Any], nl: dict[str, Any]) -> None:
         same.pop("skew_seconds", None)
         same.pop("url", None)
         same.pop("free_bytes", None)
+        # A token's expiry is the sandbox's clock at its answer plus a year: the two runs
+        # can fall on either side of a second.
+        if "expires_at" in same:
+            gap = datetime.fromisoformat(n["expires_at"]) - datetime.fromisoformat(
+                same.pop("expires_at"))
+            assert abs(gap.total_seconds()) <= 5, e["code"]
         assert same == {k: n[k] for k in same}, e["code"]
 
 
