@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 
 # The message catalogues (README, "Languages"): compiled whenever a .po is newer than its .mo
 # (setup.py compiles them at install time too); `make messages` extracts the marked
-# messages into campaign/locale/campaign.pot and brings every language's .po up to date.
+# messages into campaign/locale/campaign.pot and brings every language's .po up to date,
+# and copies Babel's day and month names into campaign/locale/formats.json.
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard campaign/locale/*/LC_MESSAGES/campaign.po))
 %.mo: %.po $(STAMP)
 	@$(BIN)/pybabel compile --statistics -D campaign -i $< -o $@
@@ -32,6 +33,7 @@ messages: $(STAMP)
 	for lang in $(notdir $(wildcard campaign/locale/??)); do \
 		$(BIN)/pybabel update --no-fuzzy-matching -D campaign -l $$lang \
 			-i campaign/locale/campaign.pot -d campaign/locale || exit 1; done
+	$(BIN)/python -c 'from campaign.i18n import write_formats; write_formats()'
 
 # The main job on its embedded defaults: check the example stories, then rehearse the
 # whole week against the local sandbox, one campaign day every 6 seconds, with a few

@@ -20,12 +20,15 @@ One language is active per process: the CLI sets it from `--lang`,
 from __future__ import annotations
 
 import gettext
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "campaign"
@@ -139,19 +142,58 @@ def translations() -> gettext.NullTranslations:
 
 
 # Dates, times and numbers as people write them in the active language.
+#
+# The names of the days and months and the number symbols are Babel's (CLDR's), copied
+# once into `locale/formats.json` (`write_formats`, run by `make messages`; a test holds
+# the file to Babel). Babel's locale data for one language is about 4 MiB in memory
+# (9 MiB resident while it is read), which the scheduler would otherwise hold all week
+# for a weekday in a message (issue 19's memory row). The formats below are the ones
+# these functions always used: "EEEE d MMMM [y]", "EEE d MMM" and "#,##0.###"; the tests
+# compare them with Babel's for every day of a year and for many numbers.
+
+FORMATS_FILE = LOCALE_DIR / "formats.json"
+
+
+def babel_formats(code: str) -> dict[str, Any]:
+    """What `formats.json` keeps for a language, read from Babel."""
+    from babel import Locale
+
+    locale = Locale.parse(code)
+    symbols = locale.number_symbols["latn"]
+    return {
+        "days": [locale.days["format"]["wide"][i] for i in range(7)],
+        "short_days": [locale.days["format"]["abbreviated"][i] for i in range(7)],
+        "months": [locale.months["format"]["wide"][i] for i in range(1, 13)],
+        "short_months": [locale.months["format"]["abbreviated"][i] for i in range(1, 13)],
+        "decimal": symbols["decimal"], "group": symbols["group"], "minus": symbols["minusSign"],
+    }
+
+
+def write_formats() -> None:
+    """Write `formats.json` from Babel, for every language (`make messages`)."""
+    formats = {code: babel_formats(code) for code in LANGUAGES}
+    FORMATS_FILE.write_text(json.dumps(formats, ensure_ascii=False, indent=1) + "\n",
+                            encoding="utf-8")
+
+
+@cache
+def _formats(code: str) -> dict[str, Any]:
+    kept: dict[str, dict[str, Any]] = json.loads(FORMATS_FILE.read_text(encoding="utf-8"))
+    return kept[code] if code in kept else babel_formats(code)
+
 
 def format_day(day: date, *, year: bool = False) -> str:
     """`maandag 8 maart` / `Monday 8 March` (with the year: `maandag 8 maart 2027`)."""
-    from babel.dates import format_date
-
-    return format_date(day, "EEEE d MMMM y" if year else "EEEE d MMMM", locale=_language)
+    names = _formats(_language)
+    text = f"{names['days'][day.weekday()]} {day.day} {names['months'][day.month - 1]}"
+    return f"{text} {day.year}" if year else text
 
 
 def format_short_day(day: date) -> str:
     """`ma 8 mrt` / `Mon 8 Mar`: for tables and calendars."""
-    from babel.dates import format_date
-
-    return format_date(day, "EEE d MMM", locale=_language).replace(".", "")
+    names = _formats(_language)
+    text = f"{names['short_days'][day.weekday()]} {day.day} {names['short_months'][day.month - 1]}"
+    return text.replace(".", "")
 
 
 def format_clock(moment: time | datetime) -> str:
@@ -165,7 +207,18 @@ def format_moment(moment: datetime) -> str:
 
 
 def format_number(number: int | float) -> str:
-    """`1.234` / `1,234`."""
-    from babel.numbers import format_decimal
+    """`1.234` / `1,234`, and `2,5` / `2.5`: at most three decimals, rounded half to even,
+    as Babel's "#,##0.###"."""
+    value = Decimal(number) if isinstance(number, int) else Decimal(str(number))
+    if not value.is_finite():
+        from babel.numbers import format_decimal
 
-    return str(format_decimal(number, locale=_language))
+        return str(format_decimal(number, locale=_language))
+    names = _formats(_language)
+    value = value.quantize(Decimal("0.001"), rounding=ROUND_HALF_EVEN)
+    whole, _point, decimals = f"{abs(value):f}".partition(".")
+    decimals = decimals.rstrip("0")
+    text = f"{int(whole):,}".replace(",", names["group"])
+    if decimals:
+        text += names["decimal"] + decimals
+    return names["minus"] + text if value.is_signed() else text

@@ -8,17 +8,20 @@ fails here until it is in the catalogues and translated.
 
 from __future__ import annotations
 
+import json
 import re
 import string
 import subprocess
 import sys
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from campaign import i18n
 from campaign.i18n import LOCALE_DIR, _, use_language
@@ -164,6 +167,53 @@ def test_dates_times_and_numbers_are_written_as_each_language_writes_them() -> N
     with use_language("en"):
         assert i18n.format_day(date(2027, 3, 8)) == "Monday 8 March"
         assert i18n.format_number(1234) == "1,234"
+
+
+def test_the_kept_day_and_month_names_are_babels() -> None:
+    # locale/formats.json is copied from Babel by `make messages` (write_formats).
+    kept = json.loads(i18n.FORMATS_FILE.read_text(encoding="utf-8"))
+    assert kept == {code: i18n.babel_formats(code) for code in i18n.LANGUAGES}, (
+        "campaign/locale/formats.json differs from Babel's data: run `make messages`")
+
+
+@pytest.mark.parametrize("code", i18n.LANGUAGES)
+def test_every_day_of_a_year_is_written_as_babel_writes_it(code: str) -> None:
+    from babel.dates import format_date
+
+    with use_language(code):
+        for offset in range(366):
+            day = date(2028, 1, 1) + timedelta(days=offset)
+            assert i18n.format_day(day) == format_date(day, "EEEE d MMMM", locale=code)
+            assert i18n.format_day(day, year=True) == format_date(day, "EEEE d MMMM y", locale=code)
+            assert i18n.format_short_day(day) == format_date(
+                day, "EEE d MMM", locale=code).replace(".", "")
+
+
+@pytest.mark.parametrize("code", i18n.LANGUAGES)
+@settings(max_examples=300, deadline=None)
+@given(number=st.one_of(
+    st.integers(min_value=-10**15, max_value=10**15),
+    st.floats(min_value=-1e12, max_value=1e12, allow_nan=False),
+    st.sampled_from([0.0, -0.0, 0.0005, 0.0015, 2.675, 1234.5, 0.1, 999.9995, -0.0001]),
+))
+def test_numbers_are_written_as_babel_writes_them(code: str, number: int | float) -> None:
+    from babel.numbers import format_decimal
+
+    with use_language(code):
+        assert i18n.format_number(number) == format_decimal(number, locale=code)
+
+
+def test_a_scheduler_writes_days_and_numbers_without_babels_locale_data() -> None:
+    # The scheduler's messages name days and numbers all week; Babel's locale data
+    # would stay in its memory for that (issue 19).
+    script = ("import sys\nfrom datetime import date\nfrom campaign import i18n\n"
+              "i18n.set_language('nl')\n"
+              "print(i18n.format_moment(__import__('datetime').datetime(2027, 3, 8, 9)),"
+              " i18n.format_short_day(date(2027, 3, 9)), i18n.format_number(1234.5))\n"
+              "print(sorted(m for m in sys.modules if m.startswith('babel')))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, cwd=REPO)
+    assert done.stdout.splitlines() == ["maandag 8 maart 09:00 di 9 mrt 1.234,5", "[]"]
 
 
 def test_the_language_is_chosen_by_lang_then_environment_then_settings(
