@@ -120,7 +120,7 @@ def bench_first_card(project: Project, story: Story) -> float:
         shutil.rmtree(project.build_dir / "cache" / "photos", ignore_errors=True)
         cards.render_card(story, "portrait", project, force=True)
 
-    return best_ms(first, 5)
+    return best_ms(first, 10)
 
 
 def crop_difference(story: Story) -> tuple[float, tuple[int, int]]:

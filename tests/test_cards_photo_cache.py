@@ -20,6 +20,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 from campaign import cards
 from campaign.cards import photo as photo_module
 from campaign.config import Project, load_project
+from campaign.errors import CardError
 from campaign.ledger import Ledger
 from campaign.models import Consent, Story
 from campaign.publish import remove_story_files
@@ -120,6 +121,70 @@ def test_the_draft_crop_stays_within_one_level_of_a_full_decode_lanczos_crop(tmp
     reference = full.resize(size, Image.Resampling.LANCZOS, box=cards.crop_box(full.size, size, focus))
     mean = sum(ImageStat.Stat(ImageChops.difference(ours, reference)).mean) / 3
     assert mean < 1.0, mean
+
+
+def test_the_crop_in_two_halves_is_one_resize_but_for_rounding(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    with Image.open(path) as source:
+        decoded = source.convert("RGB")
+    halves: list[str] = []
+    real = photo_module.Background
+    monkeypatch.setattr(photo_module, "Background",
+                        lambda work: halves.append("top") or real(work))
+    for size, focus in (((1080, 560), (0.5, 0.4)), ((1080, 400), (0.2, 0.9)), ((600, 628), None)):
+        ours = photo_module.crop_to_fill(decoded, size, focus)
+        whole = decoded.resize(size, photo_module.RESAMPLING,
+                               box=photo_module.crop_box(decoded.size, size, focus))
+        difference = ImageChops.difference(ours, whole)
+        assert ours.size == size
+        assert max(high for _low, high in difference.getextrema()) <= 1  # no seam, no shift
+        assert sum(ImageStat.Stat(difference).mean) / 3 < 0.05
+    assert halves == ["top"] * 3  # each was made in two halves at once
+    small = photo_module.crop_to_fill(decoded, (80, photo_module.SPLIT_ROWS - 1), None)
+    assert small.size == (80, photo_module.SPLIT_ROWS - 1) and len(halves) == 3  # in one go
+
+
+def test_the_photo_is_decoded_on_a_second_thread_while_the_text_is_set(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    story = make_story(path)
+    threads: dict[str, str] = {}
+    real_decode, real_plan = photo_module._decode_photo, cards.plan_card
+
+    def decode(data: bytes, *, story: str, name: str) -> Image.Image:
+        threads["decode"] = threading.current_thread().name
+        return real_decode(data, story=story, name=name)
+
+    def plan(*args: object, **kwargs: object) -> cards.CardPlan:
+        threads["text"] = threading.current_thread().name
+        return real_plan(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(photo_module, "_decode_photo", decode)
+    monkeypatch.setattr("campaign.cards.plan.plan_card", plan)
+    card = cards.render_card(story, "portrait", project)
+    assert threads["text"] == threading.current_thread().name != threads["decode"]
+    # The same pixels as drawing with the photo in hand: the photo's box holds no text.
+    drawn = cards.draw_card(real_plan(story, "portrait", project), project,
+                            cards.load_photo(path, (1080, 560), story.photo_focus, story="s"))
+    assert card.path.read_bytes() == cards.encode_jpeg(drawn, 10**9, 90)[0]
+
+
+def test_the_text_s_error_is_the_one_told_when_the_photo_is_damaged_too(
+        project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "half.jpg"
+    phone_like_photo(path, (1200, 900))
+    path.write_bytes(path.read_bytes()[:20_000])
+    story = make_story(path, quote=" ".join(["Dit verhaal is veel te lang voor een kaart."] * 40))
+    with pytest.raises(cards.CardTextError) as caught:
+        cards.render_card(story, "portrait", project)
+    assert caught.value.field == "quote"
+    with pytest.raises(CardError, match="truncated"):  # and the photo's own, once the text fits
+        cards.render_card(make_story(path), "portrait", project)
 
 
 # --------------------------------------------------------------------------- the disk cache

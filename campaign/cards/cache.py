@@ -30,7 +30,7 @@ from campaign.planner import story_platforms
 from campaign.platforms import SPECS
 
 # Bump whenever a change in this package changes the pixels: every cached card is drawn again.
-RENDERER_VERSION = "3"  # 2: crops keep the faces in the photo; 3: BILINEAR crops
+RENDERER_VERSION = "4"  # 2: crops keep the faces in the photo; 3: BILINEAR crops; 4: in two halves
 
 # Largest card file each platform takes (platforms.py, shared/platform-apis.md).
 PLATFORM_BYTE_LIMITS: dict[Platform, int] = {p: f.image_byte_limit for p, f in SPECS.items()}
@@ -159,21 +159,33 @@ def render_card(story: Story, fmt: CardFormat, project: Project, *, force: bool 
         return Card(story.id, fmt, path, width, height, int(str(manifest["bytes"])), text,
                     cached=True)
     # Drawing is imported only now: a week of cards that are all up to date never loads it.
-    from campaign.cards.draw import draw_card, encode_jpeg
-    from campaign.cards.photo import _prepared_photo
+    from campaign.cards.draw import draw_card, encode_jpeg, place_photo
+    from campaign.cards.layout import layout_for
+    from campaign.cards.photo import Background, _prepared_photo
     from campaign.cards.plan import plan_card
 
-    plan = plan_card(story, fmt, project)
-    photo = None
+    # The photo is made ready (decoded and cropped, or read from memory or disk) on a
+    # second thread while this one sets and draws the text; its box is the layout's alone.
+    pending = None
     if story.photo is not None and digest is not None:
-        box = plan.layout.photo
+        photo_file, box = story.photo, layout_for(fmt, project.settings.theme.margin).photo
         build = _resolved(project.root, project.settings.paths.build)
-        photo, drawn = _prepared_photo(story.photo, digest, (box.width, box.height),
-                                       story.photo_focus, story=story.file,
-                                       cache=photo_cache_dir(build, story.id))
+        pending = Background(lambda: _prepared_photo(
+            photo_file, digest, (box.width, box.height), story.photo_focus, story=story.file,
+            cache=photo_cache_dir(build, story.id)))
+    try:
+        plan = plan_card(story, fmt, project)
+        image = draw_card(plan, project, None)
+    except BaseException:
+        if pending is not None:  # the text's error is the one reported
+            with contextlib.suppress(Exception):
+                pending.result()
+        raise
+    if pending is not None:
+        photo, drawn = pending.result()
+        place_photo(image, plan, photo)
         if drawn != digest:  # the photo changed a moment ago: file the card under what was drawn
             key = cache_key(story, fmt, project, drawn)
-    image = draw_card(plan, project, photo)
     data, quality = encode_jpeg(image, byte_limit(fmt, project.settings),
                                 project.settings.theme.jpeg_quality,
                                 label=f"{story.file} ({fmt} card)")

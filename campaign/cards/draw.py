@@ -24,14 +24,16 @@ JPEG_QUALITY_STEP = 5
 
 
 def draw_card(plan: CardPlan, project: Project, photo: Image.Image | None) -> Image.Image:
-    """The card's pixels from its plan (and the photo already cropped to its box)."""
+    """The card's pixels from its plan (and the photo already cropped to its box).
+
+    The photo's box never overlaps the text or the footer (layout.py), so the photo may
+    also be placed after the text (`place_photo`), as render_card does while the photo
+    is still being decoded."""
     theme = project.settings.theme
     fonts = font_paths(project)
     layout = plan.layout
     card = Image.new("RGB", layout.size, theme.background)
     draw = ImageDraw.Draw(card)
-    if photo is not None:
-        card.paste(photo, (layout.photo.x0, layout.photo.y0))
     for block in (*plan.blocks, *plan.footer):
         font = _font(fonts.of(block.role), block.size)
         for line in block.lines:
@@ -49,7 +51,14 @@ def draw_card(plan: CardPlan, project: Project, photo: Image.Image | None) -> Im
     if logo is not None:
         band = layout.footer_for(plan.has_photo)
         card.paste(logo, (band.x1 - logo.width, band.y0 + (band.height - logo.height) // 2), logo)
+    if photo is not None:
+        place_photo(card, plan, photo)
     return card
+
+
+def place_photo(card: Image.Image, plan: CardPlan, photo: Image.Image) -> None:
+    """Put the cropped photo into its box on the card."""
+    card.paste(photo, (plan.layout.photo.x0, plan.layout.photo.y0))
 
 
 # --------------------------------------------------------------------------- encoding
