@@ -343,6 +343,22 @@ class LeadClaim:
 Backend = SQLiteBackend | PostgresBackend
 
 
+def _use_wal(db: sqlite3.Connection, *, seconds: float = 30) -> None:
+    """Switch the file to write-ahead logging. SQLite answers "database is locked" at once,
+    without waiting as it otherwise does, when another process is switching the same new
+    file at that moment (`campaign status` started while `campaign run` makes the ledger;
+    about 1 in 50 such starts): so try again, for as long as a lock is waited for."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Ledger:
     """The ledger. Open with `Ledger.open(path or URL)`; close with `.close()` or `with`.
 
@@ -392,7 +408,7 @@ class Ledger:
                     path=path, error=exc)) from None
         db = backend.connection
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             db.execute("PRAGMA synchronous=FULL")  # a returned commit is on disk
             db.execute("PRAGMA foreign_keys=ON")
             db.execute(f"PRAGMA cache_size=-{ledger_backends.PAGE_CACHE_KIB}")

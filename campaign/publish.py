@@ -170,9 +170,9 @@ def warm_up() -> None:
 
     counting.load()
     markdown_to_text("warm")
-    # First uses that build something kept for good (the counting patterns, babel's
-    # dates and numbers of the messages' language): a few milliseconds
-    # each, better spent here than at the first post's moment.
+    # First uses that build something kept for good (the counting patterns, the day and
+    # month names of the messages' language): a few milliseconds each, better spent here
+    # than at the first post's moment.
     sample = "warm 🙂 #up https://example.org/x"
     hashtags_in(sample)
     for platform in PLATFORMS:
