@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageFont, ImageStat
+from PIL import Image, ImageChops, ImageCms, ImageColor, ImageDraw, ImageFont, ImageStat
 from typer.testing import CliRunner
 
 from campaign import cards
@@ -136,6 +136,11 @@ def test_text_stays_out_of_the_photo_and_inside_the_margins(project: Project, fm
     # The photo area is the photo, untouched by text.
     region = image.crop((box.x0, box.y0, box.x1, box.y1))
     assert region.getcolors() == [(box.width * box.height, (0, 255, 0))]
+    # And no text is drawn there at all: render_card pastes the photo after the text.
+    without = draw_card(plan_card(story, fmt, project), project, None)
+    background = ImageColor.getrgb(project.settings.theme.background)
+    assert without.crop((box.x0, box.y0, box.x1, box.y1)).getcolors() == [
+        (box.width * box.height, background)]
     # Everything else stays inside the safe margins.
     keep = [(safe.x0, safe.y0, safe.x1, safe.y1), (box.x0, box.y0, box.x1, box.y1)]
     assert ink_outside(image, keep, project.settings.theme.background) == 0
