@@ -975,12 +975,22 @@ def read_facts(path: Path | str) -> LedgerFacts:
         raise LedgerError(_("cannot read the ledger {path} ({error}): check its "
                             "permissions").format(path=path, error=exc)) from None
     try:
+        if _not_made_yet(db):
+            return LedgerFacts()
         return _facts(SQLiteBackend(db))
     except sqlite3.DatabaseError as exc:
         raise LedgerError(_("{path} is not a campaign ledger ({error}): point paths.ledger "
                             "at the right file").format(path=path, error=exc)) from None
     finally:
         db.close()
+
+
+def _not_made_yet(db: sqlite3.Connection) -> bool:
+    """A file with no tables and no schema version: a ledger that `Ledger.open` is making at
+    this moment (the file exists before its tables do), or one whose making was cut off.
+    Either way it holds no facts yet; a database with other tables is still refused."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    return version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
 
 
 def _read_shared_facts(url: str) -> LedgerFacts:

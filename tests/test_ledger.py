@@ -28,7 +28,7 @@ from campaign.ledger import (
     sources_of,
 )
 from campaign.ledger_backends import PostgresBackend, SQLiteBackend
-from campaign.models import post_key
+from campaign.models import LedgerFacts, post_key
 from tests.servers.postgres_fixture import LedgerBackend
 
 NOW = datetime(2027, 3, 8, 9, 0, tzinfo=UTC)
@@ -430,6 +430,31 @@ def test_facts_read_only_and_empty_before_there_is_a_ledger(ledger_backend: Ledg
         assert ledger.facts() == read_facts(target)
     facts = read_facts(target)
     assert facts.pinned == {"01-a": datetime(2027, 3, 9).date()} and facts.withdrawn == {"02-b"}
+
+
+@pytest.mark.sqlite_only
+def test_facts_of_a_ledger_file_still_being_made_are_empty(tmp_path: Path) -> None:
+    """`campaign check` while `campaign run` makes the ledger: the file exists before its
+    tables (or its making was cut off). That is no facts yet, not "not a campaign ledger"."""
+    from campaign.ledger import read_facts
+
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    assert read_facts(empty) == LedgerFacts()
+    switched = tmp_path / "switched.sqlite"  # Ledger.open's first step: WAL, no tables yet
+    db = sqlite3.connect(switched)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.close()
+    assert read_facts(switched) == LedgerFacts()
+    Ledger.open(switched).close()
+    assert read_facts(switched) == LedgerFacts()
+    other = tmp_path / "other.sqlite"  # another program's database is still refused
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE photos (name TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(LedgerError, match="not a campaign ledger"):
+        read_facts(other)
 
 
 def test_the_publish_lock_is_one_at_a_time_across_connections(ledger_backend: LedgerBackend) -> None:
