@@ -187,6 +187,84 @@ def test_the_text_s_error_is_the_one_told_when_the_photo_is_damaged_too(
         cards.render_card(make_story(path), "portrait", project)
 
 
+def test_faces_are_searched_for_one_photo_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenCV's cascade is one object and not safe for two threads at once (two searches at
+    the same time corrupted memory and killed the process)."""
+    import threading
+    import time
+
+    class Cascade:
+        def __init__(self) -> None:
+            self.now, self.most = 0, 0
+
+        def detectMultiScale(self, *_args: object, **_kwargs: object) -> tuple[()]:
+            self.now += 1
+            self.most = max(self.most, self.now)
+            time.sleep(0.02)
+            self.now -= 1
+            return ()
+
+    cascade = Cascade()
+    monkeypatch.setattr(photo_module, "_cascade", lambda _path: cascade)
+    image = Image.new("RGB", (640, 480), "grey")
+    threads = [threading.Thread(target=photo_module.detect_faces, args=(image,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert cascade.most == 1
+
+
+def test_a_story_s_cards_drawn_on_many_threads_at_once_are_the_cards_drawn_one_by_one(
+        project: Project, tmp_path: Path) -> None:
+    """The workspace's server (waitress, 8 threads) draws a story's three cards at once.
+    In a process of its own, so that a crash fails this test instead of ending the run."""
+    script = f"""
+import dataclasses, shutil, sys, threading
+from pathlib import Path
+from campaign import cards
+from campaign.cards import photo
+from campaign.config import load_project
+from tests.test_cards_photo_cache import make_story, phone_like_photo
+
+project = load_project(Path({str(project.config_file)!r}))
+photos = []
+for i in range(4):
+    path = Path({str(tmp_path)!r}) / f"p{{i}}.jpg"
+    phone_like_photo(path, (1600 + 16 * i, 1200))
+    photos.append(path)
+stories = [make_story(photos[i % 4], id=f"s{{i}}", file=f"stories/s{{i}}.md",
+                      photo_focus=None if i % 2 else (0.5, 0.4)) for i in range(8)]
+jobs = [(story, fmt) for story in stories for fmt in ("portrait", "square", "landscape")]
+photo.photo_memory = photo._PhotoMemory(decoded=1, cropped=2)  # much coming and going
+alone = {{}}
+for story, fmt in jobs:
+    alone[story.id, fmt] = cards.render_card(story, fmt, project, force=True).path.read_bytes()
+errors = []
+for _ in range(4):
+    shutil.rmtree(project.build_dir, ignore_errors=True)
+    photo.photo_memory.clear()
+    def draw(story, fmt):
+        try:
+            card = cards.render_card(story, fmt, project, force=True)
+            if card.path.read_bytes() != alone[story.id, fmt]:
+                errors.append(f"{{story.id}} {{fmt}}: other pixels")
+        except Exception as exc:
+            errors.append(repr(exc))
+    threads = [threading.Thread(target=draw, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+print(errors)
+"""
+    done = subprocess.run([sys.executable, "-X", "faulthandler", "-c", script], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 # --------------------------------------------------------------------------- the disk cache
 
 

@@ -99,6 +99,9 @@ class _PhotoMemory:
 
     def __init__(self, decoded: int = 3, cropped: int = 12) -> None:
         self._limits = (decoded, cropped)
+        # The workspace's server draws a story's cards on several threads at once: one at a
+        # time here, so the second waits for the first's decode and then finds it.
+        self._lock = threading.RLock()
         self.decoded: OrderedDict[str, Image.Image] = OrderedDict()
         self.cropped: OrderedDict[tuple[object, ...], Image.Image] = OrderedDict()
         self.found: dict[str, tuple[Face, ...]] = {}  # the faces in each photo
@@ -114,31 +117,61 @@ class _PhotoMemory:
         return image
 
     def decode(self, digest: str, make: Callable[[], Image.Image]) -> Image.Image:
-        if digest in self.decoded:
-            self.decoded.move_to_end(digest)
-            return self.decoded[digest]
-        return self._remember(self.decoded, digest, make(), self._limits[0])
+        with self._lock:
+            if digest in self.decoded:
+                self.decoded.move_to_end(digest)
+                return self.decoded[digest]
+            return self._remember(self.decoded, digest, make(), self._limits[0])
 
     def crop(self, key: tuple[object, ...], make: Callable[[], Image.Image]) -> Image.Image:
-        if key in self.cropped:
+        with self._lock:
+            if key in self.cropped:
+                self.cropped.move_to_end(key)
+                return self.cropped[key]
+            return self._remember(self.cropped, key, make(), self._limits[1])
+
+    def recall(self, key: tuple[object, ...]) -> Image.Image | None:
+        """The crop made for `key`, if it is still remembered."""
+        with self._lock:
+            if key not in self.cropped:
+                return None
             self.cropped.move_to_end(key)
             return self.cropped[key]
-        return self._remember(self.cropped, key, make(), self._limits[1])
 
-    def faces(self, digest: str, find: Callable[[], tuple[Face, ...]]) -> tuple[Face, ...]:
-        if digest not in self.found:
-            if len(self.found) >= self._limits[1]:
-                oldest = next(iter(self.found))
-                self.found.pop(oldest)
-                self.sizes.pop(oldest, None)
-            self.found[digest] = find()
-        return self.found[digest]
+    def faces(self, digest: str, size: tuple[int, int],
+              find: Callable[[], tuple[Face, ...]]) -> tuple[Face, ...]:
+        """The faces in the photo `digest` (decoded at `size`): remembered, or `find()`."""
+        with self._lock:
+            if digest not in self.found:
+                if len(self.found) >= self._limits[1]:
+                    oldest = next(iter(self.found))
+                    self.found.pop(oldest)
+                    self.sizes.pop(oldest, None)
+                self.found[digest] = find()
+            self.sizes[digest] = size
+            return self.found[digest]
+
+    def recall_decoded(self, digest: str) -> Image.Image | None:
+        """The photo decoded from the bytes `digest`, if it is still remembered."""
+        with self._lock:
+            if digest not in self.decoded:
+                return None
+            self.decoded.move_to_end(digest)
+            return self.decoded[digest]
+
+    def known_faces(self, digest: str) -> tuple[tuple[int, int], tuple[Face, ...]] | None:
+        """(the decoded size, the faces) found in the photo `digest`, if still remembered."""
+        with self._lock:
+            if digest in self.found and digest in self.sizes:
+                return self.sizes[digest], self.found[digest]
+            return None
 
     def clear(self) -> None:
-        self.decoded.clear()
-        self.cropped.clear()
-        self.found.clear()
-        self.sizes.clear()
+        with self._lock:
+            self.decoded.clear()
+            self.cropped.clear()
+            self.found.clear()
+            self.sizes.clear()
 
 
 photo_memory = _PhotoMemory()
@@ -166,8 +199,7 @@ def _prepared_photo(path: Path, digest: str, size: tuple[int, int],
         focus = face_focus(faces, upright_size, size)[0]
     key = (digest, size, focus)
     stored = cache / crop_file_name(digest, size, focus) if cache is not None else None
-    if key in photo_memory.cropped:
-        remembered = photo_memory.crop(key, lambda: photo_memory.cropped[key])
+    if (remembered := photo_memory.recall(key)) is not None:
         if stored is not None and not stored.exists():  # another story with the same photo
             write_cached_photo(stored, remembered)
         return remembered, digest
@@ -185,8 +217,8 @@ def _prepared_photo(path: Path, digest: str, size: tuple[int, int],
 
 def _decoded(path: Path, digest: str, *, story: str) -> tuple[Image.Image, str]:
     """The decoded photo and the digest of the bytes decoded: from memory, else read once."""
-    if digest in photo_memory.decoded:
-        return photo_memory.decode(digest, lambda: photo_memory.decoded[digest]), digest
+    if (remembered := photo_memory.recall_decoded(digest)) is not None:
+        return remembered, digest
     data = _read_photo(path, story)
     drawn = hashlib.sha256(data).hexdigest()
     return photo_memory.decode(drawn, lambda: _decode_photo(data, story=story, name=path.name)), drawn
@@ -197,17 +229,15 @@ def _faces(path: Path, digest: str, *, story: str,
     """(the decoded photo's size, its faces, the digest they belong to): from memory, from
     the faces file in `cache`, or found in the decoded photo (and then written there)."""
     stored = cache / faces_file_name(digest) if cache is not None else None
-    if digest in photo_memory.found and digest in photo_memory.sizes:
-        size, faces = photo_memory.sizes[digest], photo_memory.found[digest]
+    if (remembered := photo_memory.known_faces(digest)) is not None:
+        size, faces = remembered
         if stored is not None and not stored.exists():  # another story with the same photo
             _write_faces(stored, size, faces)
         return size, faces, digest
     if stored is not None and (known := read_cached_faces(stored)) is not None:
-        photo_memory.sizes[digest] = known[0]
-        return known[0], photo_memory.faces(digest, lambda: known[1]), digest
+        return known[0], photo_memory.faces(digest, known[0], lambda: known[1]), digest
     upright, digest = _decoded(path, digest, story=story)
-    faces = photo_memory.faces(digest, lambda: detect_faces(upright))
-    photo_memory.sizes[digest] = upright.size
+    faces = photo_memory.faces(digest, upright.size, lambda: detect_faces(upright))
     if cache is not None:
         _write_faces(cache / faces_file_name(digest), upright.size, faces)
         _prune(cache, "*.faces.json", keep=faces_file_name(digest))  # an earlier photo's
@@ -439,8 +469,9 @@ def detect_faces(image: Image.Image) -> tuple[Face, ...]:
     cascade = _cascade(str(cv2.data.haarcascades)  # type: ignore[attr-defined]
                        + "haarcascade_frontalface_default.xml")
     least = max(20, round(min(small.size) * 0.04))
-    found = cascade.detectMultiScale(numpy.asarray(small), scaleFactor=1.1, minNeighbors=6,
-                                     minSize=(least, least))
+    with _CASCADE_LOCK:  # one cascade object, not safe for two threads at once
+        found = cascade.detectMultiScale(numpy.asarray(small), scaleFactor=1.1, minNeighbors=6,
+                                         minSize=(least, least))
     faces: list[Face] = []
     for row in (found if len(found) else []):
         x, y, w, h = (float(v) for v in row)
@@ -449,6 +480,12 @@ def detect_faces(image: Image.Image) -> tuple[Face, ...]:
         y0, y1 = (y - 0.45 * h) / small.height, (y + 1.2 * h) / small.height
         faces.append((max(0.0, x0), max(0.0, y0), min(1.0, x1), min(1.0, y1)))
     return tuple(sorted(faces))
+
+
+# OpenCV's CascadeClassifier is not safe to use from two threads at once: the workspace's
+# server draws a story's three cards on three threads, and two searches in one cascade at
+# the same time corrupted memory and killed the process (seen in a test, 2 runs in 6).
+_CASCADE_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=2)
