@@ -4,6 +4,7 @@ pause, withdrawal against the sandbox, a live rehearsal, a phone, and axe-core o
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import struct
@@ -23,6 +24,7 @@ from PIL import Image
 from campaign.accounts import add_user
 from campaign.config import load_project
 from campaign.ledger import Ledger
+from campaign.models import CARD_SIZES
 from campaign.sandbox import Sandbox
 from campaign.workspace.app import create_app, server_options
 from tests.conftest import REPO
@@ -134,6 +136,31 @@ def test_files_are_served_by_their_names_only(workspace: Running) -> None:
         answer = client.get(workspace.url + path, timeout=30)
         assert answer.status_code == 404, path
         assert "[campaign]" not in answer.text and "import" not in answer.text
+
+
+def test_a_story_s_three_cards_asked_for_at_once_all_come(workspace: Running) -> None:
+    """A story's page asks for its three cards at once, and the server draws them on three
+    of its threads: 02-joost has no photo_focus, so his faces are looked for as well."""
+    client = workspace.session("eva")
+    sizes = {fmt: CARD_SIZES[fmt] for fmt in ("portrait", "square", "landscape")}
+    for story_id in ("02-joost", "01-marieke"):
+        answers: dict[str, requests.Response] = {}
+
+        def ask(fmt: str, story_id: str = story_id,
+                answers: dict[str, requests.Response] = answers) -> None:
+            answers[fmt] = client.get(f"{workspace.url}/stories/{story_id}/card/{fmt}.jpg",
+                                      timeout=60)
+
+        threads = [threading.Thread(target=ask, args=(fmt,)) for fmt in sizes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(90)
+        for fmt, size in sizes.items():
+            answer = answers[fmt]
+            assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/jpeg"
+            with Image.open(io.BytesIO(answer.content)) as card:
+                assert card.size == size, (story_id, fmt)
 
 
 def _bomb_png() -> bytes:
