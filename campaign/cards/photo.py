@@ -53,7 +53,11 @@ class Background(Generic[T]):
     """`work()` on a thread of its own, begun at once; `result()` waits for it and returns
     its value or raises its exception. Pillow lets go of the GIL while it decodes and
     resamples, so a photo's decode and crop run on the second core while this thread
-    sets the card's text (issue 19: about 15 of a first card's 50 ms)."""
+    sets the card's text (issue 19: about 15 of a first card's 50 ms).
+
+    A thread per call rather than a shared `concurrent.futures` pool: the photo's work
+    itself waits for a second thread (`crop_to_fill`), and a bounded pool whose workers
+    all wait like that would have none left for the halves they wait for."""
 
     def __init__(self, work: Callable[[], T]) -> None:
         self._value: T | None = None
