@@ -71,7 +71,21 @@ def workspace(repo_copy: Path) -> Iterator[Running]:
         try:
             yield Running(f"http://127.0.0.1:{server.effective_port}", repo_copy, sandbox)
         finally:
-            server.close()
+            _stop(server, thread)
+
+
+def _stop(server: Any, thread: threading.Thread) -> None:
+    """Stop waitress from its own loop thread. Closing its sockets from this thread while
+    the loop waits in select() on them made the loop fail with "Bad file descriptor"
+    (seen once in CI as an unhandled thread exception)."""
+    def close_all() -> None:
+        for dispatcher in list(server._map.values()):  # the listener, channels, the trigger
+            dispatcher.close()
+
+    server.trigger.pull_trigger(close_all)
+    thread.join(10)  # the loop ends when nothing is left to watch
+    assert not thread.is_alive(), "the workspace's server did not stop"
+    server.task_dispatcher.shutdown()
 
 
 # -- security, over real HTTP ---------------------------------------------------------------
