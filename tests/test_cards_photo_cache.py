@@ -90,23 +90,59 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> DecodeSpy:
 
 
 @pytest.mark.parametrize(
-    ("source", "target", "scale"),
+    ("source", "target", "eighths"),
     [
-        ((4032, 3024), (1080, 628), 2),  # a phone photo on every format: 1/4 is 1008 wide
-        ((4032, 3024), (600, 628), 4),  # landscape's box only: 1/4 is 1008x756
-        ((4032, 3024), (500, 378), 8),  # 1/8 is exactly 504x378
-        ((4032, 3024), (505, 378), 4),  # one pixel too few at 1/8
-        ((8064, 6048), (1080, 628), 4),
-        ((2000, 1500), (1080, 628), 1),  # 1/2 would be 1000 wide: decoded whole
-        ((1080, 560), (1080, 560), 1),
-        ((800, 600), (1080, 628), 1),  # too small already: never smaller still
-        ((4033, 3025), (2017, 1513), 2),  # libjpeg rounds up: 2017x1513 at 1/2
-        ((3024, 4032), (628, 1080), 2),  # sideways: the caller swaps the target
+        ((4032, 3024), (1080, 900), 3),  # a phone photo on every format: 3/8 is 1512x1134
+        ((4032, 3024), (1080, 628), 3),  # 2/8 is 1008 wide: one pixel in 14 short
+        ((4032, 3024), (600, 628), 2),  # one box of 600x628: 2/8 is 1008x756
+        ((4032, 3024), (500, 378), 1),  # 1/8 is exactly 504x378
+        ((4032, 3024), (505, 378), 2),  # one pixel too few at 1/8
+        ((8064, 6048), (1080, 628), 2),
+        ((4031, 3023), (1512, 1134), 3),  # libjpeg rounds up: 1511.6 x 1133.6 make 1512x1134
+        ((4032, 3024), (1513, 1134), 4),  # one pixel more than 3/8 gives
+        ((2000, 1500), (1080, 628), 8),  # 4/8 would be 1000 wide: decoded whole
+        ((1080, 560), (1080, 560), 8),
+        ((800, 600), (1080, 628), 8),  # too small already: never smaller still
+        ((4033, 3025), (2017, 1513), 4),  # 2017x1513 at 1/2
+        ((3024, 4032), (900, 1080), 3),  # sideways: the caller swaps the target
     ],
 )
 def test_the_draft_scale_is_the_cheapest_that_still_covers_the_target(
-        source: tuple[int, int], target: tuple[int, int], scale: int) -> None:
-    assert cards.draft_scale(source, target) == scale
+        source: tuple[int, int], target: tuple[int, int], eighths: int) -> None:
+    assert cards.draft_eighths(source, target) == eighths
+
+
+@pytest.mark.parametrize("size", [(4032, 3024), (4031, 3023), (3025, 4033), (2883, 2403)])
+def test_a_photo_decoded_at_three_eighths_is_the_whole_photo_made_smaller(
+        tmp_path: Path, size: tuple[int, int]) -> None:
+    """libjpeg-turbo's 3/8 decode (Pillow has no draft for it): the size libjpeg makes,
+    and the same picture as the full decode made smaller, not a shifted or torn one."""
+    path = tmp_path / "photo.jpg"
+    phone_like_photo(path, size)
+    cards.load_photo(path, (1080, 560), None, story="s")
+    [decoded] = cards.photo_memory.decoded.values()
+    assert decoded.size == tuple(-(-side * 3 // 8) for side in size)
+    with Image.open(path) as source:
+        reference = source.convert("RGB").resize(decoded.size, Image.Resampling.LANCZOS)
+    difference = ImageChops.difference(decoded, reference)
+    assert sum(ImageStat.Stat(difference).mean) / 3 < 1.5
+    # Every band of rows matches, so no row is out of place (a wrong row width tears them).
+    for top in range(0, decoded.height - 32, decoded.height // 8):
+        band = difference.crop((0, top, decoded.width, top + 32))
+        assert sum(ImageStat.Stat(band).mean) / 3 < 2.0, top
+
+
+def test_without_libjpeg_turbo_a_photo_is_decoded_at_one_half_not_three_eighths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The IJG's libjpeg decodes a scale of 1/3 at 1/2: more rows than Pillow made ready."""
+    path = tmp_path / "photo.jpg"
+    phone_like_photo(path, (4032, 3024))
+    real = photo_module.features.check_feature
+    monkeypatch.setattr(photo_module.features, "check_feature",
+                        lambda name: False if name == "libjpeg_turbo" else real(name))
+    cards.load_photo(path, (1080, 560), None, story="s")
+    [decoded] = cards.photo_memory.decoded.values()
+    assert decoded.size == (2016, 1512)
 
 
 def test_the_draft_crop_stays_within_one_level_of_a_full_decode_lanczos_crop(tmp_path: Path) -> None:
@@ -171,7 +207,11 @@ def test_the_photo_is_decoded_on_a_second_thread_while_the_text_is_set(
     # The same pixels as drawing with the photo in hand: the photo's box holds no text.
     drawn = cards.draw_card(real_plan(story, "portrait", project), project,
                             cards.load_photo(path, (1080, 560), story.photo_focus, story="s"))
-    assert card.path.read_bytes() == cards.encode_jpeg(drawn, 10**9, 90)[0]
+    # Encoded in bands (the text's while the photo was decoded): byte for byte what Pillow
+    # writes for the whole card with a restart marker every band.
+    rows = cards.band_rows(cards.layout_for("portrait", project.settings.theme.margin))
+    assert rows == 560
+    assert card.path.read_bytes() == cards.encode_jpeg(drawn, 10**9, 90, band_rows=rows)[0]
 
 
 def test_the_text_s_error_is_the_one_told_when_the_photo_is_damaged_too(
@@ -292,12 +332,14 @@ def test_the_cached_crop_has_the_pixels_of_the_crop_it_replaces(
     phone_like_photo(path, (2400, 1800))
     digest = cards.assets._digest(path)
     folder = tmp_path / "cache"
-    made, _ = photo_module._prepared_photo(path, digest, (1080, 400), (0.3, 0.6), story="s",
-                                           cache=folder)
+    made, _, store = photo_module._prepared_photo(path, digest, (1080, 400), (0.3, 0.6),
+                                                  story="s", cache=folder)
+    assert store is not None and not list(folder.glob("*.rgb"))  # written when the caller says
+    store()
     cards.photo_memory.clear()
-    read, _ = photo_module._prepared_photo(path, digest, (1080, 400), (0.3, 0.6), story="s",
-                                           cache=folder)
-    assert decodes.calls == 1
+    read, _, again = photo_module._prepared_photo(path, digest, (1080, 400), (0.3, 0.6),
+                                                  story="s", cache=folder)
+    assert decodes.calls == 1 and again is None
     assert read.size == made.size and read.tobytes() == made.tobytes()
 
 
@@ -451,3 +493,50 @@ print(card.bytes)
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == first.bytes
+
+
+def test_a_photo_replaced_just_before_it_is_read_is_hashed_and_the_card_filed_under_it(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """render_card takes the photo's digest, then its photo thread reads the file. A photo
+    saved in between has a new modification time: its bytes are hashed, not trusted."""
+    import hashlib
+    import os
+
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    story = make_story(path)
+    replacement = tmp_path / "other.jpg"
+    phone_like_photo(replacement, (2400, 1800))  # its noise differs: other bytes
+    real_read = photo_module._read_photo
+
+    def read_after_a_save(file: Path, name: str) -> bytes:
+        os.replace(replacement, file)  # a colleague saves a new photo just now
+        return real_read(file, name)
+
+    monkeypatch.setattr(photo_module, "_read_photo", read_after_a_save)
+    card = cards.render_card(story, "portrait", project)
+    new = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest = json.loads(card.path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert manifest["key"] == cards.cache_key(story, "portrait", project, new)
+
+
+def test_a_photo_read_unchanged_is_not_hashed_a_second_time(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    size = path.stat().st_size
+    story = make_story(path)
+    cards.assets._digest(path)  # render_card's look at the photo
+    hashed: list[int] = []
+    real = hashlib.sha256
+
+    def counting(data: bytes = b"", **kwargs: object) -> object:
+        hashed.append(len(data))
+        return real(data, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(photo_module.hashlib, "sha256", counting)
+    card = cards.render_card(story, "portrait", project)
+    assert not card.cached
+    assert size not in hashed  # only small things (file names) were hashed

@@ -15,9 +15,10 @@ A package by job; each module imports only those above it in this list:
     logo.py      the theme's logo, read and sized for a layout's footer
     plan.py      CardPlan, plan_card: the story's texts fitted to a format, no pixels
     photo.py     photos: read, decoded upright in sRGB at the draft scale the boxes
-                 allow (draft_scale), cropped around the focus or the faces
+                 allow (draft_eighths), cropped around the focus or the faces
                  (detect_faces), remembered in photo_memory and on disk
-    draw.py      draw_card (the pixels of a plan) and encode_jpeg (within a size limit)
+    draw.py      draw_card (the pixels of a plan) and encode_jpeg (within a size limit),
+                 in bands of rows joined by restart markers (JpegBands, band_rows)
     cache.py     formats and size limits per platform, build/cards/, the cache key,
                  build/cache/photos/<story>/ (photo_cache_dir), render_card and render_all
     problems.py  what `campaign check` reports: card_problems, photo_problems,
@@ -47,7 +48,14 @@ if TYPE_CHECKING:
         render_card,
         story_formats,
     )
-    from campaign.cards.draw import JPEG_QUALITY_STEP, MIN_JPEG_QUALITY, draw_card, encode_jpeg
+    from campaign.cards.draw import (
+        JPEG_QUALITY_STEP,
+        MIN_JPEG_QUALITY,
+        JpegBands,
+        band_rows,
+        draw_card,
+        encode_jpeg,
+    )
     from campaign.cards.layout import Box, Layout, layout_for
     from campaign.cards.photo import (
         MAX_PHOTO_PIXELS,
@@ -57,7 +65,7 @@ if TYPE_CHECKING:
         crop_file_name,
         crop_to_fill,
         detect_faces,
-        draft_scale,
+        draft_eighths,
         face_focus,
         faces_cut,
         load_photo,
@@ -106,6 +114,7 @@ _WHERE: dict[str, str] = {
     "FitResult": "text",
     "FontPaths": "text",
     "JPEG_QUALITY_STEP": "draw",
+    "JpegBands": "draw",
     "Layout": "layout",
     "MAX_PHOTO_PIXELS": "photo",
     "MIN_JPEG_QUALITY": "draw",
@@ -121,6 +130,7 @@ _WHERE: dict[str, str] = {
     "SetBlock": "text",
     "SetLine": "text",
     "WCAG_AA": "problems",
+    "band_rows": "draw",
     "byte_limit": "cache",
     "cache_key": "cache",
     "card_format": "cache",
@@ -133,7 +143,7 @@ _WHERE: dict[str, str] = {
     "crop_file_name": "photo",
     "crop_to_fill": "photo",
     "detect_faces": "photo",
-    "draft_scale": "photo",
+    "draft_eighths": "photo",
     "draw_card": "draw",
     "encode_jpeg": "draw",
     "face_focus": "photo",
@@ -189,6 +199,7 @@ __all__ = [
     "Face",
     "FitResult",
     "FontPaths",
+    "JpegBands",
     "Layout",
     "Measure",
     "Role",
@@ -196,6 +207,7 @@ __all__ = [
     "RunKind",
     "SetBlock",
     "SetLine",
+    "band_rows",
     "byte_limit",
     "cache_key",
     "card_format",
@@ -208,7 +220,7 @@ __all__ = [
     "crop_file_name",
     "crop_to_fill",
     "detect_faces",
-    "draft_scale",
+    "draft_eighths",
     "draw_card",
     "encode_jpeg",
     "face_focus",

@@ -19,9 +19,23 @@ def _file_digest(path: Path, mtime_ns: int, size: int) -> str:
     return digest.hexdigest()
 
 
+# The stamp (mtime in ns, size) each path's last digest was made under: `known_digest`.
+_STAMPS: dict[Path, tuple[int, int, str]] = {}
+
+
 def _digest(path: Path) -> str:
     stat = path.stat()
-    return _file_digest(path, stat.st_mtime_ns, stat.st_size)
+    digest = _file_digest(path, stat.st_mtime_ns, stat.st_size)
+    if len(_STAMPS) > 256:
+        _STAMPS.clear()
+    _STAMPS[path] = (stat.st_mtime_ns, stat.st_size, digest)
+    return digest
+
+
+def known_digest(path: Path, mtime_ns: int, size: int) -> str | None:
+    """The digest `_digest` gave `path` when it had this mtime and size; None if it did not."""
+    known = _STAMPS.get(path)
+    return known[2] if known is not None and known[:2] == (mtime_ns, size) else None
 
 
 def _stamp_or_none(path: Path) -> tuple[int, int] | None:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from campaign.planner import story_platforms
 from campaign.platforms import SPECS
 
 # Bump whenever a change in this package changes the pixels: every cached card is drawn again.
-RENDERER_VERSION = "4"  # 2: crops keep the faces in the photo; 3: BILINEAR crops; 4: in two halves
+RENDERER_VERSION = "5"  # 2: crops keep the faces; 3: BILINEAR crops; 4: in two halves; 5: 3/8 decode
 
 # Largest card file each platform takes (platforms.py, shared/platform-apis.md).
 PLATFORM_BYTE_LIMITS: dict[Platform, int] = {p: f.image_byte_limit for p, f in SPECS.items()}
@@ -159,40 +160,67 @@ def render_card(story: Story, fmt: CardFormat, project: Project, *, force: bool 
         return Card(story.id, fmt, path, width, height, int(str(manifest["bytes"])), text,
                     cached=True)
     # Drawing is imported only now: a week of cards that are all up to date never loads it.
-    from campaign.cards.draw import draw_card, encode_jpeg, place_photo
+    from campaign.cards.draw import JpegBands, band_rows, draw_card, encode_jpeg, place_photo
     from campaign.cards.layout import layout_for
     from campaign.cards.photo import Background, _prepared_photo
     from campaign.cards.plan import plan_card
 
     # The photo is made ready (decoded and cropped, or read from memory or disk) on a
-    # second thread while this one sets and draws the text; its box is the layout's alone.
-    pending = None
+    # second thread while this one sets and draws the text, and encodes the rows of the
+    # card that hold no photo (`JpegBands`).
+    quality = project.settings.theme.jpeg_quality
+    layout = layout_for(fmt, project.settings.theme.margin)
+    rows = band_rows(layout) if story.photo is not None else 0
+    pending = started = None
+    encoded = threading.Event()
+
+    def store_when_encoded(prepared: tuple[object, str, Callable[[], None] | None]) -> None:
+        """A new crop is written to build/cache/photos/ on the photo's thread, once this
+        thread has encoded the card: while it writes the card, not while it encodes."""
+        if prepared[2] is not None:
+            encoded.wait(timeout=10.0)
+            prepared[2]()
+
     if story.photo is not None and digest is not None:
-        photo_file, box = story.photo, layout_for(fmt, project.settings.theme.margin).photo
+        photo_file, box = story.photo, layout.photo
         build = _resolved(project.root, project.settings.paths.build)
+        started = JpegBands(layout.size, rows, quality) if rows else None
         pending = Background(lambda: _prepared_photo(
             photo_file, digest, (box.width, box.height), story.photo_focus, story=story.file,
-            cache=photo_cache_dir(build, story.id)))
+            cache=photo_cache_dir(build, story.id)), head_start=True, then=store_when_encoded)
     try:
         plan = plan_card(story, fmt, project)
         image = draw_card(plan, project, None)
     except BaseException:
+        encoded.set()
         if pending is not None:  # the text's error is the one reported
             with contextlib.suppress(Exception):
                 pending.result()
+                pending.finished()
         raise
     if pending is not None:
-        photo, drawn = pending.result()
-        place_photo(image, plan, photo)
+        if started is not None:  # the text's rows, while the photo is still on its way
+            started.encode(image, outside=(layout.photo.y0, layout.photo.y1))
+        photo, drawn, _store = pending.result()
+        # The photo's band is encoded from the crop itself; pasted only if it is needed.
+        if started is None or not started.encode_part(layout.photo.y0, photo):
+            place_photo(image, plan, photo)
         if drawn != digest:  # the photo changed a moment ago: file the card under what was drawn
             key = cache_key(story, fmt, project, drawn)
-    data, quality = encode_jpeg(image, byte_limit(fmt, project.settings),
-                                project.settings.theme.jpeg_quality,
-                                label=f"{story.file} ({fmt} card)")
-    _write_atomic(path, data)
-    manifest = {"key": key, "bytes": len(data), "quality": quality, "story": story.id, "format": fmt,
-                "dropped": {k: list(v) for k, v in plan.dropped.items()}}
-    _write_atomic(_manifest_path(path), json.dumps(manifest, ensure_ascii=False, indent=1).encode())
+    try:
+        data, quality = encode_jpeg(image, byte_limit(fmt, project.settings), quality,
+                                    label=f"{story.file} ({fmt} card)", band_rows=rows,
+                                    started=started)
+        encoded.set()
+        _write_atomic(path, data)
+        manifest = {"key": key, "bytes": len(data), "quality": quality, "story": story.id,
+                    "format": fmt, "dropped": {k: list(v) for k, v in plan.dropped.items()}}
+        _write_atomic(_manifest_path(path),
+                      json.dumps(manifest, ensure_ascii=False, indent=1).encode())
+    finally:
+        encoded.set()
+        if pending is not None:
+            pending.finished()
     return Card(story.id, fmt, path, width, height, len(data), text, cached=False)
 
 

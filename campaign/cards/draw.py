@@ -1,12 +1,16 @@
-"""A card's pixels from its plan (`draw_card`), and the JPEG within a size limit (`encode_jpeg`)."""
+"""A card's pixels from its plan (`draw_card`), and the JPEG within a size limit (`encode_jpeg`),
+encoded in bands of rows (`JpegBands`) so the text's rows are encoded while the photo is decoded."""
 
 from __future__ import annotations
 
 import io
 import logging
+import math
+import struct
 
 from PIL import Image, ImageDraw
 
+from campaign.cards.layout import Layout
 from campaign.cards.logo import _logo_for
 from campaign.cards.plan import CardPlan
 from campaign.cards.text import _emoji_bitmap, _emoji_top, _font, font_paths
@@ -64,17 +68,23 @@ def place_photo(card: Image.Image, plan: CardPlan, photo: Image.Image) -> None:
 # --------------------------------------------------------------------------- encoding
 
 
-def encode_jpeg(image: Image.Image, limit: int, quality: int, *, label: str = "card") -> tuple[bytes, int]:
+def encode_jpeg(image: Image.Image, limit: int, quality: int, *, label: str = "card",
+                band_rows: int = 0, started: JpegBands | None = None) -> tuple[bytes, int]:
     """JPEG bytes within `limit`, lowering the quality step by step; says so when it does.
 
     Chroma is kept at full resolution (4:4:4): coloured text on a coloured
-    background blurs visibly with the usual 4:2:0.
+    background blurs visibly with the usual 4:2:0. With `band_rows`, a restart
+    marker begins every band of that many rows (`JpegBands`); `started` is such an
+    encoding already under way at `quality`, finished here.
     """
     start = quality
     while True:
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=quality, subsampling=0)
-        data = buffer.getvalue()
+        if started is not None and started.quality == quality:
+            data = started.finish(image)
+        else:
+            if started is not None:
+                started.complete(image)
+            data = _encode(image, quality, band_rows)
         if len(data) <= limit:
             if quality != start:
                 log.warning("%s was over %s bytes at JPEG quality %s: saved at quality %s (%s bytes)",
@@ -84,3 +94,122 @@ def encode_jpeg(image: Image.Image, limit: int, quality: int, *, label: str = "c
             raise CardError(f"{label} is {len(data):,} bytes even at JPEG quality {quality}, "
                             f"over the limit of {limit:,}: use a simpler photo")
         quality -= JPEG_QUALITY_STEP
+
+
+def _encode(image: Image.Image, quality: int, band_rows: int = 0) -> bytes:
+    buffer = io.BytesIO()
+    options = {"restart_marker_rows": band_rows // 8} if band_rows else {}
+    image.save(buffer, "JPEG", quality=quality, subsampling=0, **options)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- bands
+#
+# A baseline JPEG may carry restart markers: every so many 8x8 blocks the coder starts
+# afresh, so each stretch between two markers is coded on its own. With a marker every
+# `rows` rows, each band of rows can be encoded as a small JPEG of its own, at any
+# moment, and the bands' coded data joined behind one header: the same bytes Pillow
+# writes for the whole card with `restart_marker_rows` (a test holds them equal), and
+# the same pixels as without markers. render_card encodes the text's bands while the
+# photo is still being decoded, and only the photo's band after it (issue 19).
+
+_MCU_ROWS = 8  # 4:4:4: one 8x8 block of each colour channel per MCU
+
+
+def band_rows(layout: Layout) -> int:
+    """The height of the bands a card with a photo is encoded in: the largest whose edges
+    include the photo box's top and bottom, so the bands above and below the photo hold
+    no photo (0, one band, when no such band is shorter than the card, as for
+    landscape's full-height photo, or when the box is not on 8-row block edges)."""
+    rows = math.gcd(layout.photo.y0, layout.photo.y1)
+    width, height = layout.size
+    if rows % _MCU_ROWS or rows >= height or -(-width // 8) * (rows // 8) > 0xFFFF:
+        return 0
+    return rows
+
+
+class JpegBands:
+    """The JPEG of a card of `size` at `quality`, one band of `rows` rows at a time, in any
+    order (`encode`, `encode_part`), then joined (`finish`)."""
+
+    def __init__(self, size: tuple[int, int], rows: int, quality: int) -> None:
+        assert rows > 0, rows
+        assert rows % _MCU_ROWS == 0, rows
+        self.size, self.rows, self.quality = size, rows, quality
+        self._bands: dict[int, bytes] = {}
+        self._parts: dict[int, Image.Image] = {}
+
+    def encode(self, image: Image.Image, *, outside: tuple[int, int] = (0, 0)) -> None:
+        """Encode every band of `image` not yet encoded that has no row in `outside`
+        (top, bottom): those rows may still change."""
+        for top in range(0, self.size[1], self.rows):
+            bottom = min(top + self.rows, self.size[1])
+            if top not in self._bands and (bottom <= outside[0] or top >= outside[1]):
+                self._bands[top] = _encode(image.crop((0, top, self.size[0], bottom)), self.quality)
+
+    def encode_part(self, top: int, part: Image.Image) -> bool:
+        """Encode the band that starts at row `top` from `part`, the pixels that will be
+        there (the cropped photo, not pasted into the card yet); False, and nothing done,
+        when `part` is not exactly one band. `complete` pastes it in later if needed."""
+        bottom = min(top + self.rows, self.size[1])
+        if top % self.rows or part.size != (self.size[0], bottom - top):
+            return False
+        self._bands[top] = _encode(part, self.quality)
+        self._parts[top] = part
+        return True
+
+    def complete(self, image: Image.Image) -> None:
+        """Paste into `image` the parts encoded from outside it (`encode_part`)."""
+        for top, part in self._parts.items():
+            image.paste(part, (0, top))
+        self._parts.clear()
+
+    def finish(self, image: Image.Image) -> bytes:
+        """The whole JPEG: the bands of `image` still missing encoded, and all of them
+        joined behind one header."""
+        assert image.size == self.size, (image.size, self.size)
+        self.encode(image)
+        bands = [self._bands[top] for top in sorted(self._bands)]
+        header, _ = _header(bands[0])
+        parts = [_whole_image_header(header, self.size, self.rows)]
+        for number, band in enumerate(bands):
+            _, coded = _header(band)
+            if number:
+                parts.append(bytes((0xFF, 0xD0 + (number - 1) % 8)))  # RST0..RST7 in turn
+            parts.append(coded)
+        parts.append(b"\xff\xd9")  # EOI
+        return b"".join(parts)
+
+
+def _header(jpeg: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """(the marker segments from SOI up to and including SOS, the coded data after it
+    without the closing EOI) of a baseline JPEG as Pillow writes it."""
+    if jpeg[:2] != b"\xff\xd8" or jpeg[-2:] != b"\xff\xd9":
+        raise ValueError("not a whole JPEG")
+    segments: list[tuple[int, bytes]] = []
+    at = 2
+    while True:
+        if jpeg[at] != 0xFF:
+            raise ValueError(f"no marker at byte {at}")
+        marker = jpeg[at + 1]
+        (length,) = struct.unpack(">H", jpeg[at + 2:at + 4])
+        segments.append((marker, jpeg[at:at + 2 + length]))
+        at += 2 + length
+        if marker == 0xDA:  # SOS: the coded data follows
+            return segments, jpeg[at:-2]
+
+
+def _whole_image_header(segments: list[tuple[int, bytes]], size: tuple[int, int], rows: int) -> bytes:
+    """The first band's header made the whole image's: SOI, its height in the frame
+    (SOF0), and the restart interval (DRI) just before SOS, where libjpeg puts it."""
+    out = bytearray(b"\xff\xd8")
+    for marker, segment in segments:
+        if marker == 0xC0:  # SOF0: FF C0, length, precision, then height and width
+            segment = segment[:5] + struct.pack(">H", size[1]) + segment[7:]
+        elif marker in (0xC1, 0xC2, 0xC3, 0xDD):
+            raise ValueError("a band is not a plain baseline JPEG")
+        if marker == 0xDA:
+            blocks = -(-size[0] // 8) * (rows // _MCU_ROWS)
+            out += b"\xff\xdd\x00\x04" + struct.pack(">H", blocks)
+        out += segment
+    return bytes(out)
