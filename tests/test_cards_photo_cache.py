@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
 
 from campaign import cards
 from campaign.cards import photo as photo_module
@@ -127,6 +127,44 @@ def test_a_photo_decoded_at_three_eighths_is_the_whole_photo_made_smaller(
     difference = ImageChops.difference(decoded, reference)
     assert sum(ImageStat.Stat(difference).mean) / 3 < 1.5
     # Every band of rows matches, so no row is out of place (a wrong row width tears them).
+    for top in range(0, decoded.height - 32, decoded.height // 8):
+        band = difference.crop((0, top, decoded.width, top + 32))
+        assert sum(ImageStat.Stat(band).mean) / 3 < 2.0, top
+
+
+@pytest.mark.parametrize("kind", ["progressive", "cmyk", "grey", "chroma-4:2:2", "restart-markers",
+                                  "turned-by-exif"])
+def test_every_kind_of_jpeg_decoded_at_three_eighths_is_the_whole_photo_made_smaller(
+        tmp_path: Path, kind: str) -> None:
+    """The kinds of JPEG that phones, scanners and photo editors save: the 3/8 decode's tile
+    and size rewrite must hold for each (a progressive file is decoded in several scans, a
+    CMYK one through Pillow's own conversion, a turned one is turned after the decode)."""
+    made = tmp_path / "made.jpg"
+    phone_like_photo(made, (4032, 3024))
+    with Image.open(made) as source:
+        picture = source.convert("RGB")
+    path = tmp_path / f"{kind}.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees clockwise to be upright
+    saves: dict[str, tuple[Image.Image, dict[str, object]]] = {
+        "progressive": (picture, {"progressive": True}),
+        "cmyk": (picture.convert("CMYK"), {}),
+        "grey": (picture.convert("L"), {}),
+        "chroma-4:2:2": (picture, {"subsampling": 1}),
+        "restart-markers": (picture, {"restart_marker_blocks": 16}),
+        "turned-by-exif": (picture, {"exif": exif.tobytes()}),
+    }
+    image, options = saves[kind]
+    image.save(path, quality=90, **options)  # type: ignore[arg-type]
+    cards.load_photo(path, (1080, 560), None, story="s")
+    [decoded] = cards.photo_memory.decoded.values()
+    with Image.open(path) as source:
+        upright = ImageOps.exif_transpose(source).convert("RGB")
+    assert decoded.mode == "RGB"
+    assert decoded.size == tuple(-(-side * 3 // 8) for side in upright.size)
+    reference = upright.resize(decoded.size, Image.Resampling.LANCZOS)
+    difference = ImageChops.difference(decoded, reference)
+    assert sum(ImageStat.Stat(difference).mean) / 3 < 1.5
     for top in range(0, decoded.height - 32, decoded.height // 8):
         band = difference.crop((0, top, decoded.width, top + 32))
         assert sum(ImageStat.Stat(band).mean) / 3 < 2.0, top
