@@ -119,14 +119,22 @@ def test_a_photo_decoded_at_three_eighths_is_the_whole_photo_made_smaller(
     and the same picture as the full decode made smaller, not a shifted or torn one."""
     path = tmp_path / "photo.jpg"
     phone_like_photo(path, size)
+    assert_decoded_at_three_eighths(path)
+
+
+def assert_decoded_at_three_eighths(path: Path) -> None:
+    """The photo at `path`, decoded for a card, is libjpeg's 3/8 size of the upright photo,
+    in RGB, and the full decode made smaller: on average and in every band of rows, so
+    that no row is out of place (a wrong row width tears them)."""
     cards.load_photo(path, (1080, 560), None, story="s")
     [decoded] = cards.photo_memory.decoded.values()
-    assert decoded.size == tuple(-(-side * 3 // 8) for side in size)
     with Image.open(path) as source:
-        reference = source.convert("RGB").resize(decoded.size, Image.Resampling.LANCZOS)
+        upright = ImageOps.exif_transpose(source).convert("RGB")
+    assert decoded.mode == "RGB"
+    assert decoded.size == tuple(-(-side * 3 // 8) for side in upright.size)
+    reference = upright.resize(decoded.size, Image.Resampling.LANCZOS)
     difference = ImageChops.difference(decoded, reference)
     assert sum(ImageStat.Stat(difference).mean) / 3 < 1.5
-    # Every band of rows matches, so no row is out of place (a wrong row width tears them).
     for top in range(0, decoded.height - 32, decoded.height // 8):
         band = difference.crop((0, top, decoded.width, top + 32))
         assert sum(ImageStat.Stat(band).mean) / 3 < 2.0, top
@@ -156,18 +164,7 @@ def test_every_kind_of_jpeg_decoded_at_three_eighths_is_the_whole_photo_made_sma
     }
     image, options = saves[kind]
     image.save(path, quality=90, **options)  # type: ignore[arg-type]
-    cards.load_photo(path, (1080, 560), None, story="s")
-    [decoded] = cards.photo_memory.decoded.values()
-    with Image.open(path) as source:
-        upright = ImageOps.exif_transpose(source).convert("RGB")
-    assert decoded.mode == "RGB"
-    assert decoded.size == tuple(-(-side * 3 // 8) for side in upright.size)
-    reference = upright.resize(decoded.size, Image.Resampling.LANCZOS)
-    difference = ImageChops.difference(decoded, reference)
-    assert sum(ImageStat.Stat(difference).mean) / 3 < 1.5
-    for top in range(0, decoded.height - 32, decoded.height // 8):
-        band = difference.crop((0, top, decoded.width, top + 32))
-        assert sum(ImageStat.Stat(band).mean) / 3 < 2.0, top
+    assert_decoded_at_three_eighths(path)
 
 
 def test_without_libjpeg_turbo_a_photo_is_decoded_at_one_half_not_three_eighths(

@@ -173,8 +173,12 @@ class Week:
         began = time.monotonic()
         while not self.keep_running(restart):
             assert time.monotonic() - began < timeout, self.logs()
-            during((datetime.now(UTC) - self.wall_origin).total_seconds())
+            during(self.elapsed())
             time.sleep(0.05)
+
+    def elapsed(self) -> float:
+        """Wall-clock seconds since the campaign week's first moment."""
+        return (datetime.now(UTC) - self.wall_origin).total_seconds()
 
     def logs(self, key: str | None = None) -> str:
         """The runs' output, and (every detail, in rehearsal.log) the lines about `key`."""
@@ -267,8 +271,7 @@ def test_the_leader_killed_at_random_moments_and_inside_the_publish_path(week: W
             # about 0.1 s of taking over). Counted from the takeover, not from the kill: the
             # takeover alone takes about the lease, and counted from the kill, leaders were
             # killed within 0.3 s of leading, four in a row in one CI run.
-            now = (datetime.now(UTC) - week.wall_origin).total_seconds()
-            next_kill[0] = now + rng.uniform(1.0, 2.0)
+            next_kill[0] = week.elapsed() + rng.uniform(1.0, 2.0)
 
     week.run_until_done(restart, during)
     week.check_exactly_once()
