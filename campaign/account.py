@@ -86,8 +86,13 @@ def _post_story(record: PostRecord, events: Sequence[Event]) -> list[str]:
                                                          "reconciled_posted")), None)
     for event in mine:
         if event.kind == "retry":
-            later = (_("tried again {later} and posted").format(later=_after(posted_at - event.at))
-                     if posted_at is not None and posted_at > event.at else _("tried again later"))
+            # The wait campaign chose: a rehearsal's compressed clock makes each millisecond
+            # of its own lateness seconds of campaign time, so the posting time would tell
+            # a longer wait, and a different one on every run.
+            retried = event.next_attempt or posted_at
+            later = (_("tried again {later} and posted").format(later=_after(retried - event.at))
+                     if posted_at is not None and retried is not None and retried > event.at
+                     else _("tried again later"))
             out.append(_("{platform} answered: {reason}; {later}.").format(
                 platform=name, reason=short_reason(event.detail), later=later))
         elif event.kind == "outcome_unknown":

@@ -230,6 +230,11 @@ _MIGRATIONS: list[str] = [
         seen_at TIMESTAMP WITH TIME ZONE NOT NULL
     );
     """,
+    # 6: a retry's event keeps the moment the retry was planned for, so the rehearsal tells
+    # the wait campaign chose (its compressed clock adds minutes of its own to the real one).
+    """
+    ALTER TABLE events ADD COLUMN next_attempt TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -283,6 +288,7 @@ class Event:
     platform: str | None
     actor: str | None
     detail: str | None
+    next_attempt: datetime | None = None  # a retry's planned moment
 
 
 @dataclass(frozen=True)
@@ -604,7 +610,8 @@ class Ledger:
             cursor = db.execute(f"UPDATE posts SET {', '.join(sets)} WHERE {where}", params)  # noqa: S608
             changed = cursor.rowcount == 1
             if changed:
-                self._event(db, now, event or state, story_id, platform, actor, error)
+                self._event(db, now, event or state, story_id, platform, actor, error,
+                            next_attempt)
         if not changed and expect is None:
             record = self.post(story_id, platform)
             if record is not None:
@@ -925,7 +932,9 @@ class Ledger:
         else:
             rows = self._db.execute("SELECT * FROM events ORDER BY id").fetchall()
         return [Event(r["id"], datetime.fromisoformat(r["at"]), r["kind"], r["story_id"],
-                      r["platform"], r["actor"], r["detail"]) for r in rows]
+                      r["platform"], r["actor"], r["detail"],
+                      datetime.fromisoformat(r["next_attempt"]) if r["next_attempt"] else None)
+                for r in rows]
 
     def last_control_event_id(self) -> int:
         """Grows with every approval, pause, resume and withdrawal, from any process: a cheap
@@ -938,11 +947,19 @@ class Ledger:
 
     @staticmethod
     def _event(db: Backend, now: datetime, kind: str, story_id: str | None,
-               platform: str | None, actor: str | None, detail: str | None) -> None:
+               platform: str | None, actor: str | None, detail: str | None,
+               next_attempt: datetime | None = None) -> None:
+        # The column is named only when it is given: it came with schema 6, and the other
+        # events are written the same way at every schema (tests write older ledgers so).
+        if next_attempt is None:
+            db.execute("INSERT INTO events (at, kind, story_id, platform, actor, detail) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (_iso(now), kind, story_id, platform, actor,
+                                                     detail))
+            return
         db.execute(
-            "INSERT INTO events (at, kind, story_id, platform, actor, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (_iso(now), kind, story_id, platform, actor, detail),
+            "INSERT INTO events (at, kind, story_id, platform, actor, detail, next_attempt) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (_iso(now), kind, story_id, platform, actor, detail, _iso(next_attempt)),
         )
 
 

@@ -150,6 +150,18 @@ def test_events_are_an_audit_trail(ledger: Ledger) -> None:
                      ("paused", "Piet"), ("resumed", "Piet"), ("withdrawn", "Anna de Vries")]
 
 
+def test_a_retry_s_event_keeps_the_moment_the_retry_was_planned_for(ledger: Ledger) -> None:
+    ledger.ensure_post("s", "x", "2027-03-08", NOW, NOW)
+    ledger.claim("s", "x", "hash1", "c", NOW)
+    planned = NOW + timedelta(seconds=37)
+    ledger.set_state("s", "x", "planned", NOW, error="rate limited", next_attempt=planned,
+                     event="retry")
+    ledger.claim("s", "x", "hash1", "c", NOW + timedelta(minutes=4))
+    ledger.set_state("s", "x", "posted", NOW + timedelta(minutes=4), remote_id="1")
+    assert [(e.kind, e.next_attempt) for e in ledger.events()] == [
+        ("attempt", None), ("retry", planned), ("attempt", None), ("posted", None)]
+
+
 def test_approval_is_per_content_hash(ledger: Ledger) -> None:
     ledger.approve("s", "v1", "Anna", NOW)
     assert ledger.approval("s", "v1") == ("Anna", NOW)

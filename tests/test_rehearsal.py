@@ -28,9 +28,11 @@ def record(platform: str, state: str = "posted", error: str | None = None) -> Po
                       None, None, False, None, None, due + timedelta(minutes=3), due)  # type: ignore[arg-type]
 
 
-def event(kind: str, platform: str, minute: int, detail: str | None = None) -> Event:
+def event(kind: str, platform: str, minute: int, detail: str | None = None,
+          retry_minute: int | None = None) -> Event:
+    planned = datetime(2027, 3, 8, 9, retry_minute, tzinfo=UTC) if retry_minute else None
     return Event(0, datetime(2027, 3, 8, 9, minute, tzinfo=UTC), kind, "01-marieke", platform,
-                 None, detail)
+                 None, detail, planned)
 
 
 def test_a_day_is_told_in_plain_words_with_what_was_done_about_each_fault() -> None:
@@ -50,6 +52,17 @@ def test_a_day_is_told_in_plain_words_with_what_was_done_about_each_fault() -> N
         "    X answered: rate limited while creating the post; tried again 24 min later and "
         "posted.",
     ]
+
+
+def test_a_retry_is_told_with_the_wait_campaign_chose_not_the_rehearsal_s_lateness() -> None:
+    """The retry was planned 12 minutes after the fault; the compressed clock's own delay
+    made it go out 15 minutes after. The account tells the 12, the same on every run."""
+    events = [event("retry", "x", 0, "x (01-marieke): rate limited while creating the post (429)",
+                    retry_minute=12),
+              event("posted", "x", 15)]
+    lines = day_account(DAY, [record("x")], events, {}, UTC)
+    assert lines[-1] == ("    X answered: rate limited while creating the post; tried again "
+                         "12 min later and posted.")
 
 
 def test_reasons_and_lateness_read_as_sentences() -> None:
