@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.resources
+import re
 import sys
 import types
 import unicodedata
@@ -291,12 +292,23 @@ def x_weighted_length_at_least(text: str) -> int:
     return total
 
 
+# twitter-text config v3 weighs a code point in these ranges 1 and any other 2; an emoji,
+# however many code points, weighs 2. Of the "light" code points, only these two are an
+# emoji on their own (tests/test_counting.py tries every one of them).
+_DOT_AND_MORE = re.compile(r"\.(?=\w)")
+_X_HEAVY = re.compile("[^\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]|[\u00a9\u00ae]")
+
+
 def x_weighted_length_at_most(text: str) -> int:
-    """A quick upper bound of `x_weighted_length`, to accept short texts without parsing:
-    every code point weighs at most 2, and every word that may hold a URL adds 23."""
+    """A quick upper bound of `x_weighted_length`, to accept texts without parsing: every
+    code point weighs what twitter-text's ranges give it, 2 if it may be an emoji on its
+    own (an emoji of several code points weighs 2, no more than its parts); and a word that
+    may hold URLs adds 23 for each '.' in it followed by a letter or digit, as each URL
+    holds one before its top-level domain."""
     text = _x_normal(text)
-    return 2 * len(text) + URL_LENGTH * sum(
-        1 for match in _WORD.finditer(text) if _may_hold_url(match.group()))
+    return len(text) + len(_X_HEAVY.findall(text)) + URL_LENGTH * sum(
+        len(_DOT_AND_MORE.findall(word)) for match in _WORD.finditer(text)
+        if _may_hold_url(word := match.group()))
 
 
 def x_valid(text: str) -> bool:
@@ -398,11 +410,12 @@ def caption_length_at_most(text: str, platform: Platform) -> int:
     counted = SPECS[platform].counting
     if counted == "x-weighted":
         return x_weighted_length_at_most(text)
-    if counted == "urls-as-23":
+    if counted == "urls-as-23":  # each URL that counts holds a "://"
         if "://" not in text:
             return len(text)
         return len(text) + URL_LENGTH * sum(
-            1 for match in _WORD.finditer(text) if _may_hold_url(match.group(), protocol=True))
+            str(word).count("://") for match in _WORD.finditer(text)
+            if _may_hold_url(word := match.group(), protocol=True))
     return caption_length(text, platform)
 
 

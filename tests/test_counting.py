@@ -167,6 +167,54 @@ def test_x_lower_bound_never_exceeds_the_real_count(text: str) -> None:
     assert counting.x_weighted_length_at_least(text) <= counting.x_weighted_length(text)
 
 
+_LINKS_AND_EMOJI = st.sampled_from([
+    "🧑\u200d⚕️", "e\u0301", "ĳ", "日本", "https://example.org/a/b", " ", "a.com,b.com",
+    "http://a.nl,http://b.nl", "x.co/a;y.co/b", "a.b.c", "ze.", "x.Co", "©", "®️", "#️⃣", "\u2028", "ह\u093c", "…",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=30), _LINKS_AND_EMOJI), max_size=20).map("".join))
+def test_the_quick_upper_bounds_are_never_below_the_real_count(text: str) -> None:
+    """A text within the bound is posted without the exact count (`fits`): the bound must
+    hold for every text, a word with several links among them."""
+    assert counting.x_weighted_length(text) <= counting.x_weighted_length_at_most(text)
+    assert (counting.caption_length(text, "mastodon")
+            <= counting.caption_length_at_most(text, "mastodon"))
+
+
+def test_a_word_with_two_links_is_bounded_by_two_links() -> None:
+    # Was 45 and 46: one 23 per word, where twitter-text finds two URLs (47).
+    assert counting.x_weighted_length("a.com,b.com") == 47
+    assert counting.x_weighted_length_at_most("a.com,b.com") >= 47
+    assert counting.length_urls_as_23("http://a.nl,http://b.nl") == 47
+    assert counting.caption_length_at_most("http://a.nl,http://b.nl", "mastodon") >= 47
+
+
+def test_every_code_point_x_weighs_1_is_bounded_by_its_own_weight() -> None:
+    """Each code point in twitter-text's light ranges, alone: only © and ® are emoji."""
+    light = [(0, 4351), (8192, 8205), (8208, 8223), (8242, 8247)]
+    for start, end in light:
+        for point in range(start, end + 1):
+            char = chr(point)
+            assert counting.x_weighted_length(char) <= counting.x_weighted_length_at_most(char)
+    assert counting.x_weighted_length_at_most("Vraag door, zegt ze.") == 20  # no link, 1 each
+    assert counting.x_weighted_length_at_most("©") == 2
+
+
+def test_every_emoji_sequence_is_bounded_by_its_parts() -> None:
+    for sequence in _emoji_sequences():
+        assert counting.x_weighted_length(sequence) <= counting.x_weighted_length_at_most(sequence)
+
+
+def test_a_caption_without_links_fits_x_by_its_bound_without_the_exact_count(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    caption = ("Marieke zocht twee jaar naar een diagnose. Vraag door, zegt ze. " * 5)[:278]
+    assert len(caption) == 278
+    monkeypatch.setattr(counting, "x_weighted_length", None)  # would fail if it were called
+    assert counting.fits(caption, "x")
+
+
 def _replaced_in_the_whole_text(text: str) -> str:
     """The reference: every multi-code-point sequence of the emoji package's list in the
     whole text that twitter-text does not weigh as one emoji, replaced (as before the
