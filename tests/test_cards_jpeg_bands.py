@@ -7,7 +7,9 @@ Real Pillow images, checked by their bytes and pixels; no timings.
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import os
 import random
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from campaign import cards
+from campaign.cards import draw
 from campaign.cards.draw import JpegBands, _header
 from campaign.config import Project, load_project
 from campaign.models import CARD_SIZES
@@ -109,16 +112,54 @@ def test_a_stream_that_is_not_a_plain_jpeg_is_refused() -> None:
         bands.finish(busy_card((64, 64)))
 
 
-def test_each_layout_s_bands_have_edges_at_the_photo_s_top_and_bottom() -> None:
+def test_each_layout_s_bands_have_edges_at_the_photo_s_top_middle_and_bottom() -> None:
     margin = load_project(REPO / "campaign.toml").settings.theme.margin
-    assert cards.band_rows(cards.layout_for("portrait", margin)) == 560
-    assert cards.band_rows(cards.layout_for("square", margin)) == 400
+    # The photo's two halves (resampled at once by crop_to_fill) are a band each.
+    assert cards.band_rows(cards.layout_for("portrait", margin)) == 280
+    assert cards.band_rows(cards.layout_for("square", margin)) == 200
     # Landscape's photo is a column from top to bottom: every row holds photo, one band.
     assert cards.band_rows(cards.layout_for("landscape", margin)) == 0
     for fmt in CARD_SIZES:
         rows = cards.band_rows(cards.layout_for(fmt, margin))
         box = cards.layout_for(fmt, margin).photo
-        assert rows == 0 or (box.y0 % rows == 0 and box.y1 % rows == 0 and rows % 8 == 0)
+        middle = box.y0 + box.height // 2
+        assert rows == 0 or (box.y0 % rows == 0 and box.y1 % rows == 0 and rows % 8 == 0
+                             and middle % rows == 0)
+
+
+def test_a_photo_box_without_a_middle_on_a_block_edge_is_one_band() -> None:
+    layout = cards.layout_for("portrait", load_project(REPO / "campaign.toml").settings.theme.margin)
+    odd = dataclasses.replace(layout, photo=dataclasses.replace(layout.photo, y1=552))  # half 276
+    assert cards.band_rows(odd) == 552
+
+
+def test_the_photo_s_bands_encoded_from_the_crop_on_two_threads_are_the_bytes_of_the_whole() -> None:
+    image = busy_card((1080, 1350), seed=5)
+    photo = image.crop((0, 0, 1080, 560))
+    bands = JpegBands(image.size, 280, 90)
+    assert bands.encode_part(0, photo)  # bands 0 and 280, one on a second thread
+    assert sorted(bands._bands) == [0, 280]
+    bands.encode(image, outside=(0, 560), together=True)  # 560, 840, 1120: two threads
+    assert sorted(bands._bands) == [0, 280, 560, 840, 1120]
+    assert bands.finish(image) == whole(image, 90, restart_marker_rows=35)
+
+
+def test_a_part_that_does_not_cover_whole_bands_is_refused_and_left_to_be_pasted() -> None:
+    bands = JpegBands((1080, 1350), 280, 90)
+    photo = busy_card((1080, 560))
+    assert not bands.encode_part(0, photo.crop((0, 0, 1080, 300)))  # ends inside a band
+    assert not bands.encode_part(8, photo)  # begins inside one
+    assert not bands.encode_part(0, photo.crop((0, 0, 1000, 560)))  # narrower than the card
+    assert bands._bands == {}
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="files in memory are Linux's")
+def test_a_jpeg_encoded_into_a_file_in_memory_is_the_one_pillow_writes_into_bytes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    image = busy_card((1083, 1001), seed=2)
+    in_memory_file = draw._encode(image, 90, 200)
+    monkeypatch.setattr(draw, "_MEMFD", None)  # as on macOS: a BytesIO
+    assert in_memory_file == draw._encode(image, 90, 200) == whole(image, 90, restart_marker_rows=25)
 
 
 def test_a_card_over_its_limit_is_encoded_again_whole_at_a_lower_quality() -> None:

@@ -245,8 +245,35 @@ def test_the_photo_is_decoded_on_a_second_thread_while_the_text_is_set(
     # Encoded in bands (the text's while the photo was decoded): byte for byte what Pillow
     # writes for the whole card with a restart marker every band.
     rows = cards.band_rows(cards.layout_for("portrait", project.settings.theme.margin))
-    assert rows == 560
+    assert rows == 280
     assert card.path.read_bytes() == cards.encode_jpeg(drawn, 10**9, 90, band_rows=rows)[0]
+
+
+def test_after_a_text_only_edit_the_photo_s_rows_are_encoded_on_the_photo_s_thread(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from campaign.cards import draw
+
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    cards.render_card(make_story(path), "portrait", project)  # the crop is on disk now
+    photo_module.photo_memory.clear()  # as in a new process
+    edited = make_story(path, quote="Een nieuwe zin, alleen de tekst is anders.")
+    threads: list[str] = []  # where the photo's rows were encoded
+    real_encode_part = draw.JpegBands.encode_part
+
+    def encode_part(self: draw.JpegBands, top: int, part: Image.Image) -> bool:
+        threads.append(threading.current_thread().name)
+        return real_encode_part(self, top, part)
+
+    monkeypatch.setattr(draw.JpegBands, "encode_part", encode_part)
+    card = cards.render_card(edited, "portrait", project)
+    assert not card.cached
+    assert threads and threading.current_thread().name not in threads
+    drawn = cards.draw_card(cards.plan_card(edited, "portrait", project), project,
+                            cards.load_photo(path, (1080, 560), edited.photo_focus, story="s"))
+    assert card.path.read_bytes() == cards.encode_jpeg(drawn, 10**9, 90, band_rows=280)[0]
 
 
 def test_the_text_s_error_is_the_one_told_when_the_photo_is_damaged_too(

@@ -22,6 +22,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from campaign.cards.assets import _digest, _resolved, _stamp_or_none
 from campaign.config import Project, Settings
@@ -29,6 +30,9 @@ from campaign.errors import CardError
 from campaign.models import CARD_SIZES, Card, CardFormat, Platform, Story
 from campaign.planner import story_platforms
 from campaign.platforms import SPECS
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Bump whenever a change in this package changes the pixels: every cached card is drawn again.
 RENDERER_VERSION = "5"  # 2: crops keep the faces; 3: BILINEAR crops; 4: in two halves; 5: 3/8 decode
@@ -162,19 +166,19 @@ def render_card(story: Story, fmt: CardFormat, project: Project, *, force: bool 
     # Drawing is imported only now: a week of cards that are all up to date never loads it.
     from campaign.cards.draw import JpegBands, band_rows, draw_card, encode_jpeg, place_photo
     from campaign.cards.layout import layout_for
-    from campaign.cards.photo import Background, _prepared_photo
+    from campaign.cards.photo import Background, _prepared_photo, let_go
     from campaign.cards.plan import plan_card
 
-    # The photo is made ready (decoded and cropped, or read from memory or disk) on a
-    # second thread while this one sets and draws the text, and encodes the rows of the
-    # card that hold no photo (`JpegBands`).
+    # The photo is made ready (decoded and cropped, or read from memory or disk) and its
+    # rows of the card encoded on a second thread, while this one sets and draws the text
+    # and encodes the rows that hold no photo (`JpegBands`).
     quality = project.settings.theme.jpeg_quality
     layout = layout_for(fmt, project.settings.theme.margin)
     rows = band_rows(layout) if story.photo is not None else 0
     pending = started = None
     encoded = threading.Event()
 
-    def store_when_encoded(prepared: tuple[object, str, Callable[[], None] | None]) -> None:
+    def store_when_encoded(prepared: tuple[object, str, Callable[[], None] | None, bool]) -> None:
         """A new crop is written to build/cache/photos/ on the photo's thread, once this
         thread has encoded the card: while it writes the card, not while it encodes."""
         if prepared[2] is not None:
@@ -185,9 +189,17 @@ def render_card(story: Story, fmt: CardFormat, project: Project, *, force: bool 
         photo_file, box = story.photo, layout.photo
         build = _resolved(project.root, project.settings.paths.build)
         started = JpegBands(layout.size, rows, quality) if rows else None
-        pending = Background(lambda: _prepared_photo(
-            photo_file, digest, (box.width, box.height), story.photo_focus, story=story.file,
-            cache=photo_cache_dir(build, story.id)), head_start=True, then=store_when_encoded)
+
+        def photo_and_its_rows() -> tuple[Image.Image, str, Callable[[], None] | None, bool]:
+            """(the photo, its digest, what is left to store, whether its rows are encoded)."""
+            photo, drawn, store = _prepared_photo(
+                photo_file, digest, (box.width, box.height), story.photo_focus,
+                story=story.file, cache=photo_cache_dir(build, story.id))
+            let_go()  # encoding lets go of the GIL: the text need not wait for it
+            banded = started is not None and started.encode_part(box.y0, photo)
+            return photo, drawn, store, banded
+
+        pending = Background(photo_and_its_rows, head_start=True, then=store_when_encoded)
     try:
         plan = plan_card(story, fmt, project)
         image = draw_card(plan, project, None)
@@ -200,10 +212,13 @@ def render_card(story: Story, fmt: CardFormat, project: Project, *, force: bool 
         raise
     if pending is not None:
         if started is not None:  # the text's rows, while the photo is still on its way
-            started.encode(image, outside=(layout.photo.y0, layout.photo.y1))
-        photo, drawn, _store = pending.result()
-        # The photo's band is encoded from the crop itself; pasted only if it is needed.
-        if started is None or not started.encode_part(layout.photo.y0, photo):
+            # On two threads when the photo's thread is done (a text-only edit), not while
+            # it is still decoding: that would only slow the decode down.
+            started.encode(image, outside=(layout.photo.y0, layout.photo.y1),
+                           together=pending.done())
+        photo, drawn, _store, banded = pending.result()
+        # The photo's bands were encoded from the crop itself; pasted only if it is needed.
+        if not banded:
             place_photo(image, plan, photo)
         if drawn != digest:  # the photo changed a moment ago: file the card under what was drawn
             key = cache_key(story, fmt, project, drawn)

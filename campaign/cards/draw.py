@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import logging
 import math
+import os
 import struct
+import threading
 
 from PIL import Image, ImageDraw
 
 from campaign.cards.layout import Layout
 from campaign.cards.logo import _logo_for
+from campaign.cards.photo import Background
 from campaign.cards.plan import CardPlan
 from campaign.cards.text import _emoji_bitmap, _emoji_top, _font, font_paths
 from campaign.config import Project
@@ -97,10 +100,25 @@ def encode_jpeg(image: Image.Image, limit: int, quality: int, *, label: str = "c
 
 
 def _encode(image: Image.Image, quality: int, band_rows: int = 0) -> bytes:
-    buffer = io.BytesIO()
+    """The JPEG of `image`. Written into a file in memory where the system has them
+    (Linux): Pillow lets go of the GIL while it encodes into a file, not into a BytesIO,
+    so the photo's bands are encoded on two threads, and beside the text being drawn."""
     options = {"restart_marker_rows": band_rows // 8} if band_rows else {}
-    image.save(buffer, "JPEG", quality=quality, subsampling=0, **options)
-    return buffer.getvalue()
+    if _MEMFD is None:
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=quality, subsampling=0, **options)
+        return buffer.getvalue()
+    fd = _MEMFD("card", os.MFD_CLOEXEC)
+    try:
+        with open(fd, "wb", buffering=0, closefd=False) as file:
+            image.save(file, "JPEG", quality=quality, subsampling=0, **options)
+            size = file.tell()
+        return os.pread(fd, size, 0)
+    finally:
+        os.close(fd)
+
+
+_MEMFD = getattr(os, "memfd_create", None)
 
 
 # --------------------------------------------------------------------------- bands
@@ -118,10 +136,15 @@ _MCU_ROWS = 8  # 4:4:4: one 8x8 block of each colour channel per MCU
 
 def band_rows(layout: Layout) -> int:
     """The height of the bands a card with a photo is encoded in: the largest whose edges
-    include the photo box's top and bottom, so the bands above and below the photo hold
-    no photo (0, one band, when no such band is shorter than the card, as for
-    landscape's full-height photo, or when the box is not on 8-row block edges)."""
-    rows = math.gcd(layout.photo.y0, layout.photo.y1)
+    include the photo box's top, middle and bottom, so the bands above and below the photo
+    hold no photo, and the photo's two halves (`crop_to_fill` resamples them at once) are
+    encoded at once too (`JpegBands.encode_part`). Without a middle on an 8-row block edge,
+    the photo is one band; 0, one band for the card, when no such band is shorter than the
+    card, as for landscape's full-height photo, or when the box is not on block edges."""
+    box = layout.photo
+    rows = math.gcd(box.y0, box.y1, box.y0 + box.height // 2)
+    if rows % _MCU_ROWS:
+        rows = math.gcd(box.y0, box.y1)
     width, height = layout.size
     if rows % _MCU_ROWS or rows >= height or -(-width // 8) * (rows // 8) > 0xFFFF:
         return 0
@@ -138,24 +161,50 @@ class JpegBands:
         self.size, self.rows, self.quality = size, rows, quality
         self._bands: dict[int, bytes] = {}
         self._parts: dict[int, Image.Image] = {}
+        self._lock = threading.Lock()  # the photo's bands are encoded on the photo's thread
 
-    def encode(self, image: Image.Image, *, outside: tuple[int, int] = (0, 0)) -> None:
+    def encode(self, image: Image.Image, *, outside: tuple[int, int] = (0, 0),
+               together: bool = False) -> None:
         """Encode every band of `image` not yet encoded that has no row in `outside`
-        (top, bottom): those rows may still change."""
-        for top in range(0, self.size[1], self.rows):
-            bottom = min(top + self.rows, self.size[1])
-            if top not in self._bands and (bottom <= outside[0] or top >= outside[1]):
-                self._bands[top] = _encode(image.crop((0, top, self.size[0], bottom)), self.quality)
+        (top, bottom): those rows may still change. `together`: on two threads."""
+        with self._lock:
+            tops = [top for top in range(0, self.size[1], self.rows) if top not in self._bands
+                    and (min(top + self.rows, self.size[1]) <= outside[0] or top >= outside[1])]
+        self._encode_bands(image, 0, tops, together=together)
+
+    def _encode_bands(self, image: Image.Image, top: int, tops: list[int], *,
+                      together: bool) -> None:
+        """Encode the bands at `tops` from `image`, whose first row is the card's row `top`;
+        with `together`, the first half of them on a second thread."""
+        bottom = top + image.height
+
+        def code(at: int) -> bytes:
+            if (at, min(at + self.rows, bottom)) == (top, bottom):
+                return _encode(image, self.quality)
+            return _encode(image.crop((0, at - top, image.width, min(at + self.rows, bottom) - top)),
+                           self.quality)
+
+        first = tops[:len(tops) // 2] if together else []
+        ahead = Background(lambda: [code(at) for at in first]) if first else None
+        coded = {at: code(at) for at in tops[len(first):]}
+        if ahead is not None:
+            coded.update(zip(first, ahead.result(), strict=True))
+        with self._lock:
+            self._bands.update(coded)
 
     def encode_part(self, top: int, part: Image.Image) -> bool:
-        """Encode the band that starts at row `top` from `part`, the pixels that will be
-        there (the cropped photo, not pasted into the card yet); False, and nothing done,
-        when `part` is not exactly one band. `complete` pastes it in later if needed."""
-        bottom = min(top + self.rows, self.size[1])
-        if top % self.rows or part.size != (self.size[0], bottom - top):
+        """Encode the bands from row `top` down that `part` covers, from `part`, the pixels
+        that will be there (the cropped photo, not pasted into the card yet), the first
+        half of them on a second thread; False, and nothing done, when `part` does not
+        cover whole bands. `complete` pastes it in later if needed. Safe to call while
+        another thread encodes other bands (`encode`)."""
+        bottom = top + part.height
+        if (top % self.rows or part.width != self.size[0] or bottom > self.size[1]
+                or (bottom % self.rows and bottom != self.size[1])):
             return False
-        self._bands[top] = _encode(part, self.quality)
-        self._parts[top] = part
+        self._encode_bands(part, top, list(range(top, bottom, self.rows)), together=True)
+        with self._lock:
+            self._parts[top] = part
         return True
 
     def complete(self, image: Image.Image) -> None:

@@ -91,6 +91,10 @@ class Background(Generic[T]):
             except BaseException as exc:  # handed over in finished()
                 self._then_error = exc
 
+    def done(self) -> bool:
+        """Whether the work has ended (`then` may still run)."""
+        return self._done.is_set()
+
     def result(self) -> T:
         """The work's value (or its exception), as soon as it is there: `then` may still run."""
         self._done.wait()
@@ -248,6 +252,8 @@ def _prepared_photo(path: Path, digest: str, size: tuple[int, int],
         if stored is not None and not stored.exists():  # another story with the same photo
             return remembered, digest, lambda: write_cached_photo(stored, remembered)
         return remembered, digest, None
+    if stored is not None and stored.is_file():
+        let_go()  # reading the crop lets go of the GIL: the text need not wait for it
     if stored is not None and (image := read_cached_photo(stored, size)) is not None:
         return photo_memory.crop(key, lambda: image), digest, None
     upright, drawn = _decoded(path, digest, story=story)
