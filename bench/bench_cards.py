@@ -20,6 +20,10 @@
    (only when /usr/bin/chromium exists; it is driven over --remote-debugging-pipe,
    so the browser stays up between screenshots, as a warm service would)
 
+The anchor, "JPEG encode", is Pillow's own encode of the card's pixels into bytes (none of
+campaign's code), timed in turn with each row's runs: a shared machine's slow minutes
+then slow both sides of a ratio alike.
+
 Everything runs in a temporary copy of the campaign, so build/ is left alone.
 """
 
@@ -102,27 +106,54 @@ def reference_story(photo: Path) -> Story:
 
 def bench_card_vs_encode(project: Project, story: Story) -> tuple[float, float, float]:
     """Full card (layout, drawing, encode, write) against encoding its pixels, interleaved."""
+    image = card_pixels(project, story)
+    quality = project.settings.theme.jpeg_quality
+    render, encode = interleaved(
+        lambda: cards.render_card(story, "portrait", project, force=True),
+        lambda: plain_encode(image, quality), 15)
+    return render, encode, render / encode
+
+
+def plain_encode(image: Image.Image, quality: int) -> bytes:
+    """The anchor: Pillow's own JPEG encode of the card's pixels into bytes, at the card's
+    quality and chroma (4:4:4), with none of campaign's code (bands, files in memory)."""
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, subsampling=0)
+    return buffer.getvalue()
+
+
+def interleaved(action: Callable[[], object], anchor: Callable[[], object],
+                runs: int) -> tuple[float, float]:
+    """(the fastest of `runs` timings of `action`, the fastest of the anchor's), taken in
+    turn, so that a shared machine's slower minutes slow both alike."""
+    actions, anchors = [], []
+    for _ in range(runs):
+        actions.append(best_ms(action, 1))
+        anchors.append(best_ms(anchor, 1))
+    return min(actions), min(anchors)
+
+
+def card_pixels(project: Project, story: Story) -> Image.Image:
+    """The reference card's pixels, for the anchor's encode."""
     plan = cards.plan_card(story, "portrait", project)
     box = plan.layout.photo
     assert story.photo is not None
     photo = cards.load_photo(story.photo, (box.width, box.height), story.photo_focus, story="b")
-    image = cards.draw_card(plan, project, photo)
+    return cards.draw_card(plan, project, photo)
+
+
+def bench_first_card(project: Project, story: Story) -> tuple[float, float]:
+    """A card whose photo is not known yet, in memory or on disk: the 12 MP decode and crop;
+    and the anchor's encode, in turn with it."""
+    image = card_pixels(project, story)
     quality = project.settings.theme.jpeg_quality
-    renders, encodes = [], []
-    for _ in range(15):
-        renders.append(best_ms(lambda: cards.render_card(story, "portrait", project, force=True), 1))
-        encodes.append(best_ms(lambda: cards.encode_jpeg(image, 10**9, quality), 1))
-    return min(renders), min(encodes), min(renders) / min(encodes)
 
-
-def bench_first_card(project: Project, story: Story) -> float:
-    """A card whose photo is not known yet, in memory or on disk: the 12 MP decode and crop."""
     def first() -> None:
         cards.photo_memory.clear()
         shutil.rmtree(project.build_dir / "cache" / "photos", ignore_errors=True)
         cards.render_card(story, "portrait", project, force=True)
 
-    return best_ms(first, 10)
+    return interleaved(first, lambda: plain_encode(image, quality), 10)
 
 
 def crop_difference(story: Story) -> tuple[float, tuple[int, int]]:
@@ -140,31 +171,38 @@ def crop_difference(story: Story) -> tuple[float, tuple[int, int]]:
     return sum(ImageStat.Stat(ImageChops.difference(ours, reference)).mean) / 3, decoded.size
 
 
-def bench_edit_in_new_process(project: Project, story: Story) -> tuple[float, float, float]:
+def bench_edit_in_new_process(project: Project, story: Story) -> tuple[float, float, float, float]:
     """A text-only edit rendered by a new interpreter, the photo's crop already on disk:
-    (imports and render_card together, the imports, render_card after them), each the
-    fastest of 5 runs."""
+    (imports and render_card together, the imports, render_card after them, the anchor's
+    encode timed here between the runs), each the fastest of 5."""
     assert story.photo is not None
     cards.render_card(story, "portrait", project)  # the disk cache is warm
-    runs = []
+    image = card_pixels(project, story)
+    quality = project.settings.theme.jpeg_quality
+    runs, anchors = [], []
     for run in range(5):
         done = subprocess.run(
             [sys.executable, __file__, "--edit", str(project.root / "campaign.toml"),
              str(story.photo), str(run)], capture_output=True, text=True, check=True)
         imports, render = (float(word) for word in done.stdout.split()[-2:])
         runs.append((imports + render, imports, render))
-    return min(runs)
+        anchors.append(best_ms(lambda: plain_encode(image, quality), 3))
+    return (*min(runs), min(anchors))
 
 
-def bench_edit_in_process(project: Project, story: Story) -> float:
-    """The same edit in this process, its photo memory cleared (fonts, patterns loaded)."""
+def bench_edit_in_process(project: Project, story: Story) -> tuple[float, float]:
+    """The same edit in this process, its photo memory cleared (fonts, patterns loaded);
+    and the anchor's encode, in turn with it."""
+    image = card_pixels(project, story)
+    quality = project.settings.theme.jpeg_quality
+
     def edit(run: list[int] = [0]) -> None:  # noqa: B006 - a counter: a new quote each time
         run[0] += 1
         cards.photo_memory.clear()
         edited = dataclasses.replace(story, quote=f"{QUOTE_25} (bewerking {run[0]})")
         assert not cards.render_card(edited, "portrait", project).cached
 
-    return best_ms(edit, 5)
+    return interleaved(edit, lambda: plain_encode(image, quality), 10)
 
 
 def edit_in_this_process(toml: str, photo: str, run: str) -> None:
@@ -356,23 +394,23 @@ def main() -> None:
         print(f"1. full card {render:7.1f} ms / JPEG encode of the same pixels {encode:6.1f} ms"
               f" = {ratio:5.1f}x   (aim <= 6x; 1080x1350, 25-word quote, quality 90, 4:4:4"
               " chroma; photo already decoded)")
-        first = bench_first_card(project, story)
+        first, encode = bench_first_card(project, story)
         print(f"1a. first card with a 12 MP photo {first:6.1f} ms / JPEG encode {encode:6.1f} ms"
               f" = {first / encode:5.1f}x   (aim <= 6x; the photo decoded and cropped, nothing cached)")
         difference, decoded = crop_difference(story)
         print(f"1b. crop's mean difference from a full-decode LANCZOS crop: {difference:.2f}"
               f" of 255   (aim < 1.0; 4032x3024 decoded at {decoded[0]}x{decoded[1]},"
               f" {cards.RESAMPLING.name})")
-        edit, imports, first_use = bench_edit_in_new_process(project, story)
+        edit, imports, first_use, encode = bench_edit_in_new_process(project, story)
         print(f"1c. card after a text-only edit, new process {edit:6.1f} ms / JPEG encode"
               f" {encode:6.1f} ms = {edit / encode:5.1f}x   (aim <= 3x; photo crop on disk; timed"
               " inside the new process, around render_card and what it imports)")
         print(f"    of which importing the drawing modules {imports:6.1f} ms, and render_card"
               f" {first_use:6.1f} ms = {first_use / encode:5.1f}x the encode   (fonts, character"
               " maps, patterns and logo loaded on first use)")
-        edit = bench_edit_in_process(project, story)
+        edit, encode = bench_edit_in_process(project, story)
         print(f"    the same edit in this process, photo memory cleared {edit:6.1f} ms"
-              f" = {edit / encode:5.1f}x the encode   (the crop read from disk)")
+              f" = {edit / encode:5.1f}x the encode ({encode:.1f} ms)   (the crop read from disk)")
         fresh, cached, count = bench_week(project)
         print(f"2. fresh week {fresh:7.1f} ms / cached week {cached:6.2f} ms = {fresh / cached:6.0f}x"
               f"   (aim >= 50x; {count} cards of the example stories)")

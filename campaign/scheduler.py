@@ -8,13 +8,19 @@ minute SPEC §7 asks for, with no extra dependency, and it sees approvals,
 pauses and withdrawals made by other `campaign` commands in the ledger too).
 
 All jobs run on one worker thread, one after another, so a post never races a
-rebuild or a sweep. When a post's time comes, that job sends every post due by
-then: each platform's posts one after another on a thread of the posting pool,
-the platforms in parallel (posts of one moment are on their platforms at once,
-not one after another). Each platform has its own ledger connection, HTTP
-session and publishers, and `publish_post` holds that platform's publish lock,
-so no platform ever has two posts in flight; the outcomes are recorded and
-alerted on the worker thread, with the scheduler's own connection.
+rebuild or a sweep. When a post's time comes, that job hands every post due by
+then to its platform's lane, a thread of its own: each platform's posts one
+after another, the platforms in parallel (posts of one moment are on their
+platforms at once, not one after another). Each platform has its own ledger
+connection, HTTP session and publishers, and `publish_post` holds that
+platform's publish lock, so no platform ever has two posts in flight. The job
+does not wait for them: a platform that is free takes the next moment's post
+even while another is still sending a slow one (a compressed rehearsal's
+09:30 and 10:00 are 62 ms apart). A post being sent counts as having a job
+(`_in_flight`), so no rebuild schedules it again and no sweep takes it for
+missed; when its lane is done, its outcome is recorded and alerted on the
+worker thread, with the scheduler's own connection (`_record_finished`), and
+a day's story waits for the posts still being sent (`_settle`).
 
 The post jobs are indexed by post (`_jobs`: key -> job id and time), so that
 scheduling or unscheduling one post never walks every job. A post keeps its entry
@@ -42,6 +48,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import functools
 import hashlib
 import logging
 import signal
@@ -53,6 +60,7 @@ from concurrent.futures import ThreadPoolExecutor as Threads
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
 import requests
@@ -225,9 +233,17 @@ class Scheduler:
         # The post jobs by post: (job id, campaign time). APScheduler only lists all its
         # jobs; with this index one post is (un)scheduled in O(log n), not O(n).
         self._jobs: dict[str, tuple[str, datetime]] = {}
-        # The posts of one moment go out in parallel, one thread per platform at a time;
-        # each platform has its own ledger connection, session and publishers.
-        self._posting = Threads(max_workers=len(PLATFORMS), thread_name_prefix="post")
+        # The posts of one moment go out in parallel, on one thread per platform (a lane):
+        # a platform's posts go one after another, in the order their moments came. Each
+        # platform has its own ledger connection, session and publishers. A post's job
+        # hands its posts to their lanes and ends; the outcomes are recorded by a job of
+        # their own (`_record_finished`), so the next moment's posts for a platform that is
+        # free do not wait for another platform's slow post (issue 19).
+        self._lanes = {platform: Threads(max_workers=1, thread_name_prefix=f"post-{platform}")
+                       for platform in PLATFORMS}
+        self._in_flight: set[str] = set()  # handed to a lane, outcome not recorded yet
+        self._finished: SimpleQueue[tuple[list[Post], Future[list[tuple[Post, Outcome | Exception]]]]]
+        self._finished = SimpleQueue()
         self._contexts: dict[str, Publishing] = {}
         self.on_day_end = on_day_end  # the rehearsal tells the story of each day as it ends
         # The posts' numbers for `campaign report`: fetched on a thread of their own, with
@@ -279,7 +295,9 @@ class Scheduler:
             if self._scheduler.running:
                 self._scheduler.shutdown(wait=False)
         self._metrics_threads.shutdown(wait=True)  # a fetch in flight stores what it got
-        self._posting.shutdown(wait=True)
+        for lane in self._lanes.values():
+            lane.shutdown(wait=True)  # a post being sent ends; one still waiting stays planned
+        self._record_finished()  # the outcomes of the last posts, on this thread now
         for ctx in self._contexts.values():
             ctx.session.close()
             ctx.ledger.close()
@@ -317,7 +335,7 @@ class Scheduler:
             self._sweep(now)
             self._maybe_fetch_metrics(now)
             self.alerter.deliver_pending(now)
-            if self.until_done and self.posts and self._all_final():
+            if self.until_done and self.posts and not self._in_flight and self._all_final():
                 self.done.set()
         except Exception:  # the scheduler never dies of one bad tick
             log.exception("the watch job failed; it runs again in %s s", self.poll_seconds)
@@ -376,7 +394,7 @@ class Scheduler:
         wanted: set[str] = set()
         for key, post in self.posts.items():
             record = records[key]
-            if record.final or record.state == "publishing":
+            if record.final or record.state == "publishing" or key in self._in_flight:
                 continue
             when = record.next_attempt or post.due
             if key not in self._scheduled and record.attempts == 0 and record.next_attempt is None:
@@ -428,13 +446,13 @@ class Scheduler:
 
     def _post_jobs(self) -> set[str]:
         """The posts that have a job, including one whose time came and that waits for the
-        worker thread."""
-        return set(self._jobs)
+        worker thread, and those being sent (their outcome not recorded yet)."""
+        return set(self._jobs) | self._in_flight
 
     def _fire(self, key: str, job_id: str) -> None:
         """A post's time came: it goes out with every other post due by now, each platform's
-        posts one after another, the platforms in parallel; then their outcomes are recorded
-        here, on the worker thread."""
+        posts one after another on its lane, the platforms in parallel. Their outcomes are
+        recorded on the worker thread once each lane is done (`_record_finished`)."""
         if key not in self._jobs or self._jobs[key][0] != job_id:
             return  # sent with an earlier job's posts, or scheduled again since
         now = self.clock.now()
@@ -453,12 +471,48 @@ class Scheduler:
         by_platform: dict[Platform, list[Post]] = {}
         for post in posts:
             by_platform.setdefault(post.platform, []).append(post)
-        rounds = [self._posting.submit(self._post_each, platform, batch)
-                  for platform, batch in by_platform.items()]
-        for done in rounds:
-            for post, result in done.result():
+        for platform, batch in by_platform.items():
+            self._in_flight.update(post.key for post in batch)
+            sent = self._lanes[platform].submit(self._post_each, platform, batch)
+            sent.add_done_callback(functools.partial(self._lane_done, batch))
+
+    def _lane_done(self, batch: list[Post],
+                   sent: Future[list[tuple[Post, Outcome | Exception]]]) -> None:
+        """On the lane's thread: its posts are sent; their outcomes wait for the worker."""
+        self._finished.put((batch, sent))
+        with suppress(Exception):  # stopping: `stop` records them itself
+            self._scheduler.add_job(self._job, args=[self._record_finished])
+
+    def _record_finished(self) -> None:
+        """Record the outcomes of every lane's posts that were sent (on the worker thread,
+        or in `stop` once the lanes are shut)."""
+        recorded = False
+        while True:
+            try:
+                batch, sent = self._finished.get_nowait()
+            except Empty:
+                break
+            try:
+                results = sent.result()
+            except Exception as exc:  # the lane itself failed: each post is told
+                results = [(post, exc) for post in batch]
+            done = {post.key for post, _result in results}
+            for post, result in results:
                 self._record(post, result)
-        give_back_free_memory()
+            for post in batch:
+                self._in_flight.discard(post.key)
+                if post.key not in done:  # stopping before it was sent: the next start sends it
+                    self._scheduled.discard(post.key)
+            recorded = True
+        if recorded:
+            give_back_free_memory()
+
+    def _settle(self) -> None:
+        """Wait until every post handed to a lane is sent, and record the outcomes."""
+        while self._in_flight:
+            batch, sent = self._finished.get()
+            self._finished.put((batch, sent))
+            self._record_finished()
 
     def _post_each(self, platform: Platform,
                    posts: list[Post]) -> list[tuple[Post, Outcome | Exception]]:
@@ -684,8 +738,14 @@ class Scheduler:
             moment = end_of_day(day, self.project)
             if moment > now:
                 self._scheduler.add_job(self._job, "date", run_date=self.clock.wall(moment),
-                                        args=[self.on_day_end, day], id=f"day-end:{day}",
+                                        args=[self._day_end, day], id=f"day-end:{day}",
                                         replace_existing=True)
+
+    def _day_end(self, day: date) -> None:
+        """A day ended: its story is told once every post being sent has its outcome."""
+        self._settle()
+        if self.on_day_end is not None:
+            self.on_day_end(day)
 
     def _summary(self, day: date) -> None:
         records = [r for r in self.ledger.posts() if r.day == day.isoformat()]

@@ -161,6 +161,12 @@ def test_a_jpeg_encoded_into_a_file_in_memory_is_the_one_pillow_writes_into_byte
     monkeypatch.setattr(draw, "_MEMFD", None)  # as on macOS: a BytesIO
     assert in_memory_file == draw._encode(image, 90, 200) == whole(image, 90, restart_marker_rows=25)
 
+    def refused(name: str, flags: int) -> int:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(draw, "_MEMFD", refused)  # refused: a BytesIO too
+    assert draw._encode(image, 90, 200) == in_memory_file
+
 
 def test_a_card_over_its_limit_is_encoded_again_whole_at_a_lower_quality() -> None:
     image = busy_card((1080, 1350), seed=9)

@@ -572,6 +572,9 @@ def test_posts_of_one_moment_go_out_in_parallel_one_per_platform_exactly_once(
             first = min(scheduler._jobs, key=lambda k: scheduler._jobs[k][1])
             scheduler._fire(first, scheduler._jobs[first][0])  # as APScheduler calls it
             assert scheduler._jobs == {}  # every due post went with it
+            assert scheduler._in_flight == set(scheduler.posts)  # the job did not wait
+            scheduler._settle()  # as the job that records their outcomes does
+            assert scheduler._in_flight == set()
         finally:
             scheduler.stop()
         records = ledger.posts()
@@ -590,6 +593,63 @@ def test_posts_of_one_moment_go_out_in_parallel_one_per_platform_exactly_once(
     overlapping = sum(1 for p, s, e in _Timed.calls for q, s2, e2 in _Timed.calls
                       if p < q and s < e2 and s2 < e)
     assert overlapping >= len(SUPPORTED) - 1
+
+
+class _SlowX(_Timed):
+    """X made slow (0.5 s a post); every other platform as fast as the sandbox."""
+
+    def publish(self, request: PublishRequest) -> Published:
+        start = time.monotonic()
+        if self.platform == "x":
+            time.sleep(0.5)
+        try:
+            return self.real.publish(request)
+        finally:
+            _Timed.calls.append((self.platform, start, time.monotonic()))
+
+
+def test_a_free_platform_does_not_wait_for_another_platform_s_slow_post(
+        tmp_path: Path, sandbox: Sandbox) -> None:
+    """The 09:30 posts (Mastodon, X) are being sent when Bluesky's 10:00 comes: Bluesky goes
+    out at once, while X is still sending; nothing is planned again or missed meanwhile."""
+    project = campaign_copy(tmp_path, stories=["01-marieke"])
+    _Timed.calls = []
+
+    def make(platform: str, *args: Any, **kwargs: Any) -> Publisher:
+        return _SlowX(make_publisher(platform, *args, **kwargs))  # type: ignore[arg-type]
+
+    # 10:45 in Amsterdam: the posts of 08:00 to 09:30 (UTC; 09:00 to 10:30 there) are due.
+    clock = CompressedClock(origin=local(10, 45), day_seconds=86400)
+    with Ledger.open(project.ledger_path) as ledger:
+        publishing = Publishing(project=project, ledger=ledger, env=sandbox.env(), rehearsal=True,
+                                make=make, publisher_options={"instagram": {"poll_interval": 0.01}},
+                                platform_time=clock.wall)
+        alerter = Alerter(project.settings.alerts.model_copy(update={"email_to": []}), ledger,
+                          sandbox.env())
+        scheduler = Scheduler(project, ledger, publishing, alerter, clock, collect_metrics=False)
+        try:
+            scheduler.rebuild(local(0).astimezone(UTC))
+            due = sorted(scheduler._jobs, key=lambda k: scheduler._jobs[k][1])
+            scheduler._fire(due[0], scheduler._jobs[due[0]][0])  # 08:00 to 09:30: four posts
+            sending = set(scheduler._in_flight)
+            assert "01-marieke/x" in sending and "01-marieke/bluesky" not in sending
+            # While they are sent, a watch tick plans again and sweeps: nothing changes.
+            scheduler.rebuild(clock.now())
+            scheduler._sweep(clock.now())
+            assert not sending & set(scheduler._jobs)
+            assert "01-marieke/bluesky" in scheduler._jobs
+            bluesky = scheduler._jobs["01-marieke/bluesky"][0]
+            scheduler._fire("01-marieke/bluesky", bluesky)  # its time came (as APScheduler)
+            scheduler._settle()
+            assert scheduler._in_flight == set()
+        finally:
+            scheduler.stop()
+        records = {r.key: r for r in ledger.posts()}
+    assert {r.state for key, r in records.items() if "instagram" not in key} == {"posted"}
+    assert all(r.attempts == 1 for r in records.values() if r.state == "posted")
+    spans = {p: (start, end) for p, start, end in _Timed.calls}
+    assert spans["bluesky"][0] < spans["x"][1], "Bluesky waited for X"
+    assert Counter(p["platform"] for p in sandbox.posts())["x"] == 1
 
 
 def test_prepare_loads_what_the_first_post_needs(tmp_path: Path) -> None:

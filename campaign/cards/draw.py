@@ -104,11 +104,14 @@ def _encode(image: Image.Image, quality: int, band_rows: int = 0) -> bytes:
     (Linux): Pillow lets go of the GIL while it encodes into a file, not into a BytesIO,
     so the photo's bands are encoded on two threads, and beside the text being drawn."""
     options = {"restart_marker_rows": band_rows // 8} if band_rows else {}
-    if _MEMFD is None:
+    try:
+        fd = _MEMFD("card", os.MFD_CLOEXEC) if _MEMFD is not None else None
+    except OSError:  # refused (a sandbox's system-call filter, no file descriptors left)
+        fd = None
+    if fd is None:
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=quality, subsampling=0, **options)
         return buffer.getvalue()
-    fd = _MEMFD("card", os.MFD_CLOEXEC)
     try:
         with open(fd, "wb", buffering=0, closefd=False) as file:
             image.save(file, "JPEG", quality=quality, subsampling=0, **options)
