@@ -106,11 +106,9 @@ def reference_story(photo: Path) -> Story:
 
 def bench_card_vs_encode(project: Project, story: Story) -> tuple[float, float, float]:
     """Full card (layout, drawing, encode, write) against encoding its pixels, interleaved."""
-    image = card_pixels(project, story)
-    quality = project.settings.theme.jpeg_quality
     render, encode = interleaved(
         lambda: cards.render_card(story, "portrait", project, force=True),
-        lambda: plain_encode(image, quality), 15)
+        anchor(project, story), 15)
     return render, encode, render / encode
 
 
@@ -133,27 +131,26 @@ def interleaved(action: Callable[[], object], anchor: Callable[[], object],
     return min(actions), min(anchors)
 
 
-def card_pixels(project: Project, story: Story) -> Image.Image:
-    """The reference card's pixels, for the anchor's encode."""
+def anchor(project: Project, story: Story) -> Callable[[], bytes]:
+    """The anchor for the reference card: `plain_encode` of its pixels, drawn once here."""
     plan = cards.plan_card(story, "portrait", project)
     box = plan.layout.photo
     assert story.photo is not None
     photo = cards.load_photo(story.photo, (box.width, box.height), story.photo_focus, story="b")
-    return cards.draw_card(plan, project, photo)
+    image = cards.draw_card(plan, project, photo)
+    quality = project.settings.theme.jpeg_quality
+    return lambda: plain_encode(image, quality)
 
 
 def bench_first_card(project: Project, story: Story) -> tuple[float, float]:
     """A card whose photo is not known yet, in memory or on disk: the 12 MP decode and crop;
     and the anchor's encode, in turn with it."""
-    image = card_pixels(project, story)
-    quality = project.settings.theme.jpeg_quality
-
     def first() -> None:
         cards.photo_memory.clear()
         shutil.rmtree(project.build_dir / "cache" / "photos", ignore_errors=True)
         cards.render_card(story, "portrait", project, force=True)
 
-    return interleaved(first, lambda: plain_encode(image, quality), 10)
+    return interleaved(first, anchor(project, story), 10)
 
 
 def crop_difference(story: Story) -> tuple[float, tuple[int, int]]:
@@ -177,8 +174,7 @@ def bench_edit_in_new_process(project: Project, story: Story) -> tuple[float, fl
     encode timed here between the runs), each the fastest of 5."""
     assert story.photo is not None
     cards.render_card(story, "portrait", project)  # the disk cache is warm
-    image = card_pixels(project, story)
-    quality = project.settings.theme.jpeg_quality
+    encode = anchor(project, story)
     runs, anchors = [], []
     for run in range(5):
         done = subprocess.run(
@@ -186,23 +182,20 @@ def bench_edit_in_new_process(project: Project, story: Story) -> tuple[float, fl
              str(story.photo), str(run)], capture_output=True, text=True, check=True)
         imports, render = (float(word) for word in done.stdout.split()[-2:])
         runs.append((imports + render, imports, render))
-        anchors.append(best_ms(lambda: plain_encode(image, quality), 3))
+        anchors.append(best_ms(encode, 3))
     return (*min(runs), min(anchors))
 
 
 def bench_edit_in_process(project: Project, story: Story) -> tuple[float, float]:
     """The same edit in this process, its photo memory cleared (fonts, patterns loaded);
     and the anchor's encode, in turn with it."""
-    image = card_pixels(project, story)
-    quality = project.settings.theme.jpeg_quality
-
     def edit(run: list[int] = [0]) -> None:  # noqa: B006 - a counter: a new quote each time
         run[0] += 1
         cards.photo_memory.clear()
         edited = dataclasses.replace(story, quote=f"{QUOTE_25} (bewerking {run[0]})")
         assert not cards.render_card(edited, "portrait", project).cached
 
-    return interleaved(edit, lambda: plain_encode(image, quality), 10)
+    return interleaved(edit, anchor(project, story), 10)
 
 
 def edit_in_this_process(toml: str, photo: str, run: str) -> None:

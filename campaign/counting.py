@@ -292,10 +292,11 @@ def x_weighted_length_at_least(text: str) -> int:
     return total
 
 
+# A URL holds a '.' before its top-level domain: one followed by a letter or digit.
+_DOT_AND_MORE = re.compile(r"\.(?=\w)")
 # twitter-text config v3 weighs a code point in these ranges 1 and any other 2; an emoji,
 # however many code points, weighs 2. Of the "light" code points, only these two are an
 # emoji on their own (tests/test_counting.py tries every one of them).
-_DOT_AND_MORE = re.compile(r"\.(?=\w)")
 _X_HEAVY = re.compile("[^\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]|[\u00a9\u00ae]")
 
 

@@ -489,30 +489,35 @@ class Scheduler:
         recorded = False
         while True:
             try:
-                batch, sent = self._finished.get_nowait()
+                self._record_lane(*self._finished.get_nowait())
             except Empty:
                 break
-            try:
-                results = sent.result()
-            except Exception as exc:  # the lane itself failed: each post is told
-                results = [(post, exc) for post in batch]
-            done = {post.key for post, _result in results}
-            for post, result in results:
-                self._record(post, result)
-            for post in batch:
-                self._in_flight.discard(post.key)
-                if post.key not in done:  # stopping before it was sent: the next start sends it
-                    self._scheduled.discard(post.key)
             recorded = True
         if recorded:
             give_back_free_memory()
 
     def _settle(self) -> None:
         """Wait until every post handed to a lane is sent, and record the outcomes."""
+        if not self._in_flight:
+            return
         while self._in_flight:
-            batch, sent = self._finished.get()
-            self._finished.put((batch, sent))
-            self._record_finished()
+            self._record_lane(*self._finished.get())
+        give_back_free_memory()
+
+    def _record_lane(self, batch: list[Post],
+                     sent: Future[list[tuple[Post, Outcome | Exception]]]) -> None:
+        """The outcomes of one lane's posts, recorded; they are no longer being sent."""
+        try:
+            results = sent.result()
+        except Exception as exc:  # the lane itself failed: each post is told
+            results = [(post, exc) for post in batch]
+        done = {post.key for post, _result in results}
+        for post, result in results:
+            self._record(post, result)
+        for post in batch:
+            self._in_flight.discard(post.key)
+            if post.key not in done:  # stopping before it was sent: the next start sends it
+                self._scheduled.discard(post.key)
 
     def _post_each(self, platform: Platform,
                    posts: list[Post]) -> list[tuple[Post, Outcome | Exception]]:

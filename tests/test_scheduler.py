@@ -538,13 +538,30 @@ class _Timed(_Wrapped):
 
     calls: ClassVar[list[tuple[str, float, float]]] = []
 
+    def delay(self) -> float:
+        return 0.3  # a slow platform: long enough for every overlap to show
+
     def publish(self, request: PublishRequest) -> Published:
         start = time.monotonic()
-        time.sleep(0.3)  # a slow platform: long enough for every overlap to show
+        time.sleep(self.delay())
         try:
             return self.real.publish(request)
         finally:
             _Timed.calls.append((self.platform, start, time.monotonic()))
+
+
+def _timed_scheduler(project: Project, ledger: Ledger, sandbox: Sandbox, clock: CompressedClock,
+                     timed: type[_Timed]) -> Scheduler:
+    """A Scheduler (not started) posting to the sandbox through `timed` publishers."""
+    def make(platform: str, *args: Any, **kwargs: Any) -> Publisher:
+        return timed(make_publisher(platform, *args, **kwargs))  # type: ignore[arg-type]
+
+    publishing = Publishing(project=project, ledger=ledger, env=sandbox.env(), rehearsal=True,
+                            make=make, publisher_options={"instagram": {"poll_interval": 0.01}},
+                            platform_time=clock.wall)
+    alerter = Alerter(project.settings.alerts.model_copy(update={"email_to": []}), ledger,
+                      sandbox.env())
+    return Scheduler(project, ledger, publishing, alerter, clock, collect_metrics=False)
 
 
 def test_posts_of_one_moment_go_out_in_parallel_one_per_platform_exactly_once(
@@ -555,17 +572,9 @@ def test_posts_of_one_moment_go_out_in_parallel_one_per_platform_exactly_once(
     project = campaign_copy(tmp_path, stories=["01-marieke", "02-joost"])
     _Timed.calls = []
 
-    def make(platform: str, *args: Any, **kwargs: Any) -> Publisher:
-        return _Timed(make_publisher(platform, *args, **kwargs))  # type: ignore[arg-type]
-
     clock = CompressedClock(origin=local(13) + timedelta(days=1), day_seconds=86400)
     with Ledger.open(project.ledger_path) as ledger:
-        publishing = Publishing(project=project, ledger=ledger, env=sandbox.env(), rehearsal=True,
-                                make=make, publisher_options={"instagram": {"poll_interval": 0.01}},
-                                platform_time=clock.wall)
-        alerter = Alerter(project.settings.alerts.model_copy(update={"email_to": []}), ledger,
-                          sandbox.env())
-        scheduler = Scheduler(project, ledger, publishing, alerter, clock, collect_metrics=False)
+        scheduler = _timed_scheduler(project, ledger, sandbox, clock, _Timed)
         try:
             scheduler.rebuild(local(0).astimezone(UTC))
             assert len(scheduler._jobs) == 2 * len(SUPPORTED)
@@ -598,14 +607,8 @@ def test_posts_of_one_moment_go_out_in_parallel_one_per_platform_exactly_once(
 class _SlowX(_Timed):
     """X made slow (0.5 s a post); every other platform as fast as the sandbox."""
 
-    def publish(self, request: PublishRequest) -> Published:
-        start = time.monotonic()
-        if self.platform == "x":
-            time.sleep(0.5)
-        try:
-            return self.real.publish(request)
-        finally:
-            _Timed.calls.append((self.platform, start, time.monotonic()))
+    def delay(self) -> float:
+        return 0.5 if self.platform == "x" else 0.0
 
 
 def test_a_free_platform_does_not_wait_for_another_platform_s_slow_post(
@@ -615,18 +618,10 @@ def test_a_free_platform_does_not_wait_for_another_platform_s_slow_post(
     project = campaign_copy(tmp_path, stories=["01-marieke"])
     _Timed.calls = []
 
-    def make(platform: str, *args: Any, **kwargs: Any) -> Publisher:
-        return _SlowX(make_publisher(platform, *args, **kwargs))  # type: ignore[arg-type]
-
     # 10:45 in Amsterdam: the posts of 08:00 to 09:30 (UTC; 09:00 to 10:30 there) are due.
     clock = CompressedClock(origin=local(10, 45), day_seconds=86400)
     with Ledger.open(project.ledger_path) as ledger:
-        publishing = Publishing(project=project, ledger=ledger, env=sandbox.env(), rehearsal=True,
-                                make=make, publisher_options={"instagram": {"poll_interval": 0.01}},
-                                platform_time=clock.wall)
-        alerter = Alerter(project.settings.alerts.model_copy(update={"email_to": []}), ledger,
-                          sandbox.env())
-        scheduler = Scheduler(project, ledger, publishing, alerter, clock, collect_metrics=False)
+        scheduler = _timed_scheduler(project, ledger, sandbox, clock, _SlowX)
         try:
             scheduler.rebuild(local(0).astimezone(UTC))
             due = sorted(scheduler._jobs, key=lambda k: scheduler._jobs[k][1])

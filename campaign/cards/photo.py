@@ -254,8 +254,8 @@ def _prepared_photo(path: Path, digest: str, size: tuple[int, int],
         return remembered, digest, None
     if stored is not None and stored.is_file():
         let_go()  # reading the crop lets go of the GIL: the text need not wait for it
-    if stored is not None and (image := read_cached_photo(stored, size)) is not None:
-        return photo_memory.crop(key, lambda: image), digest, None
+        if (image := read_cached_photo(stored, size)) is not None:
+            return photo_memory.crop(key, lambda: image), digest, None
     upright, drawn = _decoded(path, digest, story=story)
     # When the photo changed a moment ago, `drawn` names what this crop was made from.
     cropped = photo_memory.crop((drawn, size, focus), lambda: crop_to_fill(upright, size, focus))
