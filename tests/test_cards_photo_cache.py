@@ -263,9 +263,9 @@ def test_after_a_text_only_edit_the_photo_s_rows_are_encoded_on_the_photo_s_thre
     threads: list[str] = []  # where the photo's rows were encoded
     real_encode_part = draw.JpegBands.encode_part
 
-    def encode_part(self: draw.JpegBands, top: int, part: Image.Image) -> bool:
+    def encode_part(self: draw.JpegBands, top: int, part: Image.Image, **options: bool) -> bool:
         threads.append(threading.current_thread().name)
-        return real_encode_part(self, top, part)
+        return real_encode_part(self, top, part, **options)
 
     monkeypatch.setattr(draw.JpegBands, "encode_part", encode_part)
     card = cards.render_card(edited, "portrait", project)
@@ -273,6 +273,46 @@ def test_after_a_text_only_edit_the_photo_s_rows_are_encoded_on_the_photo_s_thre
     assert threads and threading.current_thread().name not in threads
     drawn = cards.draw_card(cards.plan_card(edited, "portrait", project), project,
                             cards.load_photo(path, (1080, 560), edited.photo_focus, story="s"))
+    assert card.path.read_bytes() == cards.encode_jpeg(drawn, 10**9, 90, band_rows=280)[0]
+
+
+def test_a_new_photo_s_halves_are_encoded_on_the_threads_that_resampled_them(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from campaign.cards import draw
+
+    path = tmp_path / "phone.jpg"
+    phone_like_photo(path, (2400, 1800))
+    story = make_story(path)
+    encoded: list[tuple[str, list[int]]] = []  # (thread, the card's rows of the bands it encoded)
+    real_encode_bands = draw.JpegBands._encode_bands
+
+    def encode_bands(self: draw.JpegBands, image: Image.Image, top: int, tops: list[int],
+                     **options: bool) -> None:
+        if image.height < self.size[1]:  # from the photo, not from the whole card
+            encoded.append((threading.current_thread().name, tops))
+        real_encode_bands(self, image, top, tops, **options)
+
+    resampled_on: list[str] = []
+    real_resize = Image.Image.resize
+
+    def resize(self: Image.Image, size: tuple[int, int], *args: object, **kwargs: object) -> Image.Image:
+        if size == (1080, 280):
+            resampled_on.append(threading.current_thread().name)
+        return real_resize(self, size, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(draw.JpegBands, "_encode_bands", encode_bands)
+    monkeypatch.setattr(Image.Image, "resize", resize)
+    card = cards.render_card(story, "portrait", project)
+    monkeypatch.undo()
+    # Each half's band was encoded once, on the thread that had just resampled it, and no
+    # band of the photo was left to be encoded from the whole crop afterwards.
+    assert len(set(resampled_on)) == 2 and threading.current_thread().name not in resampled_on
+    assert sorted(thread for thread, _tops in encoded) == sorted(resampled_on)
+    assert sorted(tops for _thread, tops in encoded) == [[0], [280]]
+    drawn = cards.draw_card(cards.plan_card(story, "portrait", project), project,
+                            cards.load_photo(path, (1080, 560), story.photo_focus, story="s"))
     assert card.path.read_bytes() == cards.encode_jpeg(drawn, 10**9, 90, band_rows=280)[0]
 
 

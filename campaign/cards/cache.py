@@ -191,10 +191,14 @@ def render_card(story: Story, fmt: CardFormat, project: Project, *, force: bool 
         started = JpegBands(layout.size, rows, quality) if rows else None
 
         def photo_and_its_rows() -> tuple[Image.Image, str, Callable[[], None] | None, bool]:
-            """(the photo, its digest, what is left to store, whether its rows are encoded)."""
+            """(the photo, its digest, what is left to store, whether its rows are encoded).
+            A photo decoded now has each half's rows encoded on the thread that resampled
+            it, as soon as it is made; the rows still missing are encoded from the crop."""
             photo, drawn, store = _prepared_photo(
                 photo_file, digest, (box.width, box.height), story.photo_focus,
-                story=story.file, cache=photo_cache_dir(build, story.id))
+                story=story.file, cache=photo_cache_dir(build, story.id),
+                each_half=None if started is None else
+                lambda at, half: started.encode_part(box.y0 + at, half, together=False))
             let_go()  # encoding lets go of the GIL: the text need not wait for it
             banded = started is not None and started.encode_part(box.y0, photo)
             return photo, drawn, store, banded

@@ -195,17 +195,20 @@ class JpegBands:
         with self._lock:
             self._bands.update(coded)
 
-    def encode_part(self, top: int, part: Image.Image) -> bool:
-        """Encode the bands from row `top` down that `part` covers, from `part`, the pixels
-        that will be there (the cropped photo, not pasted into the card yet), the first
-        half of them on a second thread; False, and nothing done, when `part` does not
-        cover whole bands. `complete` pastes it in later if needed. Safe to call while
-        another thread encodes other bands (`encode`)."""
+    def encode_part(self, top: int, part: Image.Image, *, together: bool = True) -> bool:
+        """Encode the bands from row `top` down that `part` covers and that are not encoded
+        yet, from `part`, the pixels that will be there (the cropped photo, not pasted into
+        the card yet), the first half of them on a second thread unless not `together`;
+        False, and nothing done, when `part` does not cover whole bands. `complete` pastes
+        it in later if needed. Safe to call while other threads encode other bands."""
         bottom = top + part.height
         if (top % self.rows or part.width != self.size[0] or bottom > self.size[1]
                 or (bottom % self.rows and bottom != self.size[1])):
             return False
-        self._encode_bands(part, top, list(range(top, bottom, self.rows)), together=True)
+        with self._lock:
+            tops = [at for at in range(top, bottom, self.rows) if at not in self._bands]
+        if tops:
+            self._encode_bands(part, top, tops, together=together and len(tops) > 1)
         with self._lock:
             self._parts[top] = part
         return True
