@@ -22,7 +22,13 @@ twitter-text conformance cases (tests/test_counting.py runs them all), but
    that import fails, `_import_twitter_text` puts a stand-in module offering
    just `resource_string` (backed by `importlib.resources`) into
    `sys.modules` for the duration of the import, then removes it again so no
-   other code mistakes it for the real thing;
+   other code mistakes it for the real thing. The same module compiles one
+   regular expression of every emoji at import (0.13 s of a new process's first
+   count): `_LazyEmojiPattern` takes its place and builds it from the module's
+   own code when a text that may hold an emoji first needs it. A text without
+   a URL and without an emoji of several code points is counted by its code
+   points' weights, as twitter-text counts it (tests/test_counting.py holds the
+   two equal), without the pattern;
 2. its emoji data is from 2019, so a newer sequence such as 🧑‍⚕️ (health
    worker), ❤️‍🩹 or 🏳️‍⚧️ counts as its parts (5 or 7) instead of once (2).
    `x_weighted_length` finds each grapheme cluster that twitter-text does
@@ -47,15 +53,19 @@ twitter-text conformance cases (tests/test_counting.py runs them all), but
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.machinery
 import importlib.resources
+import importlib.util
 import re
 import sys
+import threading
 import types
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache, lru_cache
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from campaign.models import Platform
 from campaign.platforms import SPECS
@@ -80,20 +90,77 @@ class _PkgResourcesStandIn(types.ModuleType):
         return importlib.resources.files(folder).joinpath(name).read_bytes()
 
 
-def _import_twitter_text() -> Any:
-    """Import twitter_text whether or not setuptools still ships pkg_resources."""
-    try:
-        return importlib.import_module("twitter_text")
-    except ModuleNotFoundError as exc:
-        if exc.name != "pkg_resources":
-            raise
-    for name in [m for m in sys.modules if m == "twitter_text" or m.startswith("twitter_text.")]:
-        del sys.modules[name]  # drop the half-imported package before trying again
+_EMOJI_MODULE: Final = "twitter_text.regexp.emoji"
+# Every emoji of twitter-text's list holds a code point from here on (tests/test_counting.py
+# tries them all): a text without one holds no emoji, and its pattern is not needed.
+_FIRST_EMOJI_CODE_POINT: Final = "\u00a9"
+
+
+class _LazyEmojiPattern:
+    """twitter-text's emoji pattern, built when a text first needs it.
+
+    Its module compiles one regular expression of every emoji sequence at import: 0.13 s,
+    the largest part of a new process's first count, spent even when no caption holds an
+    emoji. `_import_twitter_text` puts a module holding this object in its place, so
+    twitter-text's `extract_emojis` calls it; a text with a code point that may be part of
+    an emoji builds the real pattern (the module's own code, run once) and is matched by
+    it, any other text has no emoji and returns none at once."""
+
+    def __init__(self) -> None:
+        self._compiled: Any = None
+        self._lock = threading.Lock()
+
+    def finditer(self, text: str) -> Iterator[Any]:
+        if not text or max(text) < _FIRST_EMOJI_CODE_POINT:
+            return iter(())
+        return cast("Iterator[Any]", self.compiled().finditer(text))
+
+    def compiled(self) -> Any:
+        with self._lock:
+            if self._compiled is None:
+                self._compiled = twitter_text_emoji_module().emoji
+            return self._compiled
+
+    def __getattr__(self, name: str) -> Any:  # search, match, pattern ...
+        return getattr(self.compiled(), name)
+
+
+def twitter_text_emoji_module() -> types.ModuleType:
+    """twitter-text's own emoji module, run afresh (its list `emoji_list`, its `emoji`)."""
+    _twitter_text()
+    folders = sys.modules["twitter_text.regexp"].__path__
+    spec = importlib.machinery.PathFinder.find_spec(_EMOJI_MODULE, folders)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"No module named {_EMOJI_MODULE!r}", name=_EMOJI_MODULE)
+    module = importlib.util.module_from_spec(spec)
+    with _pkg_resources_stand_in():
+        spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def _pkg_resources_stand_in() -> Iterator[None]:
+    """`_PkgResourcesStandIn` as `pkg_resources` while twitter-text imports, unless one
+    is imported already; the real one is never imported (it takes a tenth of a second)."""
+    if "pkg_resources" in sys.modules:
+        yield
+        return
     sys.modules["pkg_resources"] = _PkgResourcesStandIn("pkg_resources")
     try:
-        return importlib.import_module("twitter_text")
+        yield
     finally:
         del sys.modules["pkg_resources"]
+
+
+def _import_twitter_text() -> Any:
+    """Import twitter_text with its emoji pattern left to be built when first needed
+    (`_LazyEmojiPattern`), whether or not setuptools still ships pkg_resources."""
+    if _EMOJI_MODULE not in sys.modules:
+        stand_in = types.ModuleType(_EMOJI_MODULE)
+        stand_in.emoji = _LazyEmojiPattern()  # type: ignore[attr-defined]
+        sys.modules[_EMOJI_MODULE] = stand_in
+    with _pkg_resources_stand_in():
+        return importlib.import_module("twitter_text")
 
 
 @cache
@@ -104,9 +171,12 @@ def _twitter_text() -> Any:
 
 
 def load() -> None:
-    """Load twitter-text now rather than at the first count (a scheduler, before its first
-    post is due: `publish.warm_up`)."""
+    """Load twitter-text now, its emoji pattern too, rather than at the first count that
+    needs them (a scheduler, before its first post is due: `publish.warm_up`)."""
     _twitter_text()
+    pattern = getattr(sys.modules.get(_EMOJI_MODULE), "emoji", None)
+    if isinstance(pattern, _LazyEmojiPattern):
+        pattern.compiled()
 
 
 def _has_invalid_characters(text: str) -> bool:
@@ -270,8 +340,12 @@ def x_weighted_length(text: str) -> int:
             plain.append(word.replace(".", ","))  # the same weight (1), and no URL
         last = end
     plain.append(text[last:])
-    rest = "".join(plain)
-    if rest:
+    rest = unicodedata.normalize("NFC", "".join(plain))
+    if rest and not _SEQUENCE_PART.search(rest):
+        # No URL (no '.') and no emoji of several code points: twitter-text weighs each
+        # code point by its ranges, and an emoji of one code point 2 (`_X_HEAVY`).
+        total += len(rest) + len(_X_HEAVY.findall(rest))
+    elif rest:
         total += int(_twitter_text().parse_tweet(_with_known_emoji(rest)).weightedLength)
     return total
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import textwrap
@@ -182,6 +183,82 @@ def test_the_quick_upper_bounds_are_never_below_the_real_count(text: str) -> Non
     assert counting.x_weighted_length(text) <= counting.x_weighted_length_at_most(text)
     assert (counting.caption_length(text, "mastodon")
             <= counting.caption_length_at_most(text, "mastodon"))
+
+
+def test_every_emoji_twitter_text_knows_holds_what_the_quick_paths_look_for() -> None:
+    """What the count without twitter-text's emoji pattern rests on, held to its own list:
+    each emoji holds a code point from U+00A9 on, and each of several code points holds a
+    sequence part (ZWJ, variation selector, keycap, skin tone, flag letter or tag)."""
+    module = counting.twitter_text_emoji_module()
+    assert len(module.emoji_list) > 3000
+    for entry in module.emoji_list:
+        assert max(entry.emoji) >= counting._FIRST_EMOJI_CODE_POINT, entry
+        if len(entry.emoji) > 1:
+            assert counting._SEQUENCE_PART.search(entry.emoji), entry
+    below = "".join(chr(point) for point in range(0xA9))
+    assert not module.emoji.search(below)
+
+
+_WITHOUT_SEQUENCES = st.text(
+    st.characters(blacklist_characters="\u200d\ufe0e\ufe0f\u20e3.", blacklist_categories=("Cs",))
+    .filter(lambda char: not counting._SEQUENCE_PART.search(char)), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_WITHOUT_SEQUENCES, st.sampled_from(
+    ["é", "ë", "—", "🙂", "©", "®", "日本", "‼", "☺", "ह\u093c", "\r\n", "e\u0301", " "])),
+    max_size=12).map("".join))
+def test_a_text_without_links_or_emoji_sequences_counts_as_twitter_text_counts_it(text: str) -> None:
+    """Such a text is counted by its code points' weights (no twitter-text, no emoji
+    pattern): the same as twitter-text's whole parse of it."""
+    assert counting.x_weighted_length(text) == counting.parse_x(text).weightedLength
+
+
+@functools.cache
+def _twitter_text_s_emoji_pattern() -> Any:
+    return counting.twitter_text_emoji_module().emoji
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=30), _LINKS_AND_EMOJI), max_size=20).map("".join))
+def test_the_lazy_emoji_pattern_finds_what_twitter_text_s_own_finds(text: str) -> None:
+    real = _twitter_text_s_emoji_pattern()
+    lazy = counting._LazyEmojiPattern()
+    lazy._compiled = real  # built once for the test, not once per example
+    assert [m.span() for m in lazy.finditer(text)] == [m.span() for m in real.finditer(text)]
+
+
+def test_a_caption_without_emoji_is_counted_without_building_the_emoji_pattern() -> None:
+    """Building twitter-text's emoji pattern takes a new process a tenth of a second:
+    only a text that may hold an emoji builds it, and is then counted as before."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from campaign import counting
+        caption = ("Marieke (47) hoorde twee jaar dat het stress was. Lees één verhaal per "
+                   "dag op zeldzamekanker.nl/marieke of https://example.org/week #WZK")
+        counts = [counting.x_weighted_length(caption), counting.x_valid(caption),
+                  counting.fits(caption, "x"), len(counting.urls(caption))]
+        pattern = sys.modules["twitter_text.regexp.emoji"].emoji
+        print(*counts, pattern._compiled is None, end=" ")
+        print(counting.parse_x(caption).weightedLength, pattern._compiled is None, end=" ")
+        print(counting.x_weighted_length("Dank je ❤️ 🎗"))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Counted without the pattern, as twitter-text's whole parse counts it once it is built.
+    assert done.stdout.split() == ["133", "True", "True", "1", "True", "133", "False", "13"]
+
+
+def test_a_scheduler_s_warm_up_builds_the_emoji_pattern_before_the_first_post() -> None:
+    script = ("import sys; from campaign import counting; counting.load(); "
+              "print(sys.modules['twitter_text.regexp.emoji'].emoji._compiled is not None)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True"]
 
 
 def test_a_word_with_two_links_is_bounded_by_two_links() -> None:
