@@ -10,6 +10,8 @@ run on a shared machine), against the same interpreter doing nothing
 2. `campaign check` on an unchanged week (its notes in build/) aim <= 10x
 3. `campaign render` on an unchanged week (cards in build/)    aim <= 10x
 4. for comparison: `campaign check` with no notes (every story checked again)
+5. for comparison: `campaign check` and `campaign render` after one story's quote was
+   edited (that story checked again in its worker, its cards drawn again)
 
 Everything runs in a temporary copy of the example campaign, so build/ is left alone.
 """
@@ -28,6 +30,15 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
 CAMPAIGN = PYTHON.parent / "campaign"
 RUNS = 7
+# Gives the story file named on the command line a new quote (not timed: `best_ms`'s before).
+EDIT_QUOTE = """
+import random, re, sys
+from pathlib import Path
+story = Path(sys.argv[1])
+quote = f"quote: Vraag door. Jij kent je lichaam het best. ({random.randrange(10**9)})"
+story.write_text(re.sub(r"(?m)^quote: .*$", quote, story.read_text(encoding="utf-8"), count=1),
+                 encoding="utf-8")
+"""
 
 
 def _env() -> dict[str, str]:
@@ -79,6 +90,12 @@ def main() -> None:
             best_ms([str(CAMPAIGN), "check"], work,
                     before=[str(PYTHON), "-c", f"import shutil; shutil.rmtree({str(notes)!r}, True)"]),
             anchor, "-")
+        story = work / "stories" / "01-marieke.md"
+        edit = [str(PYTHON), "-c", EDIT_QUOTE, str(story)]
+        row("`campaign check` after one story's quote was edited",
+            best_ms([str(CAMPAIGN), "check"], work, before=edit), anchor, "-")
+        row("`campaign render` after one story's quote was edited",
+            best_ms([str(CAMPAIGN), "render"], work, before=edit), anchor, "-")
 
 
 if __name__ == "__main__":
