@@ -18,8 +18,9 @@ The twitter-text shim
 twitter-text conformance cases (tests/test_counting.py runs them all), but
 
 1. its emoji module does `import pkg_resources` only to read its bundled
-   `emoji-test.txt`; setuptools >= 81 no longer ships `pkg_resources`. When
-   that import fails, `_import_twitter_text` puts a stand-in module offering
+   `emoji-test.txt`; setuptools >= 81 no longer ships `pkg_resources`, and
+   importing the real one takes a tenth of a second. Unless some other code
+   imported it already, `_import_twitter_text` puts a stand-in module offering
    just `resource_string` (backed by `importlib.resources`) into
    `sys.modules` for the duration of the import, then removes it again so no
    other code mistakes it for the real thing. The same module compiles one
@@ -133,8 +134,16 @@ def twitter_text_emoji_module() -> types.ModuleType:
     if spec is None or spec.loader is None:
         raise ModuleNotFoundError(f"No module named {_EMOJI_MODULE!r}", name=_EMOJI_MODULE)
     module = importlib.util.module_from_spec(spec)
-    with _pkg_resources_stand_in():
-        spec.loader.exec_module(module)
+    stand_in = sys.modules.get(_EMOJI_MODULE)
+    sys.modules[_EMOJI_MODULE] = module  # as an import does: its code finds its own files
+    try:
+        with _pkg_resources_stand_in():
+            spec.loader.exec_module(module)
+    finally:
+        if stand_in is not None:
+            sys.modules[_EMOJI_MODULE] = stand_in
+        else:
+            del sys.modules[_EMOJI_MODULE]
     return module
 
 

@@ -252,6 +252,31 @@ def test_a_caption_without_emoji_is_counted_without_building_the_emoji_pattern()
     assert done.stdout.split() == ["133", "True", "True", "1", "True", "133", "False", "13"]
 
 
+def test_the_emoji_pattern_is_built_beside_a_pkg_resources_imported_before() -> None:
+    """Where another library imported pkg_resources first, twitter-text's emoji module
+    reads its list through it, as pkg_resources does: from the module's own file."""
+    script = textwrap.dedent(
+        """
+        import os, sys, types
+
+        def resource_string(module_name, name):  # as pkg_resources' default provider does
+            folder = os.path.dirname(sys.modules[module_name].__file__)
+            with open(os.path.join(folder, name), "rb") as handle:
+                return handle.read()
+
+        sys.modules["pkg_resources"] = types.ModuleType("pkg_resources")
+        sys.modules["pkg_resources"].resource_string = resource_string
+        from campaign import counting
+        print(counting.x_weighted_length("Dank je ❤️ 🎗"),
+              type(sys.modules["twitter_text.regexp.emoji"].emoji).__name__)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["13", "_LazyEmojiPattern"]
+
+
 def test_a_scheduler_s_warm_up_builds_the_emoji_pattern_before_the_first_post() -> None:
     script = ("import sys; from campaign import counting; counting.load(); "
               "print(sys.modules['twitter_text.regexp.emoji'].emoji._compiled is not None)")

@@ -208,7 +208,7 @@ class JpegBands:
         with self._lock:
             tops = [at for at in range(top, bottom, self.rows) if at not in self._bands]
         if tops:
-            self._encode_bands(part, top, tops, together=together and len(tops) > 1)
+            self._encode_bands(part, top, tops, together=together)
         with self._lock:
             self._parts[top] = part
         return True
