@@ -36,8 +36,10 @@ import random, re, sys
 from pathlib import Path
 story = Path(sys.argv[1])
 quote = f"quote: Vraag door. Jij kent je lichaam het best. ({random.randrange(10**9)})"
-story.write_text(re.sub(r"(?m)^quote: .*$", quote, story.read_text(encoding="utf-8"), count=1),
-                 encoding="utf-8")
+text, found = re.subn(r"(?m)^quote: .*$", quote, story.read_text(encoding="utf-8"), count=1)
+if not found:
+    sys.exit(f"{story} has no quote line to edit")
+story.write_text(text, encoding="utf-8")
 """
 
 
@@ -55,8 +57,8 @@ def best_ms(command: list[str], cwd: Path, before: list[str] | None = None) -> f
     env = _env()
     times = []
     for _ in range(RUNS):
-        if before:
-            subprocess.run(before, cwd=cwd, env=env, check=False, capture_output=True)
+        if before:  # it must do what it is for: the row would measure something else
+            subprocess.run(before, cwd=cwd, env=env, check=True, capture_output=True)
         start = time.perf_counter()
         subprocess.run(command, cwd=cwd, env=env, check=False, capture_output=True)
         times.append((time.perf_counter() - start) * 1000)

@@ -351,9 +351,8 @@ def x_weighted_length(text: str) -> int:
     plain.append(text[last:])
     rest = unicodedata.normalize("NFC", "".join(plain))
     if rest and not _SEQUENCE_PART.search(rest):
-        # No URL (no '.') and no emoji of several code points: twitter-text weighs each
-        # code point by its ranges, and an emoji of one code point 2 (`_X_HEAVY`).
-        total += len(rest) + len(_X_HEAVY.findall(rest))
+        # No URL (no '.') and no emoji of several code points: exactly its code points.
+        total += _x_code_point_weights(rest)
     elif rest:
         total += int(_twitter_text().parse_tweet(_with_known_emoji(rest)).weightedLength)
     return total
@@ -383,6 +382,13 @@ _DOT_AND_MORE = re.compile(r"\.(?=\w)")
 _X_HEAVY = re.compile("[^\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]|[\u00a9\u00ae]")
 
 
+def _x_code_point_weights(text: str) -> int:
+    """X's weight of `text` counted code point by code point: 1 or 2 by twitter-text's
+    ranges, 2 for an emoji of one code point. Exact for a text without URLs and without
+    emoji of several code points; never below X's count otherwise."""
+    return len(text) + len(_X_HEAVY.findall(text))
+
+
 def x_weighted_length_at_most(text: str) -> int:
     """A quick upper bound of `x_weighted_length`, to accept texts without parsing: every
     code point weighs what twitter-text's ranges give it, 2 if it may be an emoji on its
@@ -390,7 +396,7 @@ def x_weighted_length_at_most(text: str) -> int:
     may hold URLs adds 23 for each '.' in it followed by a letter or digit, as each URL
     holds one before its top-level domain."""
     text = _x_normal(text)
-    return len(text) + len(_X_HEAVY.findall(text)) + URL_LENGTH * sum(
+    return _x_code_point_weights(text) + URL_LENGTH * sum(
         len(_DOT_AND_MORE.findall(word)) for match in _WORD.finditer(text)
         if _may_hold_url(word := match.group()))
 

@@ -99,6 +99,9 @@ def encode_jpeg(image: Image.Image, limit: int, quality: int, *, label: str = "c
         quality -= JPEG_QUALITY_STEP
 
 
+_MEMFD = getattr(os, "memfd_create", None)  # files in memory: Linux
+
+
 def _encode(image: Image.Image, quality: int, band_rows: int = 0) -> bytes:
     """The JPEG of `image`. Written into a file in memory where the system has them
     (Linux): Pillow lets go of the GIL while it encodes into a file, not into a BytesIO,
@@ -119,9 +122,6 @@ def _encode(image: Image.Image, quality: int, band_rows: int = 0) -> bytes:
         return os.pread(fd, size, 0)
     finally:
         os.close(fd)
-
-
-_MEMFD = getattr(os, "memfd_create", None)
 
 
 # --------------------------------------------------------------------------- bands
