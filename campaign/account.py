@@ -8,6 +8,7 @@ the detail (every attempt, with times) goes to the rehearsal's log file.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta, tzinfo
@@ -119,21 +120,37 @@ def _post_story(record: PostRecord, events: Sequence[Event]) -> list[str]:
     return out
 
 
-def lateness(records: Iterable[PostRecord]) -> timedelta:
-    """How late the latest post went out after its due time (campaign time)."""
-    late = [r.posted_at - r.due for r in records
+def lateness(records: Iterable[PostRecord], events: Iterable[Event] = ()) -> timedelta:
+    """How late the latest post went out after the moment it was planned for (campaign
+    time): its due time, or for a post tried again, the moment campaign chose for the
+    attempt that posted it (its last retry's, from `events`). The wait before a retry is
+    told apart, as campaign chose it (`_post_story`); a rehearsal's compressed clock would
+    otherwise add the failed attempt's milliseconds as minutes, different on every run."""
+    planned = {(e.story_id, e.platform): e.next_attempt for e in events
+               if e.kind == "retry" and e.next_attempt is not None}  # in order: the last wins
+    late = [r.posted_at - planned.get((r.story_id, r.platform), r.due) for r in records
             if r.state == "posted" and r.posted_at is not None and r.due is not None]
     return max(late, default=timedelta(0))
 
 
+# How precisely a rehearsal tells when a post went out, in real time. Its machine's own
+# milliseconds (a thread waking up, another thread's work) are minutes of a compressed week:
+# at 6 s a day these 20 ms are about five minutes. A lateness is shown no finer than that,
+# so the line says the same on every run unless a post was really later.
+REHEARSAL_PRECISION_SECONDS = 0.02
+
+
 def shown_lateness(late: timedelta, day_seconds: float) -> str:
-    """Lateness in the rehearsed week, and what it is in real seconds."""
-    minutes = late.total_seconds() / 60
-    real = late.total_seconds() * day_seconds / 86400
-    if minutes >= 1:
+    """Lateness in the rehearsed week, and what it is in real seconds: a bound it stays
+    within, rounded up to whole minutes and to `REHEARSAL_PRECISION_SECONDS`."""
+    precision = timedelta(seconds=REHEARSAL_PRECISION_SECONDS * 86400 / day_seconds)
+    bound = max(late, precision)
+    minutes = math.ceil(bound.total_seconds() / 60)
+    real = bound.total_seconds() * day_seconds / 86400
+    if minutes > 1:
         return _("every post went out within {minutes} minutes of its time in the rehearsed "
                  "week ({real} s of real time; a real week posts on the minute)").format(
-                     minutes=f"{minutes:.0f}", real=_two_places(real))
+                     minutes=minutes, real=_two_places(real))
     return _("every post went out within less than a minute of its time in the rehearsed week "
              "({real} s of real time; a real week posts on the minute)").format(
                  real=_two_places(real))

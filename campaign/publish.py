@@ -120,6 +120,11 @@ class Publishing:
     # (platform, remote id) -> the link recorded for a post; None: the platform's own.
     # A rehearsal points at its saved feed pages instead of x.com and bsky.app.
     link: Callable[[str, str], str] | None = None
+    # Campaign time, read when a platform's answer comes back (the scheduler's clock): a
+    # retry's wait then counts from the failure, not from when the attempt began, which a
+    # slow upload, or a rehearsal's compressed clock (25 ms there are six minutes), would
+    # eat into. None: the failure is taken to be at the attempt's `now`.
+    clock: Callable[[], datetime] | None = None
     _publishers: dict[str, Publisher] = field(default_factory=dict)
 
     def use(self, project: Project) -> None:
@@ -353,6 +358,8 @@ def _another_version(ledger: Ledger, story: Story, platform: Platform, now: date
 def _retry_later(ctx: Publishing, story_id: str, platform: Platform, day: date, now: datetime,
                  exc: PostRetryable) -> Outcome:
     ledger = ctx.ledger
+    if ctx.clock is not None:
+        now = max(now, ctx.clock())  # when the failure came back: the wait counts from it
     record = ledger.post(story_id, platform)
     attempts = record.attempts if record else 1
     retry_at = retry_time(attempts, now, exc.reset_at, key=post_key(story_id, platform))

@@ -491,7 +491,7 @@ def _summary(project: Project, ledger: Ledger, sandbox: _SandboxHandle, schedule
     per_platform: dict[str, int] = {}
     for post in sandbox.posts():
         per_platform[post["platform"]] = per_platform.get(post["platform"], 0) + 1
-    latest = lateness(ledger.posts())
+    latest = lateness(ledger.posts(), ledger.events())
     would_be_held = sorted({e.story_id or "" for e in ledger.events()
                             if e.kind == "posted_would_be_held"})
     states: dict[str, int] = {}

@@ -545,6 +545,7 @@ class Scheduler:
         if ctx is None:
             own = Ledger.open(self.ledger.url or self.ledger.path)
             ctx = dataclasses.replace(self.publishing, ledger=own, session=requests.Session(),
+                                      clock=self.publishing.clock or self.clock.now,
                                       _publishers={})
             self._contexts[platform] = ctx
         elif ctx.ledger.broken:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import requests
 from campaign.config import Project, load_project
 from campaign.errors import PostRefused
 from campaign.ledger import Ledger
-from campaign.publish import Publishing, publish_post, reconcile_all, withdraw_story
+from campaign.publish import Publishing, publish_post, reconcile_all, retry_time, withdraw_story
 from campaign.publishers import supported_platforms
 from campaign.sandbox import Fault, Sandbox
 from campaign.stories import read_story
@@ -174,6 +175,23 @@ def test_each_fault_kind_ends_in_its_state(ctx: Publishing, ledger: Ledger, proj
         again = publish_post(ctx, STORY, platform, outcome.retry_at or NOW)  # the retry
         assert again.state == "posted"
         assert len(live(sandbox, platform)) == 1
+
+
+def test_a_retry_s_wait_counts_from_when_the_failure_came_back(
+        ctx: Publishing, ledger: Ledger, project: Project, sandbox: Sandbox) -> None:
+    """The attempt began at NOW and its answer came back ten minutes later (a slow upload;
+    in a rehearsal, a few milliseconds of a compressed clock): the backoff starts then, so
+    the retry is not due at once, and the ledger notes the failure when it was known."""
+    approve(project, ledger)
+    sandbox.add_fault(Fault(platform="mastodon", call="create", kind="server_error"))
+    failed = NOW + timedelta(minutes=10)
+    slow = dataclasses.replace(ctx, clock=lambda: failed)
+    outcome = publish_post(slow, STORY, "mastodon", NOW)
+    assert outcome.state == "planned"
+    assert outcome.retry_at == retry_time(1, failed, None, key=f"{STORY}/mastodon")
+    assert outcome.retry_at is not None and outcome.retry_at >= failed + timedelta(seconds=30)
+    [retry] = [e for e in ledger.events(STORY) if e.kind == "retry"]
+    assert retry.at == failed and retry.next_attempt == outcome.retry_at
 
 
 @pytest.mark.parametrize(("kind", "state"), [("stuck_in_progress", "planned"),

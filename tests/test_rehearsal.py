@@ -3,6 +3,7 @@ a log file it names, and saved feed pages that work offline, on a phone, in camp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -15,7 +16,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from campaign.account import day_account, short_reason, shown_lateness
+from campaign.account import day_account, lateness, short_reason, shown_lateness
 from campaign.ledger import Event, PostRecord
 from tests.test_preview import browser  # noqa: F401 (a fixture)
 
@@ -63,6 +64,35 @@ def test_a_retry_is_told_with_the_wait_campaign_chose_not_the_rehearsal_s_latene
     lines = day_account(DAY, [record("x")], events, {}, UTC)
     assert lines[-1] == ("    X answered: rate limited while creating the post; tried again "
                          "12 min later and posted.")
+
+
+def test_a_retried_post_s_lateness_counts_from_the_moment_chosen_for_its_retry() -> None:
+    """Posted 15 minutes after its due time, 3 after the retry planned for 12: 3 minutes
+    late; the 12 minutes' wait is told as the retry's (the test above)."""
+    retried = dataclasses.replace(record("x"), posted_at=datetime(2027, 3, 8, 9, 15, tzinfo=UTC))
+    on_time = dataclasses.replace(record("mastodon"),
+                                  posted_at=datetime(2027, 3, 8, 9, 2, tzinfo=UTC))
+    events = [event("retry", "x", 0, "x (01-marieke): rate limited (429)", retry_minute=5),
+              event("retry", "x", 6, "x (01-marieke): rate limited (429)", retry_minute=12),
+              event("posted", "x", 15)]
+    assert lateness([retried, on_time], events) == timedelta(minutes=3)
+    assert lateness([retried, on_time]) == timedelta(minutes=15)  # without the events
+
+
+def test_a_rehearsal_s_lateness_is_shown_no_finer_than_it_can_be_measured() -> None:
+    """At 6 s a day a campaign minute is 4 ms of real time: a post 0.4 or 4 minutes late
+    reads the same (within 5 minutes, the 20 ms a rehearsal can tell apart); a later one
+    by the minutes it stays within, rounded up."""
+    within = ("every post went out within 5 minutes of its time in the rehearsed week (0.02 s "
+              "of real time; a real week posts on the minute)")
+    assert shown_lateness(timedelta(seconds=24), 6) == within
+    assert shown_lateness(timedelta(minutes=4), 6) == within
+    assert shown_lateness(timedelta(minutes=7, seconds=12), 6).startswith(
+        "every post went out within 8 minutes of its time")
+    # A slower rehearsal tells finer: at 600 s a day, 20 ms are 3 seconds of campaign time.
+    assert shown_lateness(timedelta(seconds=24), 600) == (
+        "every post went out within less than a minute of its time in the rehearsed week "
+        "(0.17 s of real time; a real week posts on the minute)")
 
 
 def test_reasons_and_lateness_read_as_sentences() -> None:
