@@ -455,7 +455,7 @@ class Target:
         from campaign.publish import Publishing
         return Publishing(project=self.project, ledger=ledger, env=self.env,
                           rehearsal=self.rehearsal, platform_time=self.platform_time,
-                          link=self.link)
+                          clock=self.clock, link=self.link)
 
 
 def _target(ctx: typer.Context, rehearsal: bool, real: bool, workdir: Path | None,
